@@ -1,0 +1,3 @@
+"""overdue: overdue (逾期) management for consumer credit."""
+
+__version__ = "0.1.0"

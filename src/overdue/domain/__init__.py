@@ -1,0 +1,1 @@
+"""Pure business rules: no I/O, no clock, nothing imported from the rest of the project."""
