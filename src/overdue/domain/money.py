@@ -35,7 +35,7 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> Decimal
     Raises ``ValueError`` naming the field for anything that is not a plain non-negative number
     with at most two decimals. Floats are refused: they cannot carry money exactly.
     """
-    if isinstance(text, float) or isinstance(text, bool):
+    if isinstance(text, float | bool):
         raise ValueError(f"{field}: {text!r} must be a decimal string, not a float")
     try:
         value = Decimal(str(text).strip())

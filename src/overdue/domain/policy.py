@@ -62,8 +62,8 @@ class Policy:
         check_allocation_order(self.allocation_order)
         if self.grace_days < 0:
             raise PolicyError("grace_days", self.grace_days, "must be ≥ 0")
-        if self.write_off_dpd < 1:
-            raise PolicyError("write_off_dpd", self.write_off_dpd, "must be ≥ 1")
+        if self.write_off_dpd <= self.grace_days:
+            raise PolicyError("write_off_dpd", self.write_off_dpd, "must exceed grace_days")
         for key in ("tolerance", "late_fee", "penalty_daily_rate", "penalty_multiplier"):
             if getattr(self, key) < 0:
                 raise PolicyError(key, getattr(self, key), "must be ≥ 0")
@@ -130,7 +130,9 @@ def resolve_policy(
         tolerance=tolerance,
         penalty_base=penalty_base,
         allocation_order=allocation_order,
-        write_off_dpd=DEFAULT_WRITE_OFF_DPD[product.value] if write_off_dpd is None else write_off_dpd,
+        write_off_dpd=DEFAULT_WRITE_OFF_DPD[product.value]
+        if write_off_dpd is None
+        else write_off_dpd,
         accrue_after_write_off=accrue_after_write_off,
         late_fee=late_fee,
         contract_daily_rate=contract_daily_rate,
