@@ -1,0 +1,1 @@
+"""The demo: illustrative accounts now; the whole pipeline as later issues land."""
