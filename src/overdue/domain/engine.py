@@ -219,6 +219,85 @@ class _AccountLedger:
         self._judge_minimums(day)
         self._close_day(day)
 
+    def advance(
+        self, first: date, last: date, payments: list[Payment], waivers: list[Waiver]
+    ) -> None:
+        """Run days ``first`` … ``last``: full routine on eventful days, fast-forward between.
+
+        A day is eventful when something other than daily accrual and the DPD count can change
+        on it: a payment or waiver, an item's due date, due + 1, due + grace, due + grace + 1,
+        or a DPD threshold of the oldest open past-due item (buckets, grace end, write-off).
+        """
+        by_day: dict[date, tuple[list[Payment], list[Waiver]]] = {}
+        for p in payments:
+            by_day.setdefault(p.date, ([], []))[0].append(p)
+        for w in waivers:
+            by_day.setdefault(w.date, ([], []))[1].append(w)
+        structural = self._structural_days()
+        candidates = sorted({d for d in (*by_day, *structural) if first <= d <= last})
+        day = first
+        steps = 0
+        while day <= last:
+            steps += 1
+            assert steps <= MAX_HISTORY_DAYS, "advance must terminate"
+            payments_today, waivers_today = by_day.get(day, ([], []))
+            self.run_day(day, payments_today, waivers_today)
+            following = day + timedelta(days=1)
+            if following > last:
+                break
+            upcoming = self._next_eventful_day(following, last, candidates)
+            if upcoming > following:
+                self._run_quiet_days(following, upcoming - timedelta(days=1))
+            day = upcoming
+
+    def _structural_days(self) -> set[date]:
+        grace = timedelta(days=self.policy.grace_days)
+        one = timedelta(days=1)
+        days: set[date] = set()
+        for led in self.items:
+            days.update((led.due_date, led.due_date + one, led.due_date + grace))
+            days.add(led.due_date + grace + one)
+        return days
+
+    def _threshold_days(self, after: date) -> list[date]:
+        oldest = self.oldest_past_due(after - timedelta(days=1))
+        if oldest is None:
+            return []
+        g, w = self.policy.grace_days, self.policy.write_off_dpd
+        dpds = (1, g, g + 1, 30, 31, 60, 61, 90, 91, 120, 121, 150, 151, 180, 181, w, w + 1)
+        return [oldest.due_date + timedelta(days=t) for t in dpds]
+
+    def _next_eventful_day(self, following: date, last: date, candidates: list[date]) -> date:
+        best = last + timedelta(days=1)
+        for d in candidates:
+            if d >= following:
+                best = min(best, d)
+                break
+        for d in self._threshold_days(following):
+            if following <= d < best:
+                best = d
+        return best
+
+    def _run_quiet_days(self, first: date, last: date) -> None:
+        """Days on which only accrual and the DPD count move (no event, no threshold)."""
+        k = (last - first).days + 1
+        assert k >= 1
+        accruing = self.charged_off_on is None or self.policy.accrue_after_write_off
+        for led in self.items:
+            if not accruing or led.due_date >= first or not led.is_open(self.policy.tolerance):
+                continue
+            penalty = round_money(self._penalty_base(led) * self.policy.penalty_daily_rate) * k
+            led.penalty_days += k
+            if last <= led.due_date + timedelta(days=self.policy.grace_days):
+                led.provisional_penalty += penalty
+            else:
+                led.unpaid["penalty"] += penalty
+                led.penalty_accrued += penalty
+        oldest = self.oldest_past_due(last)
+        self.dpd = 0 if oldest is None else (last - oldest.due_date).days
+        self.max_dpd = max(self.max_dpd, self.dpd)
+        assert self.dpd == 0 or self.run_start is not None, "a quiet stretch cannot start a run"
+
     # -- start of day -------------------------------------------------------------------------
 
     def _settle_grace_windows(self, day: date) -> None:
@@ -349,8 +428,14 @@ class _AccountLedger:
 # -- the public entry point ---------------------------------------------------------------------
 
 
-def account_state(account: Account, policy: Policy, as_of: date) -> AccountState:
+def account_state(
+    account: Account, policy: Policy, as_of: date, *, day_by_day: bool = False
+) -> AccountState:
     """The account's state at the end of business date ``as_of`` (the reference definition).
+
+    ``day_by_day=True`` runs every day through the full day routine, literally as domain.md
+    states it; the default fast-forwards quiet stretches (see ``_AccountLedger.advance``), which
+    a differential property test proves identical.
 
     Events dated after ``as_of`` do not exist yet; a reversal dated on or before ``as_of`` removes
     its payment as if it had never been made; a payment id seen twice is applied once (the first).
@@ -359,12 +444,18 @@ def account_state(account: Account, policy: Policy, as_of: date) -> AccountState
     ledger = start_ledger(account, policy)
     payments = effective_payments(account, as_of)
     waivers = [w for w in account.waivers if w.date <= as_of]
-    for day in _business_days(account, payments, waivers, as_of):
-        ledger.run_day(
-            day,
-            [p for p in payments if p.date == day],
-            [w for w in waivers if w.date == day],
-        )
+    days = list(_business_days(account, payments, waivers, as_of))
+    if not days:
+        return ledger_state(account.account_id, ledger, as_of)
+    if day_by_day:
+        for day in days:
+            ledger.run_day(
+                day,
+                [p for p in payments if p.date == day],
+                [w for w in waivers if w.date == day],
+            )
+    else:
+        ledger.advance(days[0], as_of, payments, waivers)
     return ledger_state(account.account_id, ledger, as_of)
 
 
