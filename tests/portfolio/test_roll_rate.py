@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -274,3 +275,30 @@ def test_bad_values(tmp_path: Path, body: str, message: str) -> None:
     path.write_text(body)
     with pytest.raises(PanelError, match=message):
         load_panel(path, PanelSpec("acct", "period", "status", "w"))
+
+
+def test_decimal_weights_give_the_same_rates_as_integer_fen(tmp_path: Path) -> None:
+    fen = [r[3] for r in HAND]
+    table = pa.table(
+        {
+            "acct": [r[0] for r in HAND],
+            "period": [r[1] for r in HAND],
+            "status": [r[2] for r in HAND],
+            "balance_fen": pa.array([Decimal(f) / 100 for f in fen], pa.decimal128(12, 2)),
+        }
+    )
+    path = tmp_path / "decimal.parquet"
+    pq.write_table(table, path)
+    from_decimal = roll_rate(load_panel(path, WEIGHTED))
+    assert from_decimal.rates == roll_rate(make_panel(HAND, WEIGHTED)).rates
+
+
+def test_csv_ids_are_text(tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text("acct,period,status\n01,1,0\n1,1,1\n01,2,1\n1,2,1\n")
+    assert roll_rate(load_panel(path, SPEC)).counts == ((0, 1), (0, 1))
+
+
+def test_empty_state_in_the_list_is_refused() -> None:
+    with pytest.raises(PanelError, match="empty entry"):
+        roll_rate(make_panel(HAND), ["0", ""])

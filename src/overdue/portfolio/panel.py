@@ -105,7 +105,9 @@ class Panel:
 
 def load_panel(path: Path, spec: PanelSpec) -> Panel:
     """Read a CSV/Parquet file (or one inside a zip) and validate it as a panel."""
-    arrow, row_word = read_arrow(path, spec.columns(), text_columns=(spec.state_col,))
+    # ids and states are read as text from CSV: "007" stays "007", "1" and "01" stay apart
+    text_columns = (spec.id_col, spec.state_col)
+    arrow, row_word = read_arrow(path, spec.columns(), text_columns=text_columns)
     first_line = 2 if row_word == "line" else 1  # CSV: line 1 is the header
     lines = pa.array(np.arange(first_line, first_line + arrow.num_rows, dtype=np.int64))
     table = ibis.memtable(arrow.append_column(LINE_COLUMN, lines))

@@ -148,8 +148,8 @@ def roll_rate(panel: Panel, states: Sequence[str] | None = None) -> RollRate:
         chosen = distinct_states(panel)
     else:
         chosen = tuple(str(s) for s in states)
-        if not chosen:
-            raise PanelError("the list of states is empty")
+        if not chosen or any(not s for s in chosen):
+            raise PanelError(f"the list of states {','.join(chosen)!r} has an empty entry")
         if len(set(chosen)) != len(chosen):
             raise PanelError(f"the list of states repeats a state: {','.join(chosen)}")
         if len(chosen) > MAX_STATES:
