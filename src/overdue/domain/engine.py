@@ -163,7 +163,7 @@ class AccountState:
 
 
 @dataclass(slots=True)
-class _ItemLedger:
+class ItemLedger:
     """Working state of one item while the days run."""
 
     item: DueItem
@@ -190,11 +190,15 @@ class _ItemLedger:
 
 
 @dataclass(slots=True)
-class _AccountLedger:
-    """Working state of the account; ``run_day`` advances it by one business day."""
+class AccountLedger:
+    """Working state of the account; ``run_day`` advances it by one business day.
+
+    Its fields are the whole resumable state: the end-of-day batch stores them in the snapshot
+    and rebuilds a ledger from them to run the next day (``overdue.portfolio.kernel``).
+    """
 
     policy: Policy
-    items: list[_ItemLedger]
+    items: list[ItemLedger]
     credit_balance: Decimal = ZERO
     paid_total: Decimal = ZERO
     waived_total: Decimal = ZERO
@@ -207,6 +211,12 @@ class _AccountLedger:
     charged_off_on: date | None = None
     buckets: tuple[str, str] = ("M0", "current")
     transitions: list[BucketTransition] = field(default_factory=list)
+
+    def add_items(self, items: Iterable[ItemLedger]) -> None:
+        """Add items that became known later (a new bill or loan), keeping (due date, seq) order."""
+        self.items.extend(items)
+        self.items.sort(key=lambda led: (led.due_date, led.seq))
+        assert len({led.item.id for led in self.items}) == len(self.items), "duplicate item id"
 
     def run_day(self, day: date, payments: Iterable[Payment], waivers: Iterable[Waiver]) -> None:
         self._settle_grace_windows(day)
@@ -334,7 +344,7 @@ class _AccountLedger:
                 led.unpaid["penalty"] += penalty
                 led.penalty_accrued += penalty
 
-    def _penalty_base(self, led: _ItemLedger) -> Decimal:
+    def _penalty_base(self, led: ItemLedger) -> Decimal:
         if self.policy.penalty_base is PenaltyBase.PRINCIPAL_AND_INTEREST:
             return led.unpaid["principal"] + led.unpaid["interest"]
         return led.unpaid["principal"]
@@ -350,7 +360,7 @@ class _AccountLedger:
         leftover = self._pay_items(eligible, payment.amount)
         self.credit_balance += leftover
 
-    def _pay_items(self, ledgers: list[_ItemLedger], amount: Decimal) -> Decimal:
+    def _pay_items(self, ledgers: list[ItemLedger], amount: Decimal) -> Decimal:
         """Pay ``ledgers`` (already oldest first) from ``amount``; return what is left."""
         parts, leftover = allocate(amount, [led.unpaid for led in ledgers], self._order())
         for led, taken in zip(ledgers, parts, strict=True):
@@ -389,6 +399,10 @@ class _AccountLedger:
                 for component in COMPONENTS:
                     led.unpaid[component] = ZERO
 
+    def close_day(self, day: date) -> None:
+        """End-of-day figures (DPD, status, charge-off, buckets) for ``day``; idempotent."""
+        self._close_day(day)
+
     def _close_day(self, day: date) -> None:
         oldest = self.oldest_past_due(day)
         self.dpd = 0 if oldest is None else (day - oldest.due_date).days
@@ -399,7 +413,7 @@ class _AccountLedger:
         self.status = self._status(day)
         self._record_buckets(day)
 
-    def oldest_past_due(self, day: date) -> _ItemLedger | None:
+    def oldest_past_due(self, day: date) -> ItemLedger | None:
         tolerance = self.policy.tolerance
         past_due = [led for led in self.items if led.due_date < day and led.is_open(tolerance)]
         return min(past_due, key=lambda led: (led.due_date, led.seq), default=None)
@@ -434,7 +448,7 @@ def account_state(
     """The account's state at the end of business date ``as_of`` (the reference definition).
 
     ``day_by_day=True`` runs every day through the full day routine, literally as domain.md
-    states it; the default fast-forwards quiet stretches (see ``_AccountLedger.advance``), which
+    states it; the default fast-forwards quiet stretches (see ``AccountLedger.advance``), which
     a differential property test proves identical.
 
     Events dated after ``as_of`` do not exist yet; a reversal dated on or before ``as_of`` removes
@@ -445,7 +459,8 @@ def account_state(
     payments = effective_payments(account, as_of)
     waivers = [w for w in account.waivers if w.date <= as_of]
     days = list(_business_days(account, payments, waivers, as_of))
-    if not days:
+    if not days:  # nothing has happened yet: the end-of-day figures of an empty history
+        ledger.close_day(as_of)
         return ledger_state(account.account_id, ledger, as_of)
     if day_by_day:
         for day in days:
@@ -459,23 +474,22 @@ def account_state(
     return ledger_state(account.account_id, ledger, as_of)
 
 
-def start_ledger(account: Account, policy: Policy) -> _AccountLedger:
+def start_ledger(account: Account, policy: Policy) -> AccountLedger:
     """A fresh ledger for the account's items, in (due date, file order) order."""
-    ordered = sorted(enumerate(account.items), key=lambda pair: (pair[1].due_date, pair[0]))
-    ledgers = [
-        _ItemLedger(
-            item=item,
-            seq=seq,
-            unpaid={
-                "fee": item.fee,
-                "penalty": ZERO,
-                "interest": item.interest,
-                "principal": item.principal,
-            },
-        )
-        for seq, item in ordered
-    ]
-    return _AccountLedger(policy=policy, items=ledgers)
+    ledger = AccountLedger(policy=policy, items=[])
+    ledger.add_items(new_item_ledger(item, seq) for seq, item in enumerate(account.items))
+    return ledger
+
+
+def new_item_ledger(item: DueItem, seq: int) -> ItemLedger:
+    """The ledger of an item nothing has happened to yet; ``seq`` orders same-day items."""
+    unpaid: dict[Component, Decimal] = {
+        "fee": item.fee,
+        "penalty": ZERO,
+        "interest": item.interest,
+        "principal": item.principal,
+    }
+    return ItemLedger(item=item, seq=seq, unpaid=unpaid)
 
 
 def effective_payments(account: Account, as_of: date) -> list[Payment]:
@@ -537,7 +551,7 @@ def validate_account(account: Account) -> None:
             raise EngineInputError(f"reversals: unknown payment id {reversal.payment_id!r}")
 
 
-def ledger_state(account_id: str, ledger: _AccountLedger, as_of: date) -> AccountState:
+def ledger_state(account_id: str, ledger: AccountLedger, as_of: date) -> AccountState:
     """Read the contract's figures off a ledger that has run through ``as_of``."""
     tolerance = ledger.policy.tolerance
     past_due = [led for led in ledger.items if led.due_date < as_of and led.is_open(tolerance)]
@@ -573,7 +587,7 @@ def ledger_state(account_id: str, ledger: _AccountLedger, as_of: date) -> Accoun
     )
 
 
-def _item_state(led: _ItemLedger, tolerance: Decimal) -> ItemState:
+def _item_state(led: ItemLedger, tolerance: Decimal) -> ItemState:
     return ItemState(
         id=led.item.id,
         due_date=led.due_date,

@@ -1,0 +1,258 @@
+"""The end-of-day batch over the whole book: ``run_eod(data_dir, as_of, snapshot_dir, engine)``.
+
+Two paths, one result. With an earlier snapshot in ``snapshot_dir`` the run is incremental: that
+snapshot plus the events booked after it (read from their ``entry_date`` partitions only); an
+account with a backdated entry (value date on or before the previous snapshot), a reversal, or
+no previous row is replayed from its whole history. Without one, every account is rebuilt from
+history. Only events booked on or before ``as_of`` exist for a snapshot of ``as_of``.
+
+Snapshots live in ``snapshot_dir/as_of=YYYY-MM-DD/`` (``accounts/`` and ``transitions/`` Parquet
+and ``manifest.json``), written into a temporary folder and renamed into place: a crash leaves
+no partial snapshot, and rerunning a date replaces it with identical content.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from overdue.domain.policy import Policy, Product
+from overdue.portfolio import contract
+from overdue.portfolio.eod_inputs import BookTables, rebuild_rows, replay_accounts, resume_rows
+from overdue.portfolio.engines import Backend, make_backend
+from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig
+
+SNAPSHOT_PREFIX = "as_of="
+MAX_PARTITIONS = 100_000
+
+
+class EodError(ValueError):
+    """Bad input to the batch (missing book, unknown policy …); one line, names the source."""
+
+
+@dataclass
+class EodResult:
+    as_of: str
+    mode: str  # "rebuild" or "incremental"
+    engine: str
+    previous: str | None
+    accounts: int
+    resumed: int = 0
+    replayed: int = 0
+    transitions: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    snapshot: str = ""
+
+
+# -- the book's files ---------------------------------------------------------------------------
+
+
+def partition_dates(table_dir: Path) -> dict[date, Path]:
+    """The ``entry_date=YYYY-MM-DD`` partitions of an event table (none if it is absent)."""
+    found: dict[date, Path] = {}
+    if not table_dir.is_dir():
+        return found
+    for child in table_dir.iterdir():
+        if child.is_dir() and child.name.startswith("entry_date="):
+            found[date.fromisoformat(child.name.split("=", 1)[1])] = child
+    assert len(found) <= MAX_PARTITIONS, f"{table_dir}: more than {MAX_PARTITIONS} partitions"
+    return found
+
+
+def event_files(data_dir: Path, table: str, first: date | None, last: date) -> list[Path]:
+    """Parquet files of ``table`` booked in (``first``, ``last``] (all up to ``last`` if no first)."""
+    files: list[Path] = []
+    for day, folder in sorted(partition_dates(data_dir / table).items()):
+        if day <= last and (first is None or day > first):
+            files.extend(sorted(folder.glob("*.parquet")))
+    return files
+
+
+def load_book(backend: Backend, data_dir: Path, after: date | None, as_of: date) -> BookTables:
+    accounts_file = data_dir / "accounts.parquet"
+    if not accounts_file.is_file():
+        raise EodError(
+            f"{accounts_file}: no accounts table (is {data_dir} a book? see docs/data-contract.md)"
+        )
+    accounts = backend.read_table([accounts_file], contract.ACCOUNTS.arrow_schema(), None)
+    events = {}
+    for name in ("due_items", "payments", "waivers", "reversals"):
+        spec = contract.TABLES[name]
+        files = event_files(data_dir, name, after, as_of)
+        events[name] = backend.read_table(files, spec.arrow_schema(), data_dir / name)
+    return BookTables(accounts=accounts, events=events)
+
+
+def resolve_policies(data_dir: Path) -> dict[tuple[str, str], Policy]:
+    """Every (policy, product) pair the accounts name, resolved once on the driver."""
+    from overdue.config.policies import PolicyConfigError, build_policy, load_policy_source
+
+    table = pq.read_table(data_dir / "accounts.parquet", columns=["policy", "product"])
+    pairs = {
+        (p, q)
+        for p, q in zip(table["policy"].to_pylist(), table["product"].to_pylist(), strict=True)
+    }
+    resolved: dict[tuple[str, str], Policy] = {}
+    for name, product in sorted(pairs):
+        local = data_dir / "policies" / f"{name}.toml"
+        try:
+            settings = load_policy_source(local if local.is_file() else name)
+            resolved[(name, product)] = build_policy(Product(product), settings, source=str(local))
+        except (PolicyConfigError, ValueError) as exc:
+            raise EodError(f"{data_dir / 'accounts.parquet'}: policy {name!r}: {exc}") from None
+    return resolved
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+
+
+def snapshot_dates(snapshot_dir: Path) -> list[date]:
+    if not snapshot_dir.is_dir():
+        return []
+    days = [
+        date.fromisoformat(child.name.removeprefix(SNAPSHOT_PREFIX))
+        for child in snapshot_dir.iterdir()
+        if child.is_dir()
+        and child.name.startswith(SNAPSHOT_PREFIX)
+        and (child / "manifest.json").is_file()
+    ]
+    return sorted(days)
+
+
+def snapshot_path(snapshot_dir: Path, as_of: date) -> Path:
+    return snapshot_dir / f"{SNAPSHOT_PREFIX}{as_of.isoformat()}"
+
+
+def read_snapshot(snapshot_dir: Path, as_of: date) -> pa.Table:
+    """The accounts of one snapshot, sorted by account id."""
+    table = pq.read_table(snapshot_path(snapshot_dir, as_of) / "accounts", schema=SNAPSHOT_SCHEMA)
+    return table.sort_by("account_id")
+
+
+def _write_transitions(accounts_dir: Path, out_dir: Path) -> int:
+    table = pq.read_table(accounts_dir, columns=["account_id", "as_of", "transitions"])
+    lists = table["transitions"].combine_chunks()
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    out = pa.table(
+        {
+            "account_id": pc.take(table["account_id"], parents),
+            "as_of": pc.take(table["as_of"], parents),
+            **{
+                name: flat.field(name)
+                for name in ("on", "scheme", "from_bucket", "to_bucket", "dpd")
+            },
+        }
+    )
+    out = out.sort_by([("account_id", "ascending"), ("on", "ascending"), ("scheme", "ascending")])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pq.write_table(out, out_dir / "part-0.parquet")
+    return out.num_rows
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Replace ``final`` by ``tmp`` so that no reader ever sees a partial snapshot."""
+    trash = final.with_name(f".trash-{final.name}-{uuid.uuid4().hex}")
+    if final.exists():
+        final.rename(trash)
+    tmp.rename(final)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def run_eod(
+    data_dir: Path,
+    as_of: date,
+    snapshot_dir: Path,
+    *,
+    engine: str = "duckdb",
+    rebuild: bool = False,
+    backend: Backend | None = None,
+) -> EodResult:
+    """Compute and publish the snapshot of ``as_of``; see the module docstring."""
+    if not (data_dir / "accounts.parquet").is_file():
+        raise EodError(f"{data_dir}: not a book (no accounts.parquet; see docs/data-contract.md)")
+    backend = backend or make_backend(engine)
+    earlier = [d for d in snapshot_dates(snapshot_dir) if d < as_of]
+    previous = None if rebuild or not earlier else earlier[-1]
+    policies = resolve_policies(data_dir)
+    config = KernelConfig(as_of=as_of, previous=previous, policies=policies)
+    snapshot_dir.mkdir(parents=True, exist_ok=True)
+    tmp = snapshot_dir / f".tmp-{as_of.isoformat()}-{uuid.uuid4().hex}"
+    result = EodResult(
+        as_of=as_of.isoformat(),
+        mode="rebuild" if previous is None else "incremental",
+        engine=backend.name,
+        previous=None if previous is None else previous.isoformat(),
+        accounts=0,
+    )
+    try:
+        _compute(backend, data_dir, snapshot_dir, config, tmp, result)
+        started = time.perf_counter()
+        result.transitions = _write_transitions(tmp / "accounts", tmp / "transitions")
+        result.seconds["transitions"] = round(time.perf_counter() - started, 3)
+        final = snapshot_path(snapshot_dir, as_of)
+        result.snapshot = str(final)
+        (tmp / "manifest.json").write_text(json.dumps(_manifest(result), indent=2) + "\n")
+        _publish(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def _manifest(result: EodResult) -> dict[str, Any]:
+    data = asdict(result)
+    data.pop("seconds")  # timings vary: keep the manifest identical across reruns
+    data.pop("engine")
+    return {"format": "overdue-snapshot/1", **data}
+
+
+def _compute(
+    backend: Backend,
+    data_dir: Path,
+    snapshot_dir: Path,
+    config: KernelConfig,
+    tmp: Path,
+    result: EodResult,
+) -> None:
+    started = time.perf_counter()
+    if config.previous is None:
+        history = load_book(backend, data_dir, None, config.as_of)
+        result.accounts = backend.apply_kernel(
+            rebuild_rows(history, config.as_of), config, tmp / "accounts"
+        )
+        result.replayed = result.accounts
+        result.seconds["kernel"] = round(time.perf_counter() - started, 3)
+        return
+    window = load_book(backend, data_dir, config.previous, config.as_of)
+    prev_files = sorted(
+        (snapshot_path(snapshot_dir, config.previous) / "accounts").glob("*.parquet")
+    )
+    previous = backend.read_table(prev_files, SNAPSHOT_SCHEMA, None)
+    replay = replay_accounts(window, previous, config.previous)
+    result.replayed = backend.count(replay)
+    result.resumed = backend.apply_kernel(
+        resume_rows(window, previous, config.as_of, replay), config, tmp / "accounts" / "resumed"
+    )
+    result.seconds["resume"] = round(time.perf_counter() - started, 3)
+    if result.replayed:
+        started = time.perf_counter()
+        history = load_book(backend, data_dir, None, config.as_of)
+        written = backend.apply_kernel(
+            rebuild_rows(history, config.as_of, only=replay), config, tmp / "accounts" / "replayed"
+        )
+        result.replayed = written
+        result.seconds["replay"] = round(time.perf_counter() - started, 3)
+    result.accounts = result.resumed + result.replayed
