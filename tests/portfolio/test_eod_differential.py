@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+from book_factory import START, random_book, write_book
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import contract_row, reference_states
 
-from book_factory import START, random_book, write_book
 from overdue.portfolio.eod import read_snapshot, run_eod
 from overdue.portfolio.kernel import CONTRACT_FIELDS
-from reference import contract_row, reference_states
 
 FIELDS = [name for name, _ in CONTRACT_FIELDS]
 

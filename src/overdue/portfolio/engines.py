@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,9 +93,10 @@ class SparkBackend:
 
     def apply_kernel(self, expr: ir.Table, config: KernelConfig, out_dir: Path) -> int:
         df = self.session.sql(self.con.compile(expr))
-        kernel: Callable[[Iterator[Any]], Iterator[pa.RecordBatch]] = lambda it: run_batches(
-            it, config
-        )  # noqa: E731
+
+        def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            return run_batches(batches, config)
+
         out = df.mapInArrow(kernel, _spark_schema(SNAPSHOT_SCHEMA))
         out.write.mode("overwrite").parquet(str(out_dir))
         return int(self.session.read.parquet(str(out_dir)).count())

@@ -28,8 +28,8 @@ import pyarrow.parquet as pq
 
 from overdue.domain.policy import Policy, Product
 from overdue.portfolio import contract
-from overdue.portfolio.eod_inputs import BookTables, rebuild_rows, replay_accounts, resume_rows
 from overdue.portfolio.engines import Backend, make_backend
+from overdue.portfolio.eod_inputs import BookTables, rebuild_rows, replay_accounts, resume_rows
 from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig
 
 SNAPSHOT_PREFIX = "as_of="
