@@ -41,6 +41,7 @@ metrics_app = typer.Typer(
     help="Monitoring measures over a panel (one row per account and period): roll rates, "
     "flow and cure rates, vintage curves. Input: CSV, Parquet, or one of them inside a zip.",
     no_args_is_help=True,
+    epilog=ROLL_RATE_EPILOG,
 )
 
 InputArg = Annotated[
