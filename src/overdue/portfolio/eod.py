@@ -133,6 +133,12 @@ def snapshot_path(snapshot_dir: Path, as_of: date) -> Path:
     return snapshot_dir / f"{SNAPSHOT_PREFIX}{as_of.isoformat()}"
 
 
+def snapshot_files(snapshot_dir: Path, as_of: date) -> list[Path]:
+    """The Parquet files of one snapshot's accounts (both engines' layouts)."""
+    folder = snapshot_path(snapshot_dir, as_of) / "accounts"
+    return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
+
+
 def read_snapshot(snapshot_dir: Path, as_of: date) -> pa.Table:
     """The accounts of one snapshot, sorted by account id."""
     table = pq.read_table(snapshot_path(snapshot_dir, as_of) / "accounts", schema=SNAPSHOT_SCHEMA)
@@ -237,9 +243,7 @@ def _compute(
         result.seconds["kernel"] = round(time.perf_counter() - started, 3)
         return
     window = load_book(backend, data_dir, config.previous, config.as_of)
-    prev_files = sorted(
-        (snapshot_path(snapshot_dir, config.previous) / "accounts").glob("*.parquet")
-    )
+    prev_files = snapshot_files(snapshot_dir, config.previous)
     previous = backend.read_table(prev_files, SNAPSHOT_SCHEMA, None)
     replay = replay_accounts(window, previous, config.previous)
     result.replayed = backend.count(replay)

@@ -1,0 +1,52 @@
+"""``overdue eod``: the end-of-day batch over the whole book."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+EXAMPLE = """
+Example:
+
+  overdue twin generate --accounts 10000 --months 12 --seed 1 --out book/
+
+  overdue eod book/ --as-of 2026-03-15 --out snapshots/            # DuckDB (default)
+
+  overdue eod book/ --as-of 2026-03-16 --out snapshots/ --engine spark
+"""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eod", epilog=EXAMPLE)
+    def eod_command(
+        data_dir: Path = typer.Argument(..., help="The book (see docs/data-contract.md)."),
+        as_of: str = typer.Option(..., "--as-of", help="Business date YYYY-MM-DD."),
+        out: Path = typer.Option(..., "--out", help="Snapshot folder (one as_of=DATE partition per run)."),
+        engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark."),
+        rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild from history even if a snapshot exists."),
+        as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+    ) -> None:
+        """Every account's state at the end of AS_OF, incremental from the latest earlier snapshot."""
+        from overdue.cli import BadInput
+        from overdue.commands.account_state import parse_as_of
+        from overdue.portfolio.eod import EodError, run_eod
+
+        if engine not in ("duckdb", "spark"):
+            raise BadInput(f"--engine: {engine!r} must be duckdb or spark")
+        try:
+            result = run_eod(data_dir, parse_as_of(as_of), out, engine=engine, rebuild=rebuild)
+        except EodError as exc:
+            raise BadInput(str(exc)) from None
+        summary = result.__dict__
+        if as_json:
+            typer.echo(json.dumps(summary, indent=2))
+            return
+        from rich.console import Console
+
+        Console().print(
+            f"[bold]{result.as_of}[/bold] {result.mode} on {result.engine}: {result.accounts} accounts "
+            f"({result.resumed} resumed, {result.replayed} replayed), {result.transitions} bucket "
+            f"transitions → {result.snapshot}  {result.seconds}"
+        )
