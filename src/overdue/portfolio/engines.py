@@ -75,6 +75,7 @@ class SparkBackend:
     def __init__(self) -> None:
         self.session = spark_session()
         self.con = ibis.pyspark.connect(self.session)
+        self._views = 0
 
     def read_table(self, files: Sequence[Path], schema: pa.Schema, base: Path | None) -> ir.Table:
         if not files:
@@ -84,7 +85,8 @@ class SparkBackend:
             if base is not None:
                 reader = reader.option("basePath", str(base))
             df = reader.parquet(*[str(f) for f in files])
-        name = f"t_{abs(hash((tuple(map(str, files)), schema.names))):x}"
+        self._views += 1
+        name = f"overdue_input_{self._views}"
         df.createOrReplaceTempView(name)
         return _conform(self.con.table(name), schema)
 
