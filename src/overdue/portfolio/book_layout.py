@@ -1,0 +1,348 @@
+"""The validated book on disk: write it atomically, read a table, one day's events, or a range.
+
+Layout of DATA_DIR (format ``overdue-book/1``)::
+
+    manifest.json
+    customers.parquet
+    accounts.parquet
+    due_items/entry_date=2026-01-01/part-0.parquet     (one folder per booking date)
+    payments/entry_date=.../part-0.parquet
+    waivers/...   reversals/...                        (empty tables may be omitted)
+    policies/<name>.toml                               (optional, copied from the source)
+    quarantine/<table>.csv, <table>.duplicates.csv     (written by ingest)
+
+Event files do not store ``entry_date``: it is the folder name (hive partitioning), so
+``read_events`` opens exactly one folder and never scans other days. Readers here add the column back.
+DuckDB reads the same layout with ``read_parquet('DATA_DIR/payments/*/*.parquet',
+hive_partitioning = true)`` and prunes folders on ``entry_date`` filters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from overdue.portfolio.contract import FORMAT, TABLES, TableSpec, conform, schema_problems
+
+MANIFEST: Final = "manifest.json"
+QUARANTINE_DIR: Final = "quarantine"
+POLICIES_DIR: Final = "policies"
+PART_FILE: Final = "part-0.parquet"
+PARTITION_PREFIX: Final = "entry_date="
+MAX_PARTITIONS: Final = 200 * 366  # one folder per booking day, two centuries at most
+FSYNC_THREADS: Final = 16
+
+Progress = Callable[[str, int, int], None]
+"""Callback ``(description, completed, total)`` for long work; the CLI draws Rich bars with it."""
+
+
+class BookLayoutError(ValueError):
+    """A DATA_DIR that is not a readable book, or that may not be overwritten."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    first_date: date | None
+    last_date: date | None
+    tables: dict[str, int]
+    provenance: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "first_date": self.first_date.isoformat() if self.first_date else None,
+            "last_date": self.last_date.isoformat() if self.last_date else None,
+            "tables": dict(self.tables),
+            **self.provenance,
+        }
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_book(
+    data_dir: Path,
+    tables: Mapping[str, pa.Table],
+    *,
+    provenance: Mapping[str, Any],
+    replace: bool = False,
+    extra: Callable[[Path], None] | None = None,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Write ``tables`` (contract names → Arrow tables) as a book in ``data_dir``, atomically.
+
+    Everything is written into a hidden temporary folder next to ``data_dir`` and renamed into
+    place at the end, so a crash leaves either no ``data_dir`` (or the previous one) and never a
+    half-written one. ``provenance`` goes into the manifest (``{"source": ...}`` or
+    ``{"generator": ...}``). ``extra(tmp_dir)`` may add files (quarantine, policies) before the
+    rename. ``replace`` allows overwriting an existing book (a folder with a manifest).
+    """
+    assert set(provenance) & {"source", "generator"}, "provenance names a source or a generator"
+    unknown = set(tables) - set(TABLES)
+    assert not unknown, f"not contract tables: {sorted(unknown)}"
+    data_dir = Path(data_dir)
+    check_writable(data_dir, replace=replace)
+    conformed = {name: _conformed(TABLES[name], table) for name, table in tables.items()}
+    manifest = Manifest(
+        first_date=_first_date(conformed),
+        last_date=_last_date(conformed),
+        tables={name: t.num_rows for name, t in conformed.items()},
+        provenance=dict(provenance),
+    )
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = data_dir.parent / f".{data_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp_dir.mkdir()
+    try:
+        for name, table in conformed.items():
+            _write_table(tmp_dir, TABLES[name], table, progress)
+        if extra is not None:
+            extra(tmp_dir)
+        (tmp_dir / MANIFEST).write_text(
+            json.dumps(manifest.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        _flush_to_disk(tmp_dir)  # contents on disk before the rename makes them visible
+        _move_into_place(tmp_dir, data_dir, replace=replace)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return manifest
+
+
+def check_writable(data_dir: Path, *, replace: bool) -> None:
+    """Raise ``BookLayoutError`` unless ``data_dir`` is absent, empty, or a book we may replace."""
+    if not data_dir.exists():
+        return
+    if not data_dir.is_dir():
+        raise BookLayoutError(f"{data_dir} exists and is not a folder")
+    if not any(data_dir.iterdir()):
+        return
+    if not replace:
+        raise BookLayoutError(f"{data_dir} is not empty; pass --replace to overwrite a book")
+    if not (data_dir / MANIFEST).is_file():
+        raise BookLayoutError(f"{data_dir} is not empty and has no {MANIFEST}: refusing to replace")
+
+
+def _conformed(spec: TableSpec, table: pa.Table) -> pa.Table:
+    table = conform(spec, table)
+    keys = table.column(spec.key)
+    assert pc.count_distinct(keys).as_py() == table.num_rows, f"{spec.name}: duplicate keys"
+    if spec.partitioned:
+        seqs = table.column("entry_seq")
+        assert pc.count_distinct(seqs).as_py() == table.num_rows, f"{spec.name}: entry_seq reused"
+    return table
+
+
+def _write_table(root: Path, spec: TableSpec, table: pa.Table, progress: Progress | None) -> None:
+    if not spec.partitioned:
+        pq.write_table(table, root / f"{spec.name}.parquet")
+        return
+    if table.num_rows == 0:
+        return  # empty event tables are omitted
+    ordered = table.sort_by([("entry_date", "ascending"), ("entry_seq", "ascending")])
+    days = ordered.column("entry_date").combine_chunks()
+    file_table = ordered.drop_columns(["entry_date"])
+    starts = _run_starts(days)
+    assert len(starts) <= MAX_PARTITIONS, f"{spec.name}: {len(starts)} booking days"
+    ends = [*starts[1:], ordered.num_rows]
+    for done, (start, end) in enumerate(zip(starts, ends, strict=True), start=1):
+        day = days[start].as_py()
+        folder = root / spec.name / f"{PARTITION_PREFIX}{day.isoformat()}"
+        folder.mkdir(parents=True)
+        pq.write_table(file_table.slice(start, end - start), folder / PART_FILE)
+        if progress is not None:
+            progress(f"writing {spec.name}", done, len(starts))
+
+
+def _run_starts(sorted_days: pa.Array) -> list[int]:
+    values = sorted_days.cast(pa.int32()).to_numpy()
+    change = np.flatnonzero(np.diff(values)) + 1
+    return [0, *change.tolist()]
+
+
+def _first_date(tables: Mapping[str, pa.Table]) -> date | None:
+    found = [
+        pc.min(t.column(f.name)).as_py()
+        for t in tables.values()
+        for f in t.schema
+        if f.type == pa.date32() and t.num_rows
+    ]
+    return min(found) if found else None
+
+
+def _last_date(tables: Mapping[str, pa.Table]) -> date | None:
+    found = [
+        pc.max(t.column("entry_date")).as_py()
+        for name, t in tables.items()
+        if TABLES[name].partitioned and t.num_rows
+    ]
+    return max(found) if found else None
+
+
+def _flush_to_disk(root: Path) -> None:
+    """fsync every file, then every folder, under ``root`` (ours only, unlike a system sync).
+
+    The fsyncs run on a small thread pool: the file system commits them together, which is
+    many times faster than one after the other for a book of hundreds of day folders.
+    """
+    entries = list(root.rglob("*"))
+    assert len(entries) <= 4 * MAX_PARTITIONS + 10_000, f"{root}: {len(entries)} entries"
+    files = [p for p in entries if p.is_file()]
+    folders = [p for p in entries if p.is_dir()] + [root]
+    with ThreadPoolExecutor(max_workers=FSYNC_THREADS) as pool:
+        list(pool.map(_fsync, files))
+        list(pool.map(_fsync, folders))
+
+
+def _fsync(path: Path) -> None:
+    directory = getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0
+    try:
+        fd = os.open(path, os.O_RDONLY | directory)
+    except OSError:  # some platforms cannot open folders; their files are synced anyway
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _move_into_place(tmp_dir: Path, data_dir: Path, *, replace: bool) -> None:
+    if data_dir.exists() and not any(data_dir.iterdir()):
+        data_dir.rmdir()
+    if not data_dir.exists():
+        os.rename(tmp_dir, data_dir)
+        return
+    assert replace, "check_writable refused this already"
+    old = data_dir.parent / f".{data_dir.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+    os.rename(data_dir, old)
+    try:
+        os.rename(tmp_dir, data_dir)
+    except BaseException:
+        os.rename(old, data_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_manifest(data_dir: Path) -> dict[str, Any]:
+    path = Path(data_dir) / MANIFEST
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BookLayoutError(f"{path} not found: {data_dir} is not a book") from None
+    if manifest.get("format") != FORMAT:
+        raise BookLayoutError(f"{path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    return manifest
+
+
+def read_table(data_dir: Path, name: str) -> pa.Table:
+    """The whole table (for event tables: every booking day, ordered by entry_date, entry_seq)."""
+    spec = TABLES[name]
+    if spec.partitioned:
+        return _read_days(Path(data_dir), spec, partition_dates(data_dir, name))
+    path = Path(data_dir) / f"{name}.parquet"
+    if not path.is_file():
+        if spec.optional:
+            return spec.empty()
+        raise BookLayoutError(f"{path} not found")
+    return _checked(spec, pq.read_table(path, schema=spec.file_schema()))
+
+
+def partition_dates(data_dir: Path, name: str) -> list[date]:
+    """Booking dates that have events in table ``name``, ascending (folder names only)."""
+    assert TABLES[name].partitioned, f"{name} is not an event table"
+    folder = Path(data_dir) / name
+    if not folder.is_dir():
+        return []
+    days = sorted(_partition_day(entry) for entry in _partition_entries(folder))
+    assert len(days) <= MAX_PARTITIONS, f"{folder}: {len(days)} partitions"
+    return days
+
+
+def read_events(data_dir: Path, name: str, entry_date: date) -> pa.Table:
+    """The events of table ``name`` booked on ``entry_date``, in ``entry_seq`` order.
+
+    Opens only ``name/entry_date=<entry_date>/``; returns an empty table when that day has none.
+    """
+    return _read_days(Path(data_dir), TABLES[name], [entry_date])
+
+
+def read_events_until(
+    data_dir: Path, name: str, last_entry_date: date, *, first_entry_date: date | None = None
+) -> pa.Table:
+    """Events booked in ``[first_entry_date, last_entry_date]`` (all history when no first date).
+
+    Chooses folders by name, so later days are never opened.
+    """
+    days = [
+        day
+        for day in partition_dates(data_dir, name)
+        if day <= last_entry_date and (first_entry_date is None or day >= first_entry_date)
+    ]
+    return _read_days(Path(data_dir), TABLES[name], days)
+
+
+def events_glob(data_dir: Path, name: str) -> str:
+    """Glob of an event table's files for engines with hive partitioning (DuckDB, Spark)."""
+    assert TABLES[name].partitioned, f"{name} is not an event table"
+    return str(Path(data_dir) / name / f"{PARTITION_PREFIX}*" / "*.parquet")
+
+
+def _partition_entries(folder: Path) -> Iterator[Path]:
+    for entry in folder.iterdir():
+        if entry.name.startswith("."):
+            continue
+        if not (entry.is_dir() and entry.name.startswith(PARTITION_PREFIX)):
+            raise BookLayoutError(f"{entry}: not an {PARTITION_PREFIX}YYYY-MM-DD folder")
+        yield entry
+
+
+def _partition_day(entry: Path) -> date:
+    text = entry.name.removeprefix(PARTITION_PREFIX)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BookLayoutError(f"{entry}: {text!r} is not a YYYY-MM-DD date") from None
+
+
+def _read_days(data_dir: Path, spec: TableSpec, days: list[date]) -> pa.Table:
+    assert spec.partitioned and len(days) <= MAX_PARTITIONS
+    schema = spec.file_schema()
+    parts = []
+    for day in sorted(days):
+        path = data_dir / spec.name / f"{PARTITION_PREFIX}{day.isoformat()}" / PART_FILE
+        if not path.is_file():
+            continue
+        part = pq.read_table(path, schema=schema)
+        parts.append(_with_entry_date(spec, part, day))
+    if not parts:
+        return spec.empty()
+    return _checked(spec, pa.concat_tables(parts))
+
+
+def _with_entry_date(spec: TableSpec, part: pa.Table, day: date) -> pa.Table:
+    entry_dates = pa.array(np.full(part.num_rows, day, dtype="datetime64[D]")).cast(pa.date32())
+    columns = {name: part.column(name) for name in part.column_names}
+    columns["entry_date"] = entry_dates
+    return pa.table([columns[n] for n in spec.column_names], schema=spec.arrow_schema())
+
+
+def _checked(spec: TableSpec, table: pa.Table) -> pa.Table:
+    problems = schema_problems(spec, table)
+    if problems:
+        raise BookLayoutError("; ".join(problems))
+    return table
