@@ -13,6 +13,7 @@ import sys
 import typer
 
 from overdue import commands
+from overdue.errors import BadInput
 
 app = typer.Typer(
     name="overdue",
@@ -23,8 +24,6 @@ app = typer.Typer(
 )
 
 
-class BadInput(Exception):
-    """Raised by commands for input the user must fix; reported as one line, exit code 2."""
 
 
 def fail(message: str) -> typer.Exit:
@@ -51,6 +50,8 @@ def main() -> None:
         typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
         sys.exit(2)
 
+
+__all__ = ["BadInput", "app", "fail", "main"]
 
 if __name__ == "__main__":
     main()

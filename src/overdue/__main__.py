@@ -1,0 +1,5 @@
+"""``python -m overdue`` runs the command line."""
+
+from overdue.cli import main
+
+main()
