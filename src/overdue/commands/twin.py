@@ -36,7 +36,7 @@ GENERATE_EPILOG = (
 )
 CALIBRATE_EPILOG = (
     "Example: overdue twin calibrate --accounts 60000 --sample 4000 --seed 1 "
-    "--markdown docs/twin-calibration.md"
+    "--markdown out/calibration.md"
 )
 DEFAULT_REAL = Path("../shared/data/credit_record.zip")
 
@@ -109,7 +109,19 @@ def _spec(
         raise _bad(f"--{str(exc).replace('_', '-')}") from None
 
 
-@twin_app.command("generate", epilog=GENERATE_EPILOG)
+GENERATE_HELP = (
+    "Generate a synthetic book in the data contract's layout: revolving (huabei-like) bills and "
+    "installment (jiebei-like) loans of customers of hidden types (reliable, forgetful, short of "
+    "money, unwilling, fraud), with the Spring Festival, month-end salaries and a macro scenario. "
+    "The hidden types are in _truth/latent_types.parquet. Same seed, same bytes."
+)
+CALIBRATE_HELP = (
+    "Compare monthly roll rates of the real panel (credit_record) with the twin's, baseline and "
+    "downturn; the twin's month-end states come from the reference engine on a sample of each book."
+)
+
+
+@twin_app.command("generate", epilog=GENERATE_EPILOG, help=GENERATE_HELP)
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the book into.")],
     accounts: Annotated[int, typer.Option(help="Number of accounts.")] = 10_000,
@@ -124,12 +136,7 @@ def generate(
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a book at --out.")] = False,
 ) -> None:
-    """Generate a synthetic book in the data contract's layout.
-
-    Revolving (huabei-like) bills and installment (jiebei-like) loans of customers of hidden
-    types (reliable, forgetful, short of money, unwilling, fraud), with the Spring Festival,
-    month-end salaries and a macro scenario. The hidden types are in _truth/latent_types.parquet.
-    """
+    """``overdue twin generate`` (help text: ``GENERATE_HELP``)."""
     from overdue.twin.generate import generate_book
 
     spec = _spec(accounts, months, seed, scenario, start, chunk_size)
@@ -141,7 +148,8 @@ def generate(
             )
         except ValueError as exc:
             raise _bad(str(exc)) from None
-    table = Table(title=f"{out} ({manifest['first_date']} … {manifest['last_date']})")
+    console.print(f"{out}: {manifest['first_date']} … {manifest['last_date']}")
+    table = Table()
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in manifest["tables"].items():
@@ -149,24 +157,21 @@ def generate(
     Console().print(table)
 
 
-@twin_app.command("calibrate", epilog=CALIBRATE_EPILOG)
+@twin_app.command("calibrate", epilog=CALIBRATE_EPILOG, help=CALIBRATE_HELP)
 def calibrate(
     accounts: Annotated[int, typer.Option(help="Accounts in each twin book.")] = 60_000,
     months: Annotated[int, typer.Option(help="Months of history.")] = 12,
     seed: Annotated[int, typer.Option(help="Seed of the books and of the sample.")] = 1,
-    sample: Annotated[int, typer.Option(help="Accounts run through the engine per book.")] = 4000,
+    sample: Annotated[int, typer.Option(help="Accounts run through the engine per book.")] = 8000,
     real: Annotated[Path, typer.Option(help="The real panel credit_record.zip.")] = DEFAULT_REAL,
     work: Annotated[
         Path, typer.Option(help="Folder for the twin books (one per scenario).")
-    ] = Path("data/twin-calibration"),
+    ] = Path("out/twin-calibration"),
     markdown: Annotated[
         Path | None, typer.Option(help="Also write the comparison as Markdown here.")
     ] = None,
 ) -> None:
-    """Compare monthly roll rates: the real panel vs the twin (baseline and downturn).
-
-    The twin's month-end states come from the reference engine on a sample of each book.
-    """
+    """``overdue twin calibrate`` (help text: ``CALIBRATE_HELP``)."""
     from overdue.twin import calibration as cal
     from overdue.twin.generate import generate_book
 

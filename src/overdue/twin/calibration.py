@@ -22,7 +22,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
@@ -393,7 +392,3 @@ def markdown_report(matrices: dict[str, RollMatrix], command: str) -> str:
             cells = " | ".join(f"{100 * v:.1f}" for v in rates[i])
             lines.append(f"| {state} | {cells} | {matrix.row_total(state)} |")
     return "\n".join(lines) + "\n"
-
-
-def decimal_or_none(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(round(value, 6)))
