@@ -267,3 +267,17 @@ def test_chunks_do_not_change_the_contract(tmp_path: Path) -> None:
     assert ids == [f"A{n:09d}" for n in range(1, 901)]
     seqs = table(tmp_path / "b", "payments").column("entry_seq").to_numpy()
     assert np.unique(seqs).size == seqs.size
+
+
+def test_ingest_accepts_every_row_of_the_book(small_book: Path, tmp_path: Path) -> None:
+    from overdue.portfolio.ingest import ingest
+
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in TABLES:
+        pq.write_table(table(small_book, name), source / f"{name}.parquet")
+    report = ingest(source, tmp_path / "ingested", strict=True).to_json()
+    assert report["written"] and not report["file_errors"]
+    for name, counts in report["tables"].items():
+        assert counts["rejected"] == counts["duplicates"] == 0, (name, counts["examples"])
+        assert counts["accepted"] == table(small_book, name).num_rows
