@@ -21,11 +21,19 @@ def register(app: typer.Typer) -> None:
     @app.command("demo", epilog=EXAMPLE)
     def demo_command(
         out: Path = typer.Option(Path("out/demo"), "--out", help="Folder for the demo's outputs."),
+        accounts: int = typer.Option(50_000, "--accounts", help="Accounts in the synthetic book."),
+        months: int = typer.Option(12, "--months", help="Months of history in the book."),
+        days: int = typer.Option(90, "--days", help="Last days of history run through the batch."),
+        seed: int = typer.Option(1, "--seed", help="Seed of the synthetic book."),
     ) -> None:
-        """Run the demo: one illustrative account per overdue rule, with its state and reasons."""
+        """Run the demo: the illustrative accounts (one per overdue rule), then a synthetic book
+        run through the end-of-day batch for its last days, and the monitoring report."""
+        from overdue.cli import BadInput
         from overdue.demo.run import run_demo
 
-        run_demo(out)
+        if not 1 <= days <= 366 or accounts < 1 or not 2 <= months <= 120:
+            raise BadInput("--days must be 1..366, --accounts ≥ 1, --months 2..120")
+        run_demo(out, accounts=accounts, months=months, days=days, seed=seed)
         if os.environ.get("OVERDUE_NO_SERVE") == "1":
             return
         typer.echo(json.dumps({"outputs": str(out)}, ensure_ascii=False))

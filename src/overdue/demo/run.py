@@ -10,6 +10,7 @@ from rich.table import Table
 
 from overdue.case_file import load_case_text
 from overdue.config.policies import build_policy, load_preset
+from overdue.demo.book_pipeline import DemoBook, build_demo_book
 from overdue.demo.illustrations import AS_OF, ILLUSTRATIONS
 from overdue.domain.engine import AccountState, account_state
 
@@ -79,7 +80,7 @@ def _note(state: AccountState) -> str:
     return "; ".join(notes)
 
 
-def run_demo(out: Path) -> None:
+def run_demo(out: Path, *, accounts: int, months: int, days: int, seed: int) -> None:
     console = Console(width=200)
     out.mkdir(parents=True, exist_ok=True)
     run_illustrations(out, console)
@@ -87,3 +88,25 @@ def run_demo(out: Path) -> None:
         f"Cases and states written to {out}/ — rerun one with: "
         f"overdue account-state {out}/cases/partly-paid-penalty.json --as-of 2026-03-15 --policy jiebei-like"
     )
+    demo_book = build_demo_book(out, accounts, months, days, seed, console)
+    report = write_monitoring_report(demo_book, out / "report.html")
+    console.print(
+        f"Book: {demo_book.book} ({accounts:,} accounts); snapshots {demo_book.first_day} → "
+        f"{demo_book.last_day} in {demo_book.snapshots}; times {demo_book.seconds}"
+    )
+    console.print(f"[bold]Monitoring report / 监控报告: {report}[/bold]")
+
+
+def write_monitoring_report(demo_book: DemoBook, out: Path) -> Path:
+    """Measures over the demo's snapshot history, the default alerts, one offline HTML page."""
+    from importlib import resources
+
+    from overdue.portfolio.alerts import evaluate, load_config
+    from overdue.portfolio.monitoring import monitor
+    from overdue.reports.monitoring_report import write_report
+
+    measures = monitor(demo_book.snapshots, period="month", book=demo_book.book)
+    with resources.as_file(resources.files("overdue.demo") / "alerts-default.toml") as rules:
+        alerts = evaluate(load_config(rules), measures)
+        html_path, _ = write_report(measures, alerts, out, alerts_source="alerts-default.toml")
+    return html_path

@@ -198,6 +198,8 @@ def vintage(
     _check_dpd(panel, dpd_expr(panel, dpd_map), dpd_map)
     table = panel.table
     span = execute_rows(table.agg(lo=table.period_index.min(), hi=table.period_index.max()))[0]
+    if span["lo"] is None:  # an empty panel has an empty vintage
+        return Vintage(chosen, panel.weighted, (), ())
     periods = (int(span["lo"]), int(span["hi"]))
     cells = vintage_cells(panel, dpd_map, chosen, periods).order_by(["cohort", "k"])
     by_cohort = tuple(_row(panel, r, chosen) for r in execute_rows(cells))
