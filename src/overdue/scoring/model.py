@@ -1,0 +1,97 @@
+"""A trained model ready to score: the champion (scorecard or LightGBM), maybe a challenger.
+
+``ScoringModel.score(frame)`` gives, per row: the probability of bad, the score in points (same
+PDO / base-odds scale for both kinds: higher = safer) and the top adverse factors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from overdue.scoring import features_generic as fg
+from overdue.scoring import gbm, reasons
+from overdue.scoring.scorecard import CompiledScorecard, ScorecardParams, score_from_logit
+from overdue.scoring.target import TargetSpec
+
+DEFAULT_REASONS = 3
+
+
+@dataclass
+class ScoringModel:
+    card: dict[str, Any]  # the model card (model.json)
+    schema: fg.FeatureSchema
+    target: TargetSpec
+    id_column: str | None
+    kind: str  # the champion: "scorecard" or "gbm"
+    engineered: bool
+    scaling: ScorecardParams
+    booster: Any | None = None
+    gbm_features: list[str] | None = None
+    scorecard: CompiledScorecard | None = None
+
+    # ---------------------------------------------------------------- predictions
+
+    def logit(self, frame: pd.DataFrame, kind: str | None = None) -> np.ndarray:
+        """Log-odds of bad from the champion (or the named kind if both are saved)."""
+        kind = kind or self.kind
+        if kind == "gbm":
+            assert self.booster is not None, "this model has no LightGBM part"
+            x = fg.gbm_frame(frame, self.schema, self.engineered)
+            return gbm.predict_logit(self.booster, x)
+        assert self.scorecard is not None, "this model has no scorecard part"
+        x = fg.scorecard_frame(frame, self.schema, self.engineered)
+        score = self.scorecard.score(x)
+        return (self.scaling.offset - score) / self.scaling.factor
+
+    def probability(self, frame: pd.DataFrame, kind: str | None = None) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logit(frame, kind)))
+
+    def score(self, frame: pd.DataFrame, n_reasons: int = DEFAULT_REASONS) -> pd.DataFrame:
+        """Probability of bad, points and (``n_reasons`` > 0) reason codes, one row per input row."""
+        assert 0 <= n_reasons <= reasons.MAX_REASONS
+        out: dict[str, Any] = {}
+        if self.id_column and self.id_column in frame.columns:
+            out[self.id_column] = frame[self.id_column].to_numpy()
+        if self.kind == "gbm":
+            assert self.booster is not None and self.gbm_features is not None
+            x = fg.gbm_frame(frame, self.schema, self.engineered)
+            logit = gbm.predict_logit(self.booster, x)
+            why = None
+            if n_reasons:
+                contrib = gbm.contributions(self.booster, x)
+                described = [fg.describe(self.schema, f) for f in self.gbm_features]
+                why = reasons.gbm_reasons(contrib, self.gbm_features, described, n_reasons)
+        else:
+            assert self.scorecard is not None
+            x = fg.scorecard_frame(frame, self.schema, self.engineered)
+            points, index = self.scorecard.points(x)
+            logit = (self.scaling.offset - points.sum(axis=1)) / self.scaling.factor
+            why = (
+                reasons.scorecard_reasons(self.scorecard, points, index, n_reasons)
+                if n_reasons
+                else None
+            )
+        out["probability"] = 1.0 / (1.0 + np.exp(-logit))
+        out["score"] = np.round(score_from_logit(logit, self.scaling), 2)
+        result = pd.DataFrame(out)
+        if why is not None:
+            result = pd.concat([result, why.set_axis(result.index)], axis=1)
+        return result
+
+    # ---------------------------------------------------------------- inputs
+
+    @property
+    def input_columns(self) -> list[str]:
+        return [c.name for c in self.schema.columns]
+
+    def check_columns(self, frame: pd.DataFrame, file: str) -> None:
+        from overdue.errors import BadInput
+
+        missing = [c for c in self.input_columns if c not in frame.columns]
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            raise BadInput(f"{file}: column {missing[0]!r}{more} missing (the model needs it)")
