@@ -9,7 +9,8 @@ It is applied per Arrow record batch, the same function on DuckDB and inside Spa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -126,12 +127,32 @@ def run_batch(batch: pa.RecordBatch, config: KernelConfig) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(rows, schema=SNAPSHOT_SCHEMA)
 
 
+KERNEL_ENV = "OVERDUE_KERNEL"  # "fast" (the default: compiled) or "python" (the reference)
+
+
+def batch_kernel() -> Callable[[pa.RecordBatch, KernelConfig], pa.RecordBatch]:
+    """The batch function ``OVERDUE_KERNEL`` selects: the compiled kernel unless "python".
+
+    Both give identical rows (``tests/portfolio/test_fast_kernel.py``); the Python one is the
+    oracle. Read where the batches run, so Spark executors follow their own environment.
+    """
+    choice = os.environ.get(KERNEL_ENV, "fast").strip().lower() or "fast"
+    if choice == "python":
+        return run_batch
+    if choice != "fast":
+        raise ValueError(f"{KERNEL_ENV}={choice!r}: must be fast or python")
+    from overdue.portfolio.fast_kernel import run_batch_fast  # imports this module
+
+    return run_batch_fast
+
+
 def run_batches(
     batches: Iterable[pa.RecordBatch], config: KernelConfig
 ) -> Iterator[pa.RecordBatch]:
+    run = batch_kernel()
     for batch in batches:
         if batch.num_rows:
-            yield run_batch(batch, config)
+            yield run(batch, config)
 
 
 def run_account(row: Mapping[str, Any], config: KernelConfig) -> dict[str, Any]:
