@@ -15,6 +15,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -290,13 +291,24 @@ def assert_same(batch: pa.RecordBatch, config: KernelConfig) -> pa.RecordBatch:
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10**9), horizon=st.integers(-5, 400), near_due=st.booleans())
-def test_rebuild_rows_equal_the_python_kernel(seed: int, horizon: int, near_due: bool) -> None:
+@given(
+    seed=st.integers(0, 10**9),
+    horizon=st.integers(-5, 400),
+    near_due=st.booleans(),
+    presorted=st.booleans(),
+)
+def test_rebuild_rows_equal_the_python_kernel(
+    seed: int, horizon: int, near_due: bool, presorted: bool
+) -> None:
     book = rebuild_batch(seed, 25)
     as_of = START + timedelta(days=horizon)
     if near_due:
         as_of = book.near_a_due_date(as_of)
-    assert_same(book.batch, KernelConfig(as_of=as_of, previous=None, policies=book.policies))
+    batch = book.batch
+    if presorted:  # as the end-of-day inputs come
+        batch = pa.Table.from_batches([batch]).sort_by("account_id").combine_chunks()
+        batch = batch.to_batches()[0]
+    assert_same(batch, KernelConfig(as_of=as_of, previous=None, policies=book.policies))
 
 
 @settings(max_examples=30, deadline=None)
@@ -418,6 +430,14 @@ def test_rows_the_compiled_kernel_leaves_out_behave_as_in_the_python_kernel(case
         assert isinstance(slow, list), "big amounts are valid: the Python kernel computes them"
 
 
+def test_batches_the_compiled_kernel_leaves_out_behave_as_in_the_python_kernel() -> None:
+    batch, config = _one_account_batch(lambda rows: rows[2].update(account_id=None))
+    assert _outcome(run_batch_fast, batch, config) == _outcome(run_batch, batch, config)
+    no_waivers = batch.drop_columns(["waivers"])
+    assert _outcome(run_batch_fast, no_waivers, config) is KeyError
+    assert _outcome(run_batch, no_waivers, config) is KeyError
+
+
 def test_an_empty_batch_gives_an_empty_snapshot_batch() -> None:
     empty = pa.RecordBatch.from_pylist([], schema=REBUILD_SCHEMA)
     config = KernelConfig(as_of=START, previous=None, policies={})
@@ -445,6 +465,12 @@ def test_the_compile_cache_defaults_to_a_user_cache_dir(tmp_path: Any) -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert shown.stdout.strip() == str(tmp_path / ".cache" / "overdue" / "numba")
+    (tmp_path / "a-file").write_text("")
+    env["HOME"] = str(tmp_path / "a-file" / "home")  # no cache folder can be made there
+    shown = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.strip().startswith(tempfile.gettempdir()), shown.stdout
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "mine")
     shown = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True

@@ -23,12 +23,14 @@ from overdue.portfolio.kernel import (
     TRANSITION_TYPE,
     KernelConfig,
     run_account,
+    run_batch,
 )
 
 STATUS_NAMES = ("current", "in_grace", "overdue", "charged_off", "settled")
 BUCKET_NAMES = (*CN_BUCKETS, *US_BUCKETS)  # cn code c → c, us code u → len(CN_BUCKETS) + u
 SCHEME_NAMES = ("cn", "us")
 PASSED_THROUGH = ("account_id", "customer_id", "product", "policy")
+REQUIRED_COLUMNS = (*PASSED_THROUGH, "items", "payments", "waivers")
 
 _FIGURES = {
     "status": fl.O_STATUS,
@@ -79,6 +81,10 @@ def run_batch_fast(batch: pa.RecordBatch, config: KernelConfig) -> pa.RecordBatc
     """Apply the kernel to every account row of ``batch``; rows come out sorted by account."""
     if batch.num_rows == 0:
         return pa.RecordBatch.from_pylist([], schema=SNAPSHOT_SCHEMA)
+    if not all(name in batch.schema.names for name in REQUIRED_COLUMNS):
+        return run_batch(batch, config)  # fails as the reference does (a missing column)
+    if batch.column("account_id").null_count:
+        return run_batch(batch, config)  # rows without an id do not sort: as the reference
     inputs = prepare(batch, config)
     out = np.zeros((batch.num_rows, fl.OUT_COLS), np.int64)
     trans = fl.run_accounts(
@@ -110,8 +116,10 @@ def run_batch_fast(batch: pa.RecordBatch, config: KernelConfig) -> pa.RecordBatc
     order = pc.sort_indices(
         pa.table({"account_id": rows.column("account_id"), "position": position}),
         sort_keys=[("account_id", "ascending"), ("position", "ascending")],
-    )
-    return rows.take(order)
+    ).to_numpy()
+    if np.array_equal(order, np.arange(batch.num_rows)):
+        return rows  # the batch came sorted by account (as the end-of-day inputs do)
+    return rows.take(pa.array(order))
 
 
 def _merge_fallback(

@@ -22,13 +22,30 @@ import os
 from typing import Any
 
 
+def _writable(folder: str) -> bool:
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def _default_cache_dir() -> str:
+    """The user's cache folder, or a private temporary one where that is not writable."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "overdue", "numba")
+    folder = os.path.join(base, "overdue", "numba")
+    if _writable(folder):
+        return folder
+    import tempfile
+
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return os.path.join(tempfile.gettempdir(), f"overdue-numba-{uid}")
 
 
-# Compiled code is cached outside the package (which may be read-only): set before numba loads.
-os.environ.setdefault("NUMBA_CACHE_DIR", _default_cache_dir())
+# Compiled code is cached outside the package (which may be read-only), and in a folder that can
+# be written (numba refuses to compile a cached function otherwise): set before numba loads.
+if "NUMBA_CACHE_DIR" not in os.environ:
+    os.environ["NUMBA_CACHE_DIR"] = _default_cache_dir()
 
 import numpy as np  # noqa: E402
 from numba import njit, types  # noqa: E402
