@@ -132,16 +132,12 @@ def sort_rows(m: np.ndarray, lo: int, hi: int, k1: int, k2: int) -> None:
         for r in range(hi - lo):
             m[lo + r, :] = seg[order[r], :]
         return
-    tmp = np.empty(m.shape[1], np.int64)
-    for i in range(lo + 1, hi):
-        if not _row_after(m, i - 1, i, k1, k2):
-            continue
-        tmp[:] = m[i, :]
-        j = i - 1
-        while j >= lo and (m[j, k1] > tmp[k1] or (m[j, k1] == tmp[k1] and m[j, k2] > tmp[k2])):
-            m[j + 1, :] = m[j, :]
+    for i in range(lo + 1, hi):  # insertion sort by adjacent swaps: no allocation
+        j = i
+        while j > lo and _row_after(m, j - 1, j, k1, k2):
+            for c in range(m.shape[1]):
+                m[j - 1, c], m[j, c] = m[j, c], m[j - 1, c]
             j -= 1
-        m[j + 1, :] = tmp
 
 
 @njit(cache=True, inline="always")
@@ -725,26 +721,28 @@ def _write_figures(
     """``engine.ledger_state``: the contract's figures at the end of ``as_of``."""
     tolerance = q[Q_TOL]
     oldest = _oldest_past_due(items, lo, hi, as_of, tolerance)
-    overdue = np.zeros(4, np.int64)
+    overdue_fee = overdue_penalty = overdue_interest = overdue_principal = 0
     penalty_outstanding = 0
     penalty_accrued = 0
     for i in range(lo, hi):
         penalty_outstanding += items[i, U_PEN]
         penalty_accrued += items[i, I_ACCR]
         if items[i, I_DUE] < as_of and _is_open(items, i, tolerance):
-            for c in range(4):
-                overdue[c] += items[i, U0 + c]
+            overdue_fee += items[i, U_FEE]
+            overdue_penalty += items[i, U_PEN]
+            overdue_interest += items[i, U_INT]
+            overdue_principal += items[i, U_PRIN]
     status = st[S_STATUS]
     out[a, O_STATUS] = status
     out[a, O_DPD] = st[S_DPD]
     out[a, O_BCN] = st[S_BCN]
     out[a, O_BUS] = st[S_BUS]
     out[a, O_OLDEST_DATE] = NO_DAY if oldest < 0 else items[oldest, I_DUE]
-    out[a, O_OPRIN] = overdue[3]
-    out[a, O_OINT] = overdue[2]
-    out[a, O_OFEE] = overdue[0]
+    out[a, O_OPRIN] = overdue_principal
+    out[a, O_OINT] = overdue_interest
+    out[a, O_OFEE] = overdue_fee
     out[a, O_PENALTY_OUT] = penalty_outstanding
-    out[a, O_TOTAL] = overdue[0] + overdue[1] + overdue[2] + overdue[3]
+    out[a, O_TOTAL] = overdue_fee + overdue_penalty + overdue_interest + overdue_principal
     out[a, O_PACCR] = penalty_accrued
     out[a, O_CREDIT] = st[S_CREDIT]
     out[a, O_REVOLVED] = st[S_REVOLVED]
