@@ -3,10 +3,11 @@
 This is a literal port of ``AccountLedger.advance`` (event-driven: the full day routine on
 eventful days, a fast-forward over quiet stretches) and ``ledger_state``, over every account of
 an Arrow batch at once. Money is int64 fen; the daily penalty is ``round_half_up(base × rate)``
-with the policy's rate as an exact fraction ``num / den`` (den a power of ten), computed as
-``(2·base·num + den) // (2·den)``. The caller (``overdue.portfolio.fast_kernel``) proves up
-front that no int64 can overflow, and routes any account it cannot prove, or that breaks an
-assertion of the engine here (``O_FAIL``), to the Python reference kernel instead.
+with the policy's rate as an exact reduced fraction ``num / den``, computed as
+``(2·base·num + den) // (2·den)``. Each account is first proved free of int64 overflow
+(``within_bounds``); one that cannot be, that ``fast_inputs`` flagged, or that breaks an
+assertion of the engine here is marked ``O_FAIL`` and the caller (``fast_kernel``) runs it
+through the Python reference kernel instead.
 
 Layouts (all int64, one row per record, column indexes below):
 - ``items``: per account a contiguous segment ``item_off[a]:item_off[a+1]`` (previous-snapshot
@@ -52,8 +53,9 @@ from numba import njit, types  # noqa: E402
 from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 
+from overdue.domain.engine import MAX_HISTORY_DAYS  # noqa: E402  (the bound on eventful days)
+
 NO_DAY = -(1 << 40)  # a null date
-MAX_HISTORY_DAYS = 40 * 366  # the engine's bound on eventful days (engine.MAX_HISTORY_DAYS)
 SMALL_SORT = 32  # segments up to this size are insertion-sorted, larger ones merge-sorted
 
 # items: the input columns, then the ledger state (unpaid components in COMPONENTS order)
@@ -738,6 +740,7 @@ def _write_figures(
     out[a, O_BCN] = st[S_BCN]
     out[a, O_BUS] = st[S_BUS]
     out[a, O_OLDEST_DATE] = NO_DAY if oldest < 0 else items[oldest, I_DUE]
+    out[a, O_OLDEST_ITEM] = oldest  # row in ``items`` (the snapshot does not carry it)
     out[a, O_OPRIN] = overdue_principal
     out[a, O_OINT] = overdue_interest
     out[a, O_OFEE] = overdue_fee
