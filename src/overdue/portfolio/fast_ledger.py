@@ -841,7 +841,7 @@ def _run_account(
 
 
 @njit(cache=True)
-def run_accounts(
+def _run_accounts(
     accts: np.ndarray,
     item_off: np.ndarray,
     items: np.ndarray,
@@ -861,16 +861,11 @@ def run_accounts(
     as_of: int,
     previous: int,
     out: np.ndarray,
+    state: np.ndarray,
 ) -> np.ndarray:
-    """Run every account of the batch to ``as_of``; return its transitions, in account order.
-
-    ``out`` receives the figures (``O_FAIL`` = 1: the account must go to the Python kernel;
-    ``O_NTR``: its number of transitions) and ``items`` the item states.
-    """
     owned = np.empty((TRANSITIONS_PER_ACCOUNT + 2 * accts.shape[0], TRANSITION_COLS), np.int64)
-    trans = _borrowed(owned)
-    state = np.zeros(STATE_COLS, np.int64)
-    st = _borrowed(state)
+    trans = _borrowed(owned)  # ``owned`` is used after the loop: alive as long as ``trans``
+    st = _borrowed(state)  # the caller's array: alive for the whole call
     n_trans = 0
     for a in range(accts.shape[0]):
         out[a, O_NTR] = 0
@@ -913,3 +908,56 @@ def run_accounts(
         q = policies[accts[a, A_POL]]
         _write_figures(items, item_off[a], item_off[a + 1], as_of, q, st, out, a)
     return owned[:n_trans].copy()
+
+
+def run_accounts(
+    accts: np.ndarray,
+    item_off: np.ndarray,
+    items: np.ndarray,
+    item_id_off: np.ndarray,
+    item_id_data: np.ndarray,
+    pay_off: np.ndarray,
+    pays: np.ndarray,
+    pay_id_off: np.ndarray,
+    pay_id_data: np.ndarray,
+    rev_off: np.ndarray,
+    revs: np.ndarray,
+    rev_id_off: np.ndarray,
+    rev_id_data: np.ndarray,
+    waiver_off: np.ndarray,
+    waivers: np.ndarray,
+    policies: np.ndarray,
+    as_of: int,
+    previous: int,
+    out: np.ndarray,
+) -> np.ndarray:
+    """Run every account of the batch to ``as_of``; return its transitions, in account order.
+
+    ``out`` receives the figures (``O_FAIL`` = 1: the account must go to the Python kernel;
+    ``O_NTR``: its number of transitions) and ``items`` the item states.
+    """
+    state = np.zeros(STATE_COLS, np.int64)  # owned here: the compiled loop only borrows it
+    compiled: Any = _run_accounts
+    transitions: np.ndarray = compiled(
+        accts,
+        item_off,
+        items,
+        item_id_off,
+        item_id_data,
+        pay_off,
+        pays,
+        pay_id_off,
+        pay_id_data,
+        rev_off,
+        revs,
+        rev_id_off,
+        rev_id_data,
+        waiver_off,
+        waivers,
+        policies,
+        as_of,
+        previous,
+        out,
+        state,
+    )
+    return transitions
