@@ -71,10 +71,14 @@ def _base_accounts(book: BookTables, as_of: date) -> ir.Table:
     )
 
 
-def _attach_events(rows: ir.Table, book: BookTables, as_of: date) -> ir.Table:
+def _attach_events(
+    rows: ir.Table, book: BookTables, as_of: date, only: ir.Table | None = None
+) -> ir.Table:
     for name, (table_name, fields) in COLLECTIONS.items():
         events = book.events[table_name]
         events = events.filter(events.entry_date <= ibis.literal(as_of))
+        if only is not None:  # collect only the accounts asked for, not the whole history
+            events = events.semi_join(only, "account_id")
         collected = _collect(events, name, fields)
         rows = rows.left_join(collected, "account_id").drop("account_id_right")
     return rows
@@ -85,7 +89,7 @@ def rebuild_rows(book: BookTables, as_of: date, only: ir.Table | None = None) ->
     rows = _base_accounts(book, as_of)
     if only is not None:
         rows = rows.semi_join(only, "account_id")
-    return _attach_events(rows, book, as_of).order_by("account_id")
+    return _attach_events(rows, book, as_of, only).order_by("account_id")
 
 
 def replay_accounts(book: BookTables, previous: ir.Table, after: date) -> ir.Table:
