@@ -20,7 +20,9 @@ def credit_table(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     income = rng.lognormal(10, 0.5, size=n)
     income[rng.random(n) < 0.05] = np.nan
     region = rng.choice(["north", "south", "east", "west"], size=n, p=[0.4, 0.3, 0.2, 0.1])
-    logit = -1.6 + 1.5 * risk + 0.4 * (region == "west") - 0.2 * np.log(limit / 1000)
+    region = region.astype(object)
+    region[rng.random(n) < 0.03] = None  # missing text
+    logit = -1.6 + 1.5 * risk + 1.0 * (region == "west") - 0.2 * np.log(limit / 1000)
     bad = rng.random(n) < 1 / (1 + np.exp(-logit))
     frame = pd.DataFrame({
         "account": [f"A{i:06d}" for i in range(n)],

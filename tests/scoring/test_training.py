@@ -147,6 +147,9 @@ def test_compiled_scorecard_equals_optbinning() -> None:
     compiled = compile_card(card, schema, params)
     np.testing.assert_allclose(compiled.score(x), card.score(x), atol=1e-8)
     np.testing.assert_allclose(compiled.probability(x), card.predict_proba(x)[:, 1], atol=1e-10)
+    assert "region" in [v.name for v in compiled.variables]  # a categorical characteristic
+    known = x[x["region"].notna()]  # no missing text at all: a different code path
+    np.testing.assert_allclose(compiled.score(known), card.score(known), atol=1e-8)
     restored = type(compiled).from_dict(json.loads(json.dumps(compiled.to_dict())))
     np.testing.assert_allclose(restored.score(x), card.score(x), atol=1e-8)
 

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -331,7 +330,8 @@ def build_schema(
 
 
 def numeric_values(frame: pd.DataFrame, name: str) -> np.ndarray:
-    """Column ``name`` as float64; one-line BadInput when it is missing or holds non-numbers."""
+    """Column ``name`` as a fresh float64 array; one-line BadInput when it is missing or holds
+    non-numbers."""
     if name not in frame.columns:
         raise BadInput(f"column {name!r} is missing (the model needs it)")
     values = frame[name]
@@ -346,11 +346,11 @@ def numeric_values(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def clean_numeric(values: np.ndarray, specials: tuple[float, ...]) -> np.ndarray:
-    """Sentinel codes and infinities → NaN."""
+    """Sentinel codes and infinities → NaN (a new array)."""
     out = values.copy()
     if specials:
         out[np.isin(out, np.asarray(specials))] = np.nan
-    out[~np.isfinite(out)] = np.nan
+    out[np.isinf(out)] = np.nan
     return out
 
 
@@ -359,14 +359,35 @@ def numeric_matrix(frame: pd.DataFrame, specs: list[ColumnSpec]) -> pd.DataFrame
     return pd.DataFrame(data, index=frame.index)
 
 
-def categorical_values(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
-    """Kept level, OTHER for any other value, None for missing (object array)."""
+def _unique_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def level_index(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
+    """Per row: position in ``spec.levels``, len(levels) for any other value (OTHER), -1 for
+    missing. Text is normalised once per distinct value, not once per row."""
     if spec.name not in frame.columns:
         raise BadInput(f"column {spec.name!r} is missing (the model needs it)")
-    text = as_text(frame[spec.name])
-    known = text.isin(spec.levels)
-    out = text.where(known | text.isna(), OTHER)
-    return out.to_numpy(dtype=object)
+    codes, uniques = pd.factorize(frame[spec.name], use_na_sentinel=True)
+    lookup = {level: i for i, level in enumerate(spec.levels)}
+    other = len(spec.levels)
+    mapped = np.array([lookup.get(_unique_text(u), other) for u in uniques] + [-1], dtype=np.int64)
+    return mapped[codes]  # factorize's -1 (missing) picks the trailing -1
+
+
+def categorical_values(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
+    """Kept level, OTHER for any other value, None for missing (object array)."""
+    names = np.array([*spec.levels, OTHER, None], dtype=object)
+    return names[level_index(frame, spec)]  # -1 picks None
+
+
+def categorical_codes(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
+    """Position in (*levels, OTHER) as float64; NaN for missing."""
+    index = level_index(frame, spec).astype(np.float64)
+    index[index < 0] = np.nan
+    return index
 
 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -376,62 +397,93 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return ratio
 
 
-def _nan_reduce(op: str, block: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        if op == "mean":
-            return np.nanmean(block, axis=1)
-        if op == "max":
-            return np.nanmax(block, axis=1)
-        if op == "min":
-            return np.nanmin(block, axis=1)
-        if op == "std":
-            return np.nanstd(block, axis=1)
-        if op == "sum":
-            total = np.nansum(block, axis=1)
-            return np.where(np.isnan(block).all(axis=1), np.nan, total)
-    raise AssertionError(op)
+class _Group:
+    """Row-wise statistics of a block of columns, NaN left out, each computed once."""
+
+    def __init__(self, block: np.ndarray) -> None:
+        self.block = block
+        self.present = ~np.isnan(block)
+        self.count = self.present.sum(axis=1)
+        self._sum: np.ndarray | None = None
+
+    @property
+    def sum(self) -> np.ndarray:
+        if self._sum is None:
+            total = np.where(self.present, self.block, 0.0).sum(axis=1)
+            self._sum = np.where(self.count > 0, total, np.nan)
+        return self._sum
+
+    def mean(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sum / self.count
+
+    def std(self) -> np.ndarray:
+        mean = self.mean()
+        deviation = np.where(self.present, self.block - mean[:, None], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt((deviation**2).sum(axis=1) / self.count)
+
+    def max(self) -> np.ndarray:
+        return np.fmax.reduce(self.block, axis=1)
+
+    def min(self) -> np.ndarray:
+        return np.fmin.reduce(self.block, axis=1)
 
 
-def _first_last(block: np.ndarray) -> np.ndarray:
-    return block[:, 0] - block[:, -1]
+def engineered_arrays(
+    frame: pd.DataFrame, schema: FeatureSchema, cleaned: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """All engineered features of ``schema`` (``cleaned``: numeric columns, codes as NaN)."""
+    data: dict[str, np.ndarray] = {}
+    specials = {c.name: c.specials for c in schema.numeric}
+    groups: dict[tuple[str, ...], _Group] = {}
+
+    def group(names: tuple[str, ...]) -> _Group:
+        if names not in groups:
+            groups[names] = _Group(np.column_stack([cleaned[n] for n in names]))
+        return groups[names]
+
+    for feature in schema.engineered:
+        g = group(feature.inputs)
+        if feature.op == "mean":
+            data[feature.name] = g.mean()
+        elif feature.op == "max":
+            data[feature.name] = g.max()
+        elif feature.op == "min":
+            data[feature.name] = g.min()
+        elif feature.op == "std":
+            data[feature.name] = g.std()
+        elif feature.op == "trend":
+            data[feature.name] = g.block[:, 0] - g.block[:, -1]
+        elif feature.op == "npos":
+            data[feature.name] = (g.block > 0).sum(axis=1).astype(np.float64)
+        elif feature.op == "nspecial":
+            counts = np.zeros(len(frame))
+            for name in feature.inputs:
+                if specials[name]:
+                    counts += np.isin(numeric_values(frame, name), np.asarray(specials[name]))
+            data[feature.name] = counts
+        elif feature.op in ("ratio_sum", "diff_sum", "ratio_first"):
+            other = group(feature.second)
+            if feature.op == "ratio_first":
+                data[feature.name] = _safe_ratio(g.block[:, 0], other.block[:, 0])
+            elif feature.op == "ratio_sum":
+                data[feature.name] = _safe_ratio(g.sum, other.sum)
+            else:
+                data[feature.name] = g.sum - other.sum
+        elif feature.op in ("scale_first", "scale_mean"):
+            top = g.block[:, 0] if feature.op == "scale_first" else g.mean()
+            data[feature.name] = _safe_ratio(top, cleaned[feature.second[0]])
+        else:
+            raise AssertionError(f"unknown engineered op {feature.op}")
+    return data
 
 
 def engineered_frame(
     frame: pd.DataFrame, schema: FeatureSchema, cleaned: pd.DataFrame
 ) -> pd.DataFrame:
-    """All engineered features of ``schema`` for ``frame`` (``cleaned``: numeric_matrix)."""
-    data: dict[str, np.ndarray] = {}
-    specials = {c.name: c.specials for c in schema.numeric}
-    for feature in schema.engineered:
-        block = cleaned[list(feature.inputs)].to_numpy()
-        if feature.op in ("mean", "max", "min", "std"):
-            data[feature.name] = _nan_reduce(feature.op, block)
-        elif feature.op == "trend":
-            data[feature.name] = _first_last(block)
-        elif feature.op == "npos":
-            data[feature.name] = (block > 0).sum(axis=1).astype(np.float64)
-        elif feature.op == "nspecial":
-            counts = np.zeros(len(frame))
-            for name in feature.inputs:
-                if specials[name]:
-                    raw = numeric_values(frame, name)
-                    counts += np.isin(raw, np.asarray(specials[name]))
-            data[feature.name] = counts
-        elif feature.op in ("ratio_sum", "diff_sum", "ratio_first"):
-            other = cleaned[list(feature.second)].to_numpy()
-            if feature.op == "ratio_first":
-                data[feature.name] = _safe_ratio(block[:, 0], other[:, 0])
-            else:
-                sa, sb = _nan_reduce("sum", block), _nan_reduce("sum", other)
-                data[feature.name] = _safe_ratio(sa, sb) if feature.op == "ratio_sum" else sa - sb
-        elif feature.op in ("scale_first", "scale_mean"):
-            scale = cleaned[feature.second[0]].to_numpy()
-            top = block[:, 0] if feature.op == "scale_first" else _nan_reduce("mean", block)
-            data[feature.name] = _safe_ratio(top, scale)
-        else:
-            raise AssertionError(f"unknown engineered op {feature.op}")
-    return pd.DataFrame(data, index=frame.index)
+    arrays = {name: cleaned[name].to_numpy() for name in cleaned.columns}
+    return pd.DataFrame(engineered_arrays(frame, schema, arrays), index=frame.index)
 
 
 def describe(schema: FeatureSchema, name: str) -> tuple[str, str]:
@@ -449,39 +501,59 @@ def scorecard_frame(frame: pd.DataFrame, schema: FeatureSchema, engineered: bool
     """Inputs of the scorecard: raw numbers (sentinel codes kept: they get their own bins),
     categorical text, and the engineered features when ``engineered``."""
     data: dict[str, np.ndarray] = {}
+    cleaned: dict[str, np.ndarray] = {}
     for spec in schema.columns:
         if spec.kind == "numeric":
             values = numeric_values(frame, spec.name)
             values[np.isinf(values)] = np.nan
             data[spec.name] = values
+            cleaned[spec.name] = clean_numeric(values, spec.specials) if spec.specials else values
         else:
             data[spec.name] = categorical_values(frame, spec)
-    out = pd.DataFrame(data, index=frame.index)
     if engineered and schema.engineered:
-        cleaned = numeric_matrix(frame, schema.numeric)
-        out = pd.concat([out, engineered_frame(frame, schema, cleaned)], axis=1)
-    return out
+        data.update(engineered_arrays(frame, schema, cleaned))
+    return pd.DataFrame(data, index=frame.index)
 
 
-def gbm_frame(frame: pd.DataFrame, schema: FeatureSchema, engineered: bool) -> pd.DataFrame:
-    """Inputs of LightGBM: numbers with sentinel codes as NaN plus one code column per numeric
-    column that has codes (0 = none, k = the k-th code), categoricals as pandas categories, and
-    the engineered features when ``engineered``."""
-    data: dict[str, Any] = {}
+def gbm_arrays(
+    frame: pd.DataFrame, schema: FeatureSchema, engineered: bool
+) -> dict[str, np.ndarray]:
+    """Inputs of LightGBM as float arrays: numbers with sentinel codes as NaN plus one code
+    column per numeric column that has codes (0 = none, k = the k-th code), categoricals as codes
+    into (*levels, OTHER) with NaN for missing, then the engineered features when ``engineered``."""
+    data: dict[str, np.ndarray] = {}
+    cleaned: dict[str, np.ndarray] = {}
     for spec in schema.columns:
         if spec.kind == "numeric":
             raw = numeric_values(frame, spec.name)
-            data[spec.name] = clean_numeric(raw, spec.specials)
+            cleaned[spec.name] = data[spec.name] = clean_numeric(raw, spec.specials)
             if spec.specials:
                 code = np.zeros(len(raw))
                 for k, special in enumerate(spec.specials, start=1):
                     code[raw == special] = k
                 data[spec.name + CODE_SUFFIX] = code
         else:
-            values = categorical_values(frame, spec)
-            data[spec.name] = pd.Categorical(values, categories=[*spec.levels, OTHER])
-    out = pd.DataFrame(data, index=frame.index)
+            data[spec.name] = categorical_codes(frame, spec)
     if engineered and schema.engineered:
-        cleaned = numeric_matrix(frame, schema.numeric)
-        out = pd.concat([out, engineered_frame(frame, schema, cleaned)], axis=1)
+        data.update(engineered_arrays(frame, schema, cleaned))
+    return data
+
+
+def gbm_frame(frame: pd.DataFrame, schema: FeatureSchema, engineered: bool) -> pd.DataFrame:
+    """``gbm_arrays`` as a DataFrame, categoricals as pandas categories (what LightGBM trains on)."""
+    data: dict[str, Any] = gbm_arrays(frame, schema, engineered)
+    for spec in schema.columns:
+        if spec.kind == "categorical":
+            codes = data[spec.name]
+            codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
+            data[spec.name] = pd.Categorical.from_codes(codes, categories=[*spec.levels, OTHER])
+    return pd.DataFrame(data, index=frame.index)
+
+
+def gbm_matrix(frame: pd.DataFrame, schema: FeatureSchema, engineered: bool) -> np.ndarray:
+    """``gbm_arrays`` as one float64 matrix (rows × features), for the compiled tree loop."""
+    data = gbm_arrays(frame, schema, engineered)
+    out = np.empty((len(frame), len(data)), dtype=np.float64, order="F")  # columns contiguous
+    for j, values in enumerate(data.values()):
+        out[:, j] = values
     return out

@@ -46,16 +46,16 @@ SEARCH_SPACE: dict[str, tuple[Any, ...]] = {
 }
 
 
-def search_trials(n_trials: int, seed: int) -> list[GbmParams]:
+def search_trials(n_trials: int, seed: int, learning_rate: float = 0.05) -> list[GbmParams]:
     """The defaults first, then distinct random draws from SEARCH_SPACE (seeded)."""
     assert 1 <= n_trials <= MAX_TRIALS
     rng = np.random.default_rng(seed)
-    trials = [GbmParams()]
+    trials = [GbmParams(learning_rate=learning_rate)]
     for _ in range(MAX_TRIALS * 10):
         if len(trials) >= n_trials:
             break
         draw = {k: values[int(rng.integers(len(values)))] for k, values in SEARCH_SPACE.items()}
-        candidate = replace(GbmParams(), **draw)
+        candidate = replace(GbmParams(learning_rate=learning_rate), **draw)
         if candidate not in trials:
             trials.append(candidate)
     return trials

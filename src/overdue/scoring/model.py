@@ -6,14 +6,14 @@ PDO / base-odds scale for both kinds: higher = safer) and the top adverse factor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from overdue.scoring import features_generic as fg
-from overdue.scoring import gbm, reasons
+from overdue.scoring import gbm, gbm_compiled, reasons
 from overdue.scoring.scorecard import CompiledScorecard, ScorecardParams, score_from_logit
 from overdue.scoring.target import TargetSpec
 
@@ -32,6 +32,15 @@ class ScoringModel:
     booster: Any | None = None
     gbm_features: list[str] | None = None
     scorecard: CompiledScorecard | None = None
+    _forest: gbm_compiled.FlatForest | None = field(default=None, repr=False)
+
+    def gbm_logit(self, frame: pd.DataFrame) -> np.ndarray:
+        """LightGBM's raw score for the rows of ``frame``, by the compiled tree loop."""
+        assert self.booster is not None, "this model has no LightGBM part"
+        if self._forest is None:
+            self._forest = gbm_compiled.from_booster(self.booster)
+        matrix = fg.gbm_matrix(frame, self.schema, self.engineered)
+        return gbm_compiled.raw_scores(self._forest, matrix)
 
     # ---------------------------------------------------------------- predictions
 
@@ -40,8 +49,7 @@ class ScoringModel:
         kind = kind or self.kind
         if kind == "gbm":
             assert self.booster is not None, "this model has no LightGBM part"
-            x = fg.gbm_frame(frame, self.schema, self.engineered)
-            return gbm.predict_logit(self.booster, x)
+            return self.gbm_logit(frame)
         assert self.scorecard is not None, "this model has no scorecard part"
         x = fg.scorecard_frame(frame, self.schema, self.engineered)
         score = self.scorecard.score(x)
@@ -58,10 +66,10 @@ class ScoringModel:
             out[self.id_column] = frame[self.id_column].to_numpy()
         if self.kind == "gbm":
             assert self.booster is not None and self.gbm_features is not None
-            x = fg.gbm_frame(frame, self.schema, self.engineered)
-            logit = gbm.predict_logit(self.booster, x)
+            logit = self.gbm_logit(frame)
             why = None
             if n_reasons:
+                x = fg.gbm_frame(frame, self.schema, self.engineered)
                 contrib = gbm.contributions(self.booster, x)
                 described = [fg.describe(self.schema, f) for f in self.gbm_features]
                 why = reasons.gbm_reasons(contrib, self.gbm_features, described, n_reasons)

@@ -144,7 +144,7 @@ class Variable:
             return index
         lookup = {cat: i for i, group in enumerate(self.groups) for cat in group}
         text = pd.Series(values, dtype=object)
-        index = text.map(lookup).fillna(-1).to_numpy(dtype=np.int64)
+        index = np.array(text.map(lookup).fillna(-1).to_numpy(dtype=np.int64), copy=True)
         index[text.isna().to_numpy()] = missing_index
         return index
 

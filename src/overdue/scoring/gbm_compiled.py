@@ -1,0 +1,200 @@
+"""LightGBM trees as flat arrays, evaluated by a compiled (numba) loop: fast batch scoring.
+
+LightGBM's own ``predict`` walks one row at a time through a general-purpose path; for scoring
+whole books this loop is several times faster. It follows LightGBM's decision rules exactly
+(``tree.h``: NaN → 0 unless the node's missing type is NaN; missing/zero values follow the
+node's default direction; categorical splits send NaN and negative codes right), and a test
+proves it gives the booster's raw scores on data with NaN, codes and categories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+
+MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
+MISSING_TYPES = {"None": MISSING_NONE, "Zero": MISSING_ZERO, "NaN": MISSING_NAN}
+ZERO_THRESHOLD = 1e-35
+MAX_NODES = 50_000_000
+MAX_DEPTH = 10_000
+
+
+@dataclass(frozen=True)
+class FlatForest:
+    roots: np.ndarray  # int64, one per tree
+    feature: np.ndarray  # int64, -1 at a leaf
+    threshold: np.ndarray  # float64
+    left: np.ndarray  # int64
+    right: np.ndarray  # int64
+    default_left: np.ndarray  # bool
+    missing_type: np.ndarray  # int8
+    is_categorical: np.ndarray  # bool
+    cat_start: np.ndarray  # int64 into cat_values
+    cat_len: np.ndarray  # int64
+    cat_values: np.ndarray  # int64: the categories that go left
+    value: np.ndarray  # float64 leaf values
+
+    def packed(self) -> tuple[np.ndarray, ...]:
+        """Fewer, denser arrays for the loop: feature (int32), threshold with leaf values in
+        it, children (n × 2), flags (bit 0 default left, bits 1-2 missing type, bit 3
+        categorical), and the category lists."""
+        cached = self.__dict__.get("_packed")
+        if cached is None:
+            is_leaf = self.feature < 0
+            threshold = np.where(is_leaf, self.value, self.threshold)
+            children = np.ascontiguousarray(np.c_[self.left, self.right].astype(np.int32))
+            flags = (self.default_left.astype(np.uint8) | (self.missing_type.astype(np.uint8) << 1)
+                     | (self.is_categorical.astype(np.uint8) << 3))  # fmt: skip
+            cached = (self.feature.astype(np.int32), threshold, children, flags,
+                      self.cat_start.astype(np.int32), self.cat_len.astype(np.int32),
+                      self.cat_values)  # fmt: skip
+            object.__setattr__(self, "_packed", cached)
+        return cached
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.feature: list[int] = []
+        self.threshold: list[float] = []
+        self.left: list[int] = []
+        self.right: list[int] = []
+        self.default_left: list[bool] = []
+        self.missing_type: list[int] = []
+        self.is_categorical: list[bool] = []
+        self.cat_start: list[int] = []
+        self.cat_len: list[int] = []
+        self.cat_values: list[int] = []
+        self.value: list[float] = []
+
+    def _new(self) -> int:
+        assert len(self.feature) < MAX_NODES
+        self.feature.append(-1)
+        self.threshold.append(0.0)
+        self.left.append(-1)
+        self.right.append(-1)
+        self.default_left.append(False)
+        self.missing_type.append(MISSING_NONE)
+        self.is_categorical.append(False)
+        self.cat_start.append(0)
+        self.cat_len.append(0)
+        self.value.append(0.0)
+        return len(self.feature) - 1
+
+    def add(self, root: dict[str, Any]) -> int:
+        """Add one tree (iteratively: no recursion limit); return the root's node index."""
+        root_index = self._new()
+        stack = [(root, root_index)]
+        for _ in range(MAX_NODES):
+            if not stack:
+                break
+            node, index = stack.pop()
+            if "split_feature" not in node:
+                self.value[index] = float(node["leaf_value"])
+                continue
+            self.feature[index] = int(node["split_feature"])
+            self.default_left[index] = bool(node["default_left"])
+            self.missing_type[index] = MISSING_TYPES[node["missing_type"]]
+            if node["decision_type"] == "==":
+                cats = [int(c) for c in str(node["threshold"]).split("||")]
+                self.is_categorical[index] = True
+                self.cat_start[index] = len(self.cat_values)
+                self.cat_len[index] = len(cats)
+                self.cat_values.extend(cats)
+            else:
+                assert node["decision_type"] == "<=", node["decision_type"]
+                self.threshold[index] = float(node["threshold"])
+            left, right = self._new(), self._new()
+            self.left[index], self.right[index] = left, right
+            stack.append((node["left_child"], left))
+            stack.append((node["right_child"], right))
+        assert not stack, "tree too large"
+        return root_index
+
+    def forest(self, roots: list[int]) -> FlatForest:
+        return FlatForest(
+            roots=np.asarray(roots, dtype=np.int64),
+            feature=np.asarray(self.feature, dtype=np.int64),
+            threshold=np.asarray(self.threshold, dtype=np.float64),
+            left=np.asarray(self.left, dtype=np.int64),
+            right=np.asarray(self.right, dtype=np.int64),
+            default_left=np.asarray(self.default_left, dtype=np.bool_),
+            missing_type=np.asarray(self.missing_type, dtype=np.int8),
+            is_categorical=np.asarray(self.is_categorical, dtype=np.bool_),
+            cat_start=np.asarray(self.cat_start, dtype=np.int64),
+            cat_len=np.asarray(self.cat_len, dtype=np.int64),
+            cat_values=np.asarray(self.cat_values or [0], dtype=np.int64),
+            value=np.asarray(self.value, dtype=np.float64),
+        )
+
+
+def from_booster(booster: Any) -> FlatForest:
+    dump = booster.dump_model()
+    builder = _Builder()
+    roots = [builder.add(tree["tree_structure"]) for tree in dump["tree_info"]]
+    return builder.forest(roots)
+
+
+def as_matrix(x: pd.DataFrame) -> np.ndarray:
+    """The model frame as float64 rows, categoricals as their codes (missing → NaN): what
+    LightGBM itself feeds its trees."""
+    out = np.empty((len(x), x.shape[1]), dtype=np.float64)
+    for j, name in enumerate(x.columns):
+        column = x[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy().astype(np.float64)
+            codes[codes < 0] = np.nan
+            out[:, j] = codes
+        else:
+            out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _raw_scores(
+    x: np.ndarray, roots: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
+    children: np.ndarray, flags: np.ndarray, cat_start: np.ndarray, cat_len: np.ndarray,
+    cat_values: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    n_rows = x.shape[0]
+    out = np.zeros(n_rows)
+    for i in numba.prange(n_rows):
+        total = 0.0
+        for t in range(roots.shape[0]):
+            node = roots[t]
+            for _ in range(MAX_DEPTH):
+                f_index = feature[node]
+                if f_index < 0:
+                    break
+                fval = x[i, f_index]
+                flag = flags[node]
+                go_left = False
+                if flag & 8:  # categorical
+                    if not np.isnan(fval) and fval >= 0:
+                        code = int(fval)
+                        for k in range(cat_start[node], cat_start[node] + cat_len[node]):
+                            if cat_values[k] == code:
+                                go_left = True
+                                break
+                else:
+                    kind = (flag >> 1) & 3
+                    if np.isnan(fval) and kind != 2:
+                        fval = 0.0
+                    if (kind == 1 and abs(fval) <= 1e-35) or (kind == 2 and np.isnan(fval)):
+                        go_left = (flag & 1) == 1
+                    else:
+                        go_left = fval <= threshold[node]
+                node = children[node, 0] if go_left else children[node, 1]
+            total += threshold[node]  # a leaf keeps its value in ``threshold``
+        out[i] = total
+    return out
+
+
+def raw_scores(forest: FlatForest, x: np.ndarray) -> np.ndarray:
+    """Sum of leaf values per row: LightGBM's ``predict(raw_score=True)``."""
+    assert x.ndim == 2 and x.dtype == np.float64
+    packed = forest.packed()
+    return _raw_scores(x, forest.roots, *packed)
