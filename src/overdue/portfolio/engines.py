@@ -19,11 +19,9 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from overdue.portfolio.eod_inputs import COLLECTIONS, FlatInputs
 from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig, run_batches
 
 BATCH_ROWS = 20_000  # accounts per Arrow batch handed to the kernel
-FLAT_CHUNK_ROWS = 100_000  # accounts per batch when the kernel is fed from flat tables
 
 
 class Backend(Protocol):
@@ -58,40 +56,18 @@ class DuckDBBackend:
         return int(self.con.execute(expr.count()))
 
     def apply_kernel(self, expr: ir.Table, config: KernelConfig, out_dir: Path) -> int:
-        # DuckDB 2 renamed fetch_record_batch (which Ibis 12 still calls): use the SQL directly.
-        batches = self.con.con.sql(self.con.compile(expr)).to_arrow_reader(BATCH_ROWS)
-        return _write_snapshot(run_batches(batches, config), out_dir)
-
-    def apply_kernel_flat(self, inputs: FlatInputs, config: KernelConfig, out_dir: Path) -> int:
-        """``apply_kernel(inputs.nested, …)`` with the same rows, from flat ordered queries."""
-        from overdue.portfolio.fast_inputs import flat_accounts_ok, nested_batches
-
-        accounts = self._arrow(inputs.accounts)
-        if not flat_accounts_ok(accounts):  # duplicate or null ids: the nested rows' way
-            return self.apply_kernel(inputs.nested, config, out_dir)
-        events = {
-            name: (self._arrow(inputs.events[name]), fields)
-            for name, (_, fields) in COLLECTIONS.items()
-        }
-        batches = nested_batches(accounts, events, FLAT_CHUNK_ROWS)
-        return _write_snapshot(run_batches(batches, config), out_dir)
-
-    def _arrow(self, expr: ir.Table) -> pa.Table:
-        return self.con.con.sql(self.con.compile(expr)).to_arrow_table()
-
-
-def _write_snapshot(batches: Iterator[pa.RecordBatch], out_dir: Path) -> int:
-    """Write the kernel's output batches as one Parquet file in ``out_dir``; return the rows."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = 0
-    writer = pq.ParquetWriter(out_dir / "part-0.parquet", SNAPSHOT_SCHEMA)
-    try:
-        for out in batches:
-            writer.write_batch(out)
-            rows += out.num_rows
-    finally:
-        writer.close()
-    return rows
+        out_dir.mkdir(parents=True, exist_ok=True)
+        rows = 0
+        writer = pq.ParquetWriter(out_dir / "part-0.parquet", SNAPSHOT_SCHEMA)
+        try:
+            # DuckDB 2 renamed fetch_record_batch (which Ibis 12 still calls): use the SQL directly.
+            batches = self.con.con.sql(self.con.compile(expr)).to_arrow_reader(BATCH_ROWS)
+            for out in run_batches(batches, config):
+                writer.write_batch(out)
+                rows += out.num_rows
+        finally:
+            writer.close()
+        return rows
 
 
 class SparkBackend:

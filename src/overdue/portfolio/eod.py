@@ -14,7 +14,6 @@ no partial snapshot, and rerunning a date replaces it with identical content.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 import uuid
@@ -29,19 +28,12 @@ import pyarrow.parquet as pq
 
 from overdue.domain.policy import Policy, Product
 from overdue.portfolio import contract
-from overdue.portfolio.engines import Backend, DuckDBBackend, make_backend
-from overdue.portfolio.eod_inputs import (
-    BookTables,
-    FlatInputs,
-    flat_rebuild,
-    flat_resume,
-    replay_accounts,
-)
+from overdue.portfolio.engines import Backend, make_backend
+from overdue.portfolio.eod_inputs import BookTables, rebuild_rows, replay_accounts, resume_rows
 from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig
 
 SNAPSHOT_PREFIX = "as_of="
 MAX_PARTITIONS = 100_000
-INPUT_ENV = "OVERDUE_EOD_INPUT"  # "flat" (the default where the backend can) or "nested"
 
 
 class EodError(ValueError):
@@ -233,17 +225,6 @@ def _manifest(result: EodResult) -> dict[str, Any]:
     return {"format": "overdue-snapshot/1", **data}
 
 
-def _apply(backend: Backend, inputs: FlatInputs, config: KernelConfig, out_dir: Path) -> int:
-    """Run the kernel over ``inputs`` into ``out_dir``: from the flat tables on DuckDB (unless
-    ``OVERDUE_EOD_INPUT=nested``), from the nested rows otherwise; the rows are the same."""
-    choice = os.environ.get(INPUT_ENV, "flat").strip().lower() or "flat"
-    if choice not in ("flat", "nested"):
-        raise EodError(f"{INPUT_ENV}={choice!r}: must be flat or nested")
-    if choice == "flat" and isinstance(backend, DuckDBBackend):
-        return backend.apply_kernel_flat(inputs, config, out_dir)
-    return backend.apply_kernel(inputs.nested, config, out_dir)
-
-
 def _compute(
     backend: Backend,
     data_dir: Path,
@@ -255,8 +236,9 @@ def _compute(
     started = time.perf_counter()
     if config.previous is None:
         history = load_book(backend, data_dir, None, config.as_of)
-        inputs = flat_rebuild(history, config.as_of)
-        result.accounts = _apply(backend, inputs, config, tmp / "accounts")
+        result.accounts = backend.apply_kernel(
+            rebuild_rows(history, config.as_of), config, tmp / "accounts"
+        )
         result.replayed = result.accounts
         result.seconds["kernel"] = round(time.perf_counter() - started, 3)
         return
@@ -265,14 +247,16 @@ def _compute(
     previous = backend.read_table(prev_files, SNAPSHOT_SCHEMA, None)
     replay = replay_accounts(window, previous, config.previous)
     result.replayed = backend.count(replay)
-    inputs = flat_resume(window, previous, config.as_of, replay)
-    result.resumed = _apply(backend, inputs, config, tmp / "accounts" / "resumed")
+    result.resumed = backend.apply_kernel(
+        resume_rows(window, previous, config.as_of, replay), config, tmp / "accounts" / "resumed"
+    )
     result.seconds["resume"] = round(time.perf_counter() - started, 3)
     if result.replayed:
         started = time.perf_counter()
         history = load_book(backend, data_dir, None, config.as_of)
-        inputs = flat_rebuild(history, config.as_of, only=replay)
-        written = _apply(backend, inputs, config, tmp / "accounts" / "replayed")
+        written = backend.apply_kernel(
+            rebuild_rows(history, config.as_of, only=replay), config, tmp / "accounts" / "replayed"
+        )
         result.replayed = written
         result.seconds["replay"] = round(time.perf_counter() - started, 3)
     result.accounts = result.resumed + result.replayed

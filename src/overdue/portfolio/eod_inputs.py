@@ -1,4 +1,4 @@
-"""The end-of-day batch's inputs as Ibis expressions: one nested row per account, or flat.
+"""The end-of-day batch's inputs as Ibis expressions: one nested row per account.
 
 The same expressions compile for DuckDB and for Spark; only reading files differs by backend
 (``overdue.portfolio.engines``). Nested collections are unordered (Spark cannot order a
@@ -71,36 +71,24 @@ def _base_accounts(book: BookTables, as_of: date) -> ir.Table:
     )
 
 
-def _events(
-    book: BookTables, table_name: str, as_of: date, only: ir.Table | None = None
-) -> ir.Table:
-    """One event table's rows booked up to ``as_of`` (of the accounts in ``only``, if given)."""
-    events = book.events[table_name]
-    events = events.filter(events.entry_date <= ibis.literal(as_of))
-    if only is not None:  # collect only the accounts asked for, not the whole history
-        events = events.semi_join(only, "account_id")
-    return events
-
-
 def _attach_events(
     rows: ir.Table, book: BookTables, as_of: date, only: ir.Table | None = None
 ) -> ir.Table:
     for name, (table_name, fields) in COLLECTIONS.items():
-        collected = _collect(_events(book, table_name, as_of, only), name, fields)
+        events = book.events[table_name]
+        events = events.filter(events.entry_date <= ibis.literal(as_of))
+        if only is not None:  # collect only the accounts asked for, not the whole history
+            events = events.semi_join(only, "account_id")
+        collected = _collect(events, name, fields)
         rows = rows.left_join(collected, "account_id").drop("account_id_right")
-    return rows
-
-
-def _rebuild_accounts(book: BookTables, as_of: date, only: ir.Table | None) -> ir.Table:
-    rows = _base_accounts(book, as_of)
-    if only is not None:
-        rows = rows.semi_join(only, "account_id")
     return rows
 
 
 def rebuild_rows(book: BookTables, as_of: date, only: ir.Table | None = None) -> ir.Table:
     """Every account (or those in ``only``) with all its events booked up to ``as_of``."""
-    rows = _rebuild_accounts(book, as_of, only)
+    rows = _base_accounts(book, as_of)
+    if only is not None:
+        rows = rows.semi_join(only, "account_id")
     return _attach_events(rows, book, as_of, only).order_by("account_id")
 
 
@@ -125,58 +113,9 @@ def _ids(table: ir.Table) -> ir.Table:
     return table.select(account_id=table.account_id.cast("string"))
 
 
-def _resume_accounts(
-    book: BookTables, previous: ir.Table, as_of: date, replay: ir.Table
-) -> ir.Table:
-    rows = _base_accounts(book, as_of).anti_join(replay, "account_id")
-    prev = previous.select("account_id", *[previous[c].name(f"prev_{c}") for c in PREV_COLUMNS])
-    return rows.inner_join(prev, "account_id")
-
-
 def resume_rows(book: BookTables, previous: ir.Table, as_of: date, replay: ir.Table) -> ir.Table:
     """Accounts in the previous snapshot and not replayed, with the window's events."""
-    rows = _resume_accounts(book, previous, as_of, replay)
+    rows = _base_accounts(book, as_of).anti_join(replay, "account_id")
+    prev = previous.select("account_id", *[previous[c].name(f"prev_{c}") for c in PREV_COLUMNS])
+    rows = rows.inner_join(prev, "account_id")
     return _attach_events(rows, book, as_of).order_by("account_id")
-
-
-# -- the same inputs as flat tables (DuckDB): no group-by, no collect, no join of the events -----
-
-
-@dataclass(frozen=True)
-class FlatInputs:
-    """The kernel's inputs as flat queries, each ordered by account; ``nested`` is the same
-    input as nested rows (``rebuild_rows`` / ``resume_rows``), for a backend that needs it.
-
-    ``accounts`` has the nested rows' non-event columns, one row per account; ``events`` maps
-    each collection name (``COLLECTIONS``) to its events: ``account_id`` and the collection's
-    fields, ordered by account id then entry seq. An event of an account not in ``accounts``
-    belongs to no row (as the left join of the nested rows drops it).
-    """
-
-    accounts: ir.Table
-    events: dict[str, ir.Table]
-    nested: ir.Table
-
-
-def _flat_events(
-    book: BookTables, as_of: date, only: ir.Table | None = None
-) -> dict[str, ir.Table]:
-    flat = {}
-    for name, (table_name, fields) in COLLECTIONS.items():
-        events = _events(book, table_name, as_of, only)
-        events = events.filter(events.account_id.notnull()).select("account_id", *fields)
-        flat[name] = events.order_by(["account_id", "entry_seq"])
-    return flat
-
-
-def flat_rebuild(book: BookTables, as_of: date, only: ir.Table | None = None) -> FlatInputs:
-    """``rebuild_rows`` as flat queries."""
-    accounts = _rebuild_accounts(book, as_of, only).order_by("account_id")
-    return FlatInputs(accounts, _flat_events(book, as_of, only), rebuild_rows(book, as_of, only))
-
-
-def flat_resume(book: BookTables, previous: ir.Table, as_of: date, replay: ir.Table) -> FlatInputs:
-    """``resume_rows`` as flat queries (the window's events; replayed accounts' ones drop)."""
-    accounts = _resume_accounts(book, previous, as_of, replay).order_by("account_id")
-    nested = resume_rows(book, previous, as_of, replay)
-    return FlatInputs(accounts, _flat_events(book, as_of), nested)

@@ -10,7 +10,6 @@ reference kernel, which then fails or succeeds exactly as it always has.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from math import gcd
@@ -417,83 +416,3 @@ def prepare(batch: pa.RecordBatch, config: KernelConfig) -> KernelInputs:
         as_of=day_number(config.as_of),
         previous=fl.NO_DAY if config.previous is None else day_number(config.previous),
     )
-
-
-# -- flat event tables → the same nested batches ------------------------------------------------
-
-MAX_FLAT_CHUNK_ROWS = 1_000_000  # accounts per batch built from flat tables
-MAX_LIST_VALUES = (1 << 31) - 1  # int32 list offsets
-
-
-def flat_accounts_ok(accounts: pa.Table) -> bool:
-    """Whether flat events can be aligned to ``accounts``: ids present, unique, sorted."""
-    ids = accounts.column("account_id")
-    if ids.null_count or pc.count_distinct(ids).as_py() != len(ids):
-        return False
-    if len(ids) < 2:
-        return True
-    ids = ids.combine_chunks()
-    return bool(pc.all(pc.less(ids[:-1], ids[1:])).as_py())
-
-
-def event_offsets(account_ids: pa.Array, events: pa.Table) -> tuple[pa.Table, np.ndarray]:
-    """The events of the listed accounts and each account's segment ``off[a]:off[a+1]``.
-
-    ``events`` is ordered by account id (as ``account_ids`` is); events of an account not
-    listed are dropped, as the nested rows' left join drops them.
-    """
-    index, _ = _ints(pc.index_in(events.column("account_id"), value_set=account_ids), -1)
-    known = index >= 0
-    if not known.all():
-        events = events.filter(pa.array(known))
-        index = index[known]
-    assert np.all(index[1:] >= index[:-1]), "events are not ordered as the accounts are"
-    offsets = np.zeros(len(account_ids) + 1, np.int64)
-    np.cumsum(np.bincount(index, minlength=len(account_ids)), out=offsets[1:])
-    return events, offsets
-
-
-def _list_column(
-    events: pa.Table, fields: tuple[str, ...], offsets: np.ndarray, first: int, last: int
-) -> pa.Array:
-    """The lists of accounts ``first:last`` (null where an account has no event, as a left
-    join gives) over the flat events."""
-    begin, end = int(offsets[first]), int(offsets[last])
-    assert end - begin <= MAX_LIST_VALUES, "too many events in one batch"
-    part = events.slice(begin, end - begin)
-    structs = pa.StructArray.from_arrays(
-        [part.column(f).combine_chunks() for f in fields], names=list(fields)
-    )
-    local = offsets[first : last + 1] - begin
-    empty = np.diff(local) == 0
-    return pa.ListArray.from_arrays(
-        pa.array(local.astype(np.int32)), structs, mask=pa.array(empty) if empty.any() else None
-    )
-
-
-def nested_batches(
-    accounts: pa.Table,
-    events: dict[str, tuple[pa.Table, tuple[str, ...]]],
-    chunk_rows: int,
-) -> Iterator[pa.RecordBatch]:
-    """The nested rows (``eod_inputs.rebuild_rows`` / ``resume_rows``) rebuilt from flat tables.
-
-    ``accounts`` is sorted by account id (``flat_accounts_ok``); ``events`` maps each list
-    column's name to its flat events (ordered by account id) and struct fields. Batches of
-    ``chunk_rows`` accounts, lists built over slices of the flat columns (no per-row work).
-    """
-    assert 0 < chunk_rows <= MAX_FLAT_CHUNK_ROWS, f"chunk_rows {chunk_rows} out of range"
-    ids = accounts.column("account_id").combine_chunks()
-    aligned = {
-        name: (*event_offsets(ids, table), fields) for name, (table, fields) in events.items()
-    }
-    n = accounts.num_rows
-    for first in range(0, n, chunk_rows):
-        last = min(n, first + chunk_rows)
-        head = accounts.slice(first, last - first)
-        columns = [head.column(c).combine_chunks() for c in head.column_names]
-        names = list(head.column_names)
-        for name, (table, offsets, fields) in aligned.items():
-            columns.append(_list_column(table, fields, offsets, first, last))
-            names.append(name)
-        yield pa.RecordBatch.from_arrays(columns, names=names)
