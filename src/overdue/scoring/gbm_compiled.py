@@ -37,6 +37,7 @@ class FlatForest:
     cat_len: np.ndarray  # int64
     cat_values: np.ndarray  # int64: the categories that go left
     value: np.ndarray  # float64 leaf values
+    depth: np.ndarray  # int64, levels of each tree (0 = a single leaf)
 
     def packed(self) -> tuple[np.ndarray, ...]:
         """Fewer, denser arrays for the loop: feature (int32), threshold with leaf values in
@@ -69,6 +70,7 @@ class _Builder:
         self.cat_len: list[int] = []
         self.cat_values: list[int] = []
         self.value: list[float] = []
+        self.depths: list[int] = []
 
     def _new(self) -> int:
         assert len(self.feature) < MAX_NODES
@@ -87,11 +89,13 @@ class _Builder:
     def add(self, root: dict[str, Any]) -> int:
         """Add one tree (iteratively: no recursion limit); return the root's node index."""
         root_index = self._new()
-        stack = [(root, root_index)]
+        stack = [(root, root_index, 0)]
+        depth = 0
         for _ in range(MAX_NODES):
             if not stack:
                 break
-            node, index = stack.pop()
+            node, index, level = stack.pop()
+            depth = max(depth, level)
             if "split_feature" not in node:
                 self.value[index] = float(node["leaf_value"])
                 continue
@@ -109,9 +113,10 @@ class _Builder:
                 self.threshold[index] = float(node["threshold"])
             left, right = self._new(), self._new()
             self.left[index], self.right[index] = left, right
-            stack.append((node["left_child"], left))
-            stack.append((node["right_child"], right))
+            stack.append((node["left_child"], left, level + 1))
+            stack.append((node["right_child"], right, level + 1))
         assert not stack, "tree too large"
+        self.depths.append(depth)
         return root_index
 
     def forest(self, roots: list[int]) -> FlatForest:
@@ -128,6 +133,7 @@ class _Builder:
             cat_len=np.asarray(self.cat_len, dtype=np.int64),
             cat_values=np.asarray(self.cat_values or [0], dtype=np.int64),
             value=np.asarray(self.value, dtype=np.float64),
+            depth=np.asarray(self.depths, dtype=np.int64),
         )
 
 
@@ -153,48 +159,60 @@ def as_matrix(x: pd.DataFrame) -> np.ndarray:
     return out
 
 
+BLOCK_ROWS = 128
+
+
 @numba.njit(parallel=True, cache=True)
 def _raw_scores(
-    x: np.ndarray, roots: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
-    children: np.ndarray, flags: np.ndarray, cat_start: np.ndarray, cat_len: np.ndarray,
-    cat_values: np.ndarray,
+    x: np.ndarray, roots: np.ndarray, depth: np.ndarray, feature: np.ndarray,
+    threshold: np.ndarray, children: np.ndarray, flags: np.ndarray, cat_start: np.ndarray,
+    cat_len: np.ndarray, cat_values: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
+    """Trees outer, a block of rows inner, one tree level at a time for the whole block: the
+    block's walks are independent, so the processor overlaps them."""
     n_rows = x.shape[0]
     out = np.zeros(n_rows)
-    for i in numba.prange(n_rows):
-        total = 0.0
+    n_blocks = (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
+    for b in numba.prange(n_blocks):
+        start = b * BLOCK_ROWS
+        size = min(BLOCK_ROWS, n_rows - start)
+        total = np.zeros(size)
+        nodes = np.empty(size, dtype=np.int64)
         for t in range(roots.shape[0]):
-            node = roots[t]
-            for _ in range(MAX_DEPTH):
-                f_index = feature[node]
-                if f_index < 0:
-                    break
-                fval = x[i, f_index]
-                flag = flags[node]
-                go_left = False
-                if flag & 8:  # categorical
-                    if not np.isnan(fval) and fval >= 0:
-                        code = int(fval)
-                        for k in range(cat_start[node], cat_start[node] + cat_len[node]):
-                            if cat_values[k] == code:
-                                go_left = True
-                                break
-                else:
-                    kind = (flag >> 1) & 3
-                    if np.isnan(fval) and kind != 2:
-                        fval = 0.0
-                    if (kind == 1 and abs(fval) <= 1e-35) or (kind == 2 and np.isnan(fval)):
-                        go_left = (flag & 1) == 1
+            nodes[:] = roots[t]
+            for _level in range(depth[t]):
+                for r in range(size):
+                    node = nodes[r]
+                    f_index = feature[node]
+                    if f_index < 0:
+                        continue
+                    fval = x[start + r, f_index]
+                    flag = flags[node]
+                    go_left = False
+                    if flag & 8:  # categorical
+                        if not np.isnan(fval) and fval >= 0:
+                            code = int(fval)
+                            for k in range(cat_start[node], cat_start[node] + cat_len[node]):
+                                if cat_values[k] == code:
+                                    go_left = True
+                                    break
                     else:
-                        go_left = fval <= threshold[node]
-                node = children[node, 0] if go_left else children[node, 1]
-            total += threshold[node]  # a leaf keeps its value in ``threshold``
-        out[i] = total
+                        kind = (flag >> 1) & 3
+                        if np.isnan(fval) and kind != 2:
+                            fval = 0.0
+                        if (kind == 1 and abs(fval) <= 1e-35) or (kind == 2 and np.isnan(fval)):
+                            go_left = (flag & 1) == 1
+                        else:
+                            go_left = fval <= threshold[node]
+                    nodes[r] = children[node, 0] if go_left else children[node, 1]
+            for r in range(size):
+                total[r] += threshold[nodes[r]]  # a leaf keeps its value in ``threshold``
+        out[start : start + size] = total
     return out
 
 
 def raw_scores(forest: FlatForest, x: np.ndarray) -> np.ndarray:
     """Sum of leaf values per row: LightGBM's ``predict(raw_score=True)``."""
     assert x.ndim == 2 and x.dtype == np.float64
-    packed = forest.packed()
-    return _raw_scores(x, forest.roots, *packed)
+    assert int(forest.depth.max(initial=0)) <= MAX_DEPTH
+    return _raw_scores(x, forest.roots, forest.depth, *forest.packed())

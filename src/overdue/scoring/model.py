@@ -72,7 +72,8 @@ class ScoringModel:
                 x = fg.gbm_frame(frame, self.schema, self.engineered)
                 contrib = gbm.contributions(self.booster, x)
                 described = [fg.describe(self.schema, f) for f in self.gbm_features]
-                why = reasons.gbm_reasons(contrib, self.gbm_features, described, n_reasons)
+                x.columns = self.gbm_features
+                why = reasons.gbm_reasons(contrib, x, described, n_reasons)
         else:
             assert self.scorecard is not None
             x = fg.scorecard_frame(frame, self.schema, self.engineered)

@@ -88,19 +88,40 @@ def scorecard_reasons(
     return pd.DataFrame(columns)
 
 
+def _value_text(column: pd.Series) -> pd.Series:
+    """Values as short text: categories by name, whole numbers without '.0', missing as 'missing'."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        text = column.astype(object).astype(str)
+    else:
+        numbers = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        text = pd.Series([f"{v:.6g}" for v in numbers], index=column.index, dtype=object)
+    return text.where(column.notna(), "missing")
+
+
 def gbm_reasons(
-    contrib: np.ndarray, features: list[str], descriptions: list[tuple[str, str]], k: int
+    contrib: np.ndarray, values: pd.DataFrame, descriptions: list[tuple[str, str]], k: int
 ) -> pd.DataFrame:
+    """Top-k positive SHAP contributions per row, named, with the row's value in the text."""
+    features = list(values.columns)
     assert contrib.shape[1] == len(features) == len(descriptions)
-    order, values = _top_k(contrib, k)
+    order, impact = _top_k(contrib, k)
     names = np.array([*features, NO_REASON], dtype=object)
-    en = np.array([f"{d[0]} raises the risk" for d in descriptions] + [NO_REASON], dtype=object)
-    zh = np.array([f"{d[1]} 推高了违约风险" for d in descriptions] + [NO_REASON], dtype=object)
     columns: dict[str, np.ndarray] = {}
     for r in range(k):
         pos = order[:, r]
+        value = np.full(len(pos), NO_REASON, dtype=object)
+        en = np.full(len(pos), NO_REASON, dtype=object)
+        zh = np.full(len(pos), NO_REASON, dtype=object)
+        for j in np.unique(pos[pos >= 0]):
+            rows = np.flatnonzero(pos == j)
+            text = _value_text(values.iloc[rows, j])
+            desc_en, desc_zh = descriptions[j]
+            value[rows] = text.to_numpy()
+            en[rows] = (desc_en + " = " + text + " raises the risk").to_numpy()
+            zh[rows] = (desc_zh + " = " + text + "，推高了违约风险").to_numpy()
         columns[f"reason_{r + 1}"] = names[pos]
-        columns[f"reason_{r + 1}_en"] = en[pos]
-        columns[f"reason_{r + 1}_zh"] = zh[pos]
-        columns[f"reason_{r + 1}_logodds"] = np.round(values[:, r], 4)
+        columns[f"reason_{r + 1}_en"] = en
+        columns[f"reason_{r + 1}_zh"] = zh
+        columns[f"reason_{r + 1}_value"] = value
+        columns[f"reason_{r + 1}_logodds"] = np.round(impact[:, r], 4)
     return pd.DataFrame(columns)
