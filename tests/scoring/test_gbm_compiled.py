@@ -45,3 +45,12 @@ def test_a_tree_without_splits() -> None:
     booster = lgb.train({"objective": "binary", "verbosity": -1}, lgb.Dataset(x, y), 3)
     got = gbm_compiled.raw_scores(gbm_compiled.from_booster(booster), x.to_numpy(float))
     np.testing.assert_allclose(got, booster.predict(x, raw_score=True), atol=1e-12)
+
+
+def test_the_matrix_is_the_frame() -> None:
+    table = credit_table(500, 3)
+    table.loc[:20, "balance"] = np.inf
+    schema = fg.build_schema(table.drop(columns=["status", "account"]))
+    x = fg.gbm_frame(table, schema, engineered=True)
+    assert list(x.columns) == fg.gbm_columns(schema, engineered=True)
+    np.testing.assert_array_equal(fg.gbm_matrix(table, schema, True), gbm_compiled.as_matrix(x))

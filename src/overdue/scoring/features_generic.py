@@ -550,10 +550,40 @@ def gbm_frame(frame: pd.DataFrame, schema: FeatureSchema, engineered: bool) -> p
     return pd.DataFrame(data, index=frame.index)
 
 
+def gbm_columns(schema: FeatureSchema, engineered: bool) -> list[str]:
+    """The names of ``gbm_arrays``'s columns, in order."""
+    names: list[str] = []
+    for spec in schema.columns:
+        names.append(spec.name)
+        if spec.kind == "numeric" and spec.specials:
+            names.append(spec.name + CODE_SUFFIX)
+    if engineered:
+        names.extend(e.name for e in schema.engineered)
+    return names
+
+
 def gbm_matrix(frame: pd.DataFrame, schema: FeatureSchema, engineered: bool) -> np.ndarray:
-    """``gbm_arrays`` as one float64 matrix (rows × features), for the compiled tree loop."""
-    data = gbm_arrays(frame, schema, engineered)
-    out = np.empty((len(frame), len(data)), dtype=np.float64, order="F")  # columns contiguous
-    for j, values in enumerate(data.values()):
-        out[:, j] = values
+    """``gbm_arrays`` as one float64 matrix (rows × features) for the compiled tree loop,
+    written column by column in place (Fortran order) to save copies of a large table."""
+    names = gbm_columns(schema, engineered)
+    position = {name: j for j, name in enumerate(names)}
+    out = np.empty((len(frame), len(names)), dtype=np.float64, order="F")
+    cleaned: dict[str, np.ndarray] = {}
+    for spec in schema.columns:
+        column = out[:, position[spec.name]]
+        if spec.kind == "numeric":
+            column[:] = numeric_values(frame, spec.name)
+            if spec.specials:
+                code = out[:, position[spec.name + CODE_SUFFIX]]
+                code[:] = 0.0
+                for k, special in enumerate(spec.specials, start=1):
+                    code[column == special] = k
+                column[code > 0] = np.nan
+            column[np.isinf(column)] = np.nan
+            cleaned[spec.name] = column
+        else:
+            column[:] = categorical_codes(frame, spec)
+    if engineered and schema.engineered:
+        for name, values in engineered_arrays(frame, schema, cleaned).items():
+            out[:, position[name]] = values
     return out

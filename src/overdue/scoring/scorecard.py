@@ -143,10 +143,10 @@ class Variable:
             index[~np.isfinite(arr)] = missing_index
             return index
         lookup = {cat: i for i, group in enumerate(self.groups) for cat in group}
-        text = pd.Series(values, dtype=object)
-        index = np.array(text.map(lookup).fillna(-1).to_numpy(dtype=np.int64), copy=True)
-        index[text.isna().to_numpy()] = missing_index
-        return index
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        # Each distinct value is looked up once; factorize's -1 (missing) picks the last entry.
+        mapped = np.array([lookup.get(str(u), -1) for u in uniques] + [missing_index])
+        return mapped.astype(np.int64)[codes]
 
     def points_of(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         index = self.bin_index(values)
