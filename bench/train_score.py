@@ -8,7 +8,8 @@ The table (seeded): 25 continuous columns, two aligned numbered histories (bal_1
 model with a non-linear term and interactions, bad rate ≈ 10 %. Training runs exactly what
 ``overdue models train --kind auto`` runs (effort standard, 1 LightGBM thread). Scoring is timed
 on the in-memory table: probability and points alone, then with reason codes (scorecard points
-for the scorecard; LightGBM's ``pred_contrib`` SHAP values for LightGBM, timed on a sample).
+for the scorecard; LightGBM's ``pred_contrib`` SHAP values for LightGBM, timed on a sample);
+scoring without reasons is the best of 3 runs (the machine is shared), the worst is shown too.
 Results are recorded in docs/models.md (Performance).
 """
 
@@ -35,6 +36,7 @@ N_STATUS = 6
 N_TEXT = 6
 HISTORY = 6
 CONTRIB_SAMPLE_ROWS = 20_000
+SCORING_REPEATS = 3
 
 
 def synthetic_table(n_rows: int, seed: int) -> pd.DataFrame:
@@ -97,12 +99,17 @@ def run(n_rows: int, seed: int, effort: str, threads: int) -> dict[str, object]:
             "decisions": card["decisions"], "cpu_count": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2),
         }  # fmt: skip
+        result["load_average_1m_before_scoring"] = round(os.getloadavg()[0], 2)
         for kind in ("scorecard", "gbm"):
             model.kind = kind
-            started = time.perf_counter()
-            model.score(frame, n_reasons=0)
-            seconds = time.perf_counter() - started
-            result[f"{kind}_score_rows_per_s"] = round(_rate(n_rows, seconds))
+            model.score(frame.iloc[:1000], n_reasons=3)  # compile and warm up
+            timings = []
+            for _ in range(SCORING_REPEATS):  # best of: other processes share this machine
+                started = time.perf_counter()
+                model.score(frame, n_reasons=0)
+                timings.append(time.perf_counter() - started)
+            result[f"{kind}_score_rows_per_s"] = round(_rate(n_rows, min(timings)))
+            result[f"{kind}_score_rows_per_s_worst"] = round(_rate(n_rows, max(timings)))
             sample = frame if kind == "scorecard" else frame.iloc[:CONTRIB_SAMPLE_ROWS]
             started = time.perf_counter()
             model.score(sample, n_reasons=3)

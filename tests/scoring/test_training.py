@@ -184,3 +184,14 @@ def test_auc_on_the_synthetic_signal(trained: tuple[Path, dict, pd.DataFrame]) -
     y = (holdout["status"] == "default").to_numpy().astype(int)
     model = load_model(out)
     assert evaluation.auc(y, model.probability(holdout)) > 0.7
+
+
+def test_fast_scorecard_path_equals_the_text_path(trained: tuple[Path, dict, pd.DataFrame]) -> None:
+    out, _, frame = trained
+    model = load_model(out)
+    rows = frame.head(300).copy()
+    rows.loc[rows.index[:5], "region"] = "atlantis"  # never seen in training
+    rows.loc[rows.index[5:10], "region"] = None
+    x = fg.scorecard_frame(rows, model.schema, model.engineered)
+    expected = model.scorecard.probability(x)
+    np.testing.assert_allclose(model.probability(rows, "scorecard"), expected, atol=1e-12)

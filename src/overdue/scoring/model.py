@@ -34,6 +34,12 @@ class ScoringModel:
     scorecard: CompiledScorecard | None = None
     _forest: gbm_compiled.FlatForest | None = field(default=None, repr=False)
 
+    def _scorecard_points(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        assert self.scorecard is not None, "this model has no scorecard part"
+        arrays = fg.scorecard_arrays(frame, self.schema, self.engineered)
+        levels = {c.name: c.levels for c in self.schema.columns if c.kind == "categorical"}
+        return self.scorecard.points(arrays, levels)
+
     def gbm_logit(self, frame: pd.DataFrame) -> np.ndarray:
         """LightGBM's raw score for the rows of ``frame``, by the compiled tree loop."""
         assert self.booster is not None, "this model has no LightGBM part"
@@ -51,8 +57,7 @@ class ScoringModel:
             assert self.booster is not None, "this model has no LightGBM part"
             return self.gbm_logit(frame)
         assert self.scorecard is not None, "this model has no scorecard part"
-        x = fg.scorecard_frame(frame, self.schema, self.engineered)
-        score = self.scorecard.score(x)
+        score = self._scorecard_points(frame)[0].sum(axis=1)
         return (self.scaling.offset - score) / self.scaling.factor
 
     def probability(self, frame: pd.DataFrame, kind: str | None = None) -> np.ndarray:
@@ -76,8 +81,7 @@ class ScoringModel:
                 why = reasons.gbm_reasons(contrib, x, described, n_reasons)
         else:
             assert self.scorecard is not None
-            x = fg.scorecard_frame(frame, self.schema, self.engineered)
-            points, index = self.scorecard.points(x)
+            points, index = self._scorecard_points(frame)
             logit = (self.scaling.offset - points.sum(axis=1)) / self.scaling.factor
             why = (
                 reasons.scorecard_reasons(self.scorecard, points, index, n_reasons)

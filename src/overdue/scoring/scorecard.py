@@ -148,6 +148,17 @@ class Variable:
         mapped = np.array([lookup.get(str(u), -1) for u in uniques] + [missing_index])
         return mapped.astype(np.int64)[codes]
 
+    def bin_index_of_levels(self, position: np.ndarray, levels: tuple[str, ...]) -> np.ndarray:
+        """Bin index from level positions (0..len(levels)-1, len(levels) = OTHER, -1 missing)."""
+        from overdue.scoring.features_generic import OTHER
+
+        lookup = {cat: i for i, group in enumerate(self.groups) for cat in group}
+        table = np.array(
+            [lookup.get(level, -1) for level in (*levels, OTHER)] + [len(self.points) - 1],
+            dtype=np.int64,
+        )
+        return table[position]  # position -1 (missing) picks the trailing missing bin
+
     def points_of(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         index = self.bin_index(values)
         table = np.r_[np.asarray(self.points, dtype=np.float64), self.unknown_points]
@@ -164,13 +175,25 @@ class CompiledScorecard:
     params: ScorecardParams
     variables: list[Variable]
 
-    def points(self, x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(points: rows × variables, bin index: rows × variables)."""
-        n = len(x)
-        points = np.zeros((n, len(self.variables)))
-        index = np.zeros((n, len(self.variables)), dtype=np.int64)
+    def points(
+        self,
+        x: pd.DataFrame | dict[str, np.ndarray],
+        levels: dict[str, tuple[str, ...]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(points: rows × variables, bin index: rows × variables). ``x`` is the scorecard frame,
+        or arrays where categoricals are level positions (``levels`` gives each one's levels)."""
+        n = len(x) if isinstance(x, pd.DataFrame) else len(next(iter(x.values())))
+        points = np.zeros((n, len(self.variables)), order="F")
+        index = np.zeros((n, len(self.variables)), dtype=np.int64, order="F")
         for j, variable in enumerate(self.variables):
-            points[:, j], index[:, j] = variable.points_of(x[variable.name].to_numpy())
+            values = x[variable.name]
+            values = values.to_numpy() if isinstance(values, pd.Series) else values
+            if levels is not None and variable.kind == "categorical":
+                index[:, j] = variable.bin_index_of_levels(values, levels[variable.name])
+            else:
+                index[:, j] = variable.bin_index(values)
+            table = np.r_[np.asarray(variable.points, dtype=np.float64), variable.unknown_points]
+            points[:, j] = table[index[:, j]]  # index -1 picks the last entry: unknown_points
         return points, index
 
     def score(self, x: pd.DataFrame) -> np.ndarray:
