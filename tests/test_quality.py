@@ -38,3 +38,18 @@ def test_the_domain_imports_nothing_from_the_rest_and_has_no_clock() -> None:
                 assert node.module.startswith("overdue.domain"), f"{path.name} imports {node.module}"
             if isinstance(node, ast.Attribute) and node.attr in ("today", "now", "utcnow"):
                 raise AssertionError(f"{path.name}:{node.lineno}: the domain must not read the clock")
+
+
+def test_readme_quick_start_has_exactly_two_commands_and_links_resolve() -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", quick, flags=re.S)
+    assert len(blocks) == 2 and all(len(b.strip().splitlines()) == 1 for b in blocks)
+    assert "overdue demo" in blocks[0] and "pytest" in blocks[1]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert blocks[1].strip() in ci, ".ci/run must run the README's test command"
+    for target in re.findall(r"\]\(([^)#]+)\)", text):
+        if not target.startswith("http"):
+            assert (ROOT / target).exists(), f"README links to a missing {target}"
