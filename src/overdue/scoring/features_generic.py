@@ -19,6 +19,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -397,37 +398,73 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return ratio
 
 
+@numba.njit(parallel=True, cache=True)
+def _row_stats(block: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per row, NaN left out: sum, count, mean, std, max, min, count > 0 (NaN where no value)."""
+    n_rows, n_cols = block.shape
+    total = np.zeros(n_rows)
+    count = np.zeros(n_rows)
+    mean = np.full(n_rows, np.nan)
+    std = np.full(n_rows, np.nan)
+    high = np.full(n_rows, np.nan)
+    low = np.full(n_rows, np.nan)
+    positive = np.zeros(n_rows)
+    for i in numba.prange(n_rows):
+        s = 0.0
+        c = 0
+        hi = -np.inf
+        lo = np.inf
+        pos = 0
+        for j in range(n_cols):
+            v = block[i, j]
+            if not np.isnan(v):
+                s += v
+                c += 1
+                hi = max(hi, v)
+                lo = min(lo, v)
+                if v > 0:
+                    pos += 1
+        positive[i] = pos
+        count[i] = c
+        if c == 0:
+            total[i] = np.nan
+            continue
+        total[i] = s
+        m = s / c
+        squares = 0.0
+        for j in range(n_cols):
+            v = block[i, j]
+            if not np.isnan(v):
+                squares += (v - m) * (v - m)
+        mean[i] = m
+        std[i] = np.sqrt(squares / c)
+        high[i] = hi
+        low[i] = lo
+    return total, count, mean, std, high, low, positive
+
+
 class _Group:
-    """Row-wise statistics of a block of columns, NaN left out, each computed once."""
+    """Row-wise statistics of a block of columns, NaN left out, computed in one compiled pass."""
 
-    def __init__(self, block: np.ndarray) -> None:
-        self.block = block
-        self.present = ~np.isnan(block)
-        self.count = self.present.sum(axis=1)
-        self._sum: np.ndarray | None = None
-
-    @property
-    def sum(self) -> np.ndarray:
-        if self._sum is None:
-            total = np.where(self.present, self.block, 0.0).sum(axis=1)
-            self._sum = np.where(self.count > 0, total, np.nan)
-        return self._sum
+    def __init__(self, columns: list[np.ndarray]) -> None:
+        self.block = np.empty((len(columns[0]), len(columns)), order="F")
+        for j, column in enumerate(columns):
+            self.block[:, j] = column
+        self.sum, self.count, self._mean, self._std, self._max, self._min, self.positive = (
+            _row_stats(self.block)
+        )
 
     def mean(self) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.sum / self.count
+        return self._mean
 
     def std(self) -> np.ndarray:
-        mean = self.mean()
-        deviation = np.where(self.present, self.block - mean[:, None], 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.sqrt((deviation**2).sum(axis=1) / self.count)
+        return self._std
 
     def max(self) -> np.ndarray:
-        return np.fmax.reduce(self.block, axis=1)
+        return self._max
 
     def min(self) -> np.ndarray:
-        return np.fmin.reduce(self.block, axis=1)
+        return self._min
 
 
 def engineered_arrays(
@@ -440,7 +477,7 @@ def engineered_arrays(
 
     def group(names: tuple[str, ...]) -> _Group:
         if names not in groups:
-            groups[names] = _Group(np.column_stack([cleaned[n] for n in names]))
+            groups[names] = _Group([cleaned[n] for n in names])
         return groups[names]
 
     for feature in schema.engineered:
@@ -456,7 +493,7 @@ def engineered_arrays(
         elif feature.op == "trend":
             data[feature.name] = g.block[:, 0] - g.block[:, -1]
         elif feature.op == "npos":
-            data[feature.name] = (g.block > 0).sum(axis=1).astype(np.float64)
+            data[feature.name] = g.positive
         elif feature.op == "nspecial":
             counts = np.zeros(len(frame))
             for name in feature.inputs:
