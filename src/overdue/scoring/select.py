@@ -209,7 +209,7 @@ def choose(
                 choice.cv["monotone"] = {"unconstrained": best_auc, "constrained": constrained.auc,
                                          "constrained_features": n_con}  # fmt: skip
                 choice.decisions.append(
-                    f"monotone constraints on {n_con} features (direction of each feature's rank "
+                    f"monotone constraints on {n_con} feature(s) (direction of each feature's rank "
                     f"correlation with bad, |rho| >= {MONOTONE_MIN_RHO}) "
                     + ("kept" if keep else "dropped")
                     + f": CV AUC {_fmt(constrained.auc)} constrained vs {_fmt(best_auc)} free "
