@@ -32,9 +32,11 @@ def test_compiled_equals_booster(zero_as_missing: bool) -> None:
     booster = lgb.train(params, lgb.Dataset(gbm.positional(train), y), num_boost_round=60)
     test = _frame(2000, 1).drop(columns=["y"])
     test.loc[test.index[:50], "region"] = np.nan  # missing category
+    test.loc[test.index[50:90], "balance"] = np.nan  # never missing in training: counts as 0
     expected = booster.predict(gbm.positional(test), raw_score=True)
     forest = gbm_compiled.from_booster(booster)
     assert forest.is_categorical.any(), "the test must exercise categorical splits"
+    assert (forest.missing_type[forest.feature >= 0] == gbm_compiled.MISSING_NONE).any()
     got = gbm_compiled.raw_scores(forest, gbm_compiled.as_matrix(test))
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
 

@@ -68,6 +68,11 @@ def test_drift_and_report(files: dict[str, Path], tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     drift = json.loads(result.stdout)
     assert drift["status"] == "stable" and drift["psi"] < 0.1
+    result = _invoke("drift", str(files["model"]), "--data", str(files["test"]), "--reference",
+                     str(files["test"]), "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    same = json.loads(result.stdout)
+    assert same["psi"] == 0.0 and same["n_reference"] == same["n_current"] == 1500
     report = tmp_path / "r.html"
     result = _invoke(
         "report", str(files["model"]), "--data", str(files["test"]), "--out", str(report)

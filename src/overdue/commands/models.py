@@ -208,8 +208,12 @@ def score(
 @models_app.command(epilog=DRIFT_EPILOG)
 def drift(
     model_dir: ModelDir, data: DataOpt, as_json: JsonOpt = False, version: VersionOpt = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option("--reference", help="Reference table (default: the training population)."),
+    ] = None,
 ) -> None:  # fmt: skip
-    """PSI of the score and CSI of every input against the training population
+    """PSI of the score and CSI of every input, current against reference
     (< 0.1 stable, 0.1-0.25 watch, > 0.25 shifted)."""
     with _one_line_errors():
         from overdue.scoring import drift as drift_mod
@@ -217,10 +221,19 @@ def drift(
         from overdue.scoring.table_io import read_table
 
         model = _load(model_dir, version)
-        frame = read_table(data)
-        model.check_columns(frame, str(data))
-        scores = score_from_logit(model.logit(frame), model.scaling)
-        result = drift_mod.drift(model.card["drift_reference"], frame, model.schema, scores)
+
+        def scored(path: Path) -> tuple[Any, Any]:
+            frame = read_table(path)
+            model.check_columns(frame, str(path))
+            return frame, score_from_logit(model.logit(frame), model.scaling)
+
+        frame, scores = scored(data)
+        if reference is None:
+            ref = model.card["drift_reference"]
+        else:
+            ref_frame, ref_scores = scored(reference)
+            ref = drift_mod.reference(ref_frame, model.schema, ref_scores)
+        result = drift_mod.drift(ref, frame, model.schema, scores)
         if as_json:
             typer.echo(json.dumps(result))
             return

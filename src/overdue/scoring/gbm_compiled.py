@@ -48,8 +48,15 @@ class FlatForest:
             is_leaf = self.feature < 0
             threshold = np.where(is_leaf, self.value, self.threshold)
             children = np.ascontiguousarray(np.c_[self.left, self.right].astype(np.int32))
+            # bit 4: take the general path (categorical or zero-as-missing); bit 5: where NaN
+            # goes on the fast path (type NaN: the default side; type None: NaN counts as 0).
+            slow = self.is_categorical | (self.missing_type == MISSING_ZERO)
+            nan_left = np.where(
+                self.missing_type == MISSING_NAN, self.default_left, self.threshold >= 0.0
+            )
             flags = (self.default_left.astype(np.uint8) | (self.missing_type.astype(np.uint8) << 1)
-                     | (self.is_categorical.astype(np.uint8) << 3))  # fmt: skip
+                     | (self.is_categorical.astype(np.uint8) << 3) | (slow.astype(np.uint8) << 4)
+                     | (nan_left.astype(np.uint8) << 5))  # fmt: skip
             cached = (self.feature.astype(np.int32), threshold, children, flags,
                       self.cat_start.astype(np.int32), self.cat_len.astype(np.int32),
                       self.cat_values)  # fmt: skip
@@ -188,6 +195,11 @@ def _raw_scores(
                         continue
                     fval = x[start + r, f_index]
                     flag = flags[node]
+                    if (flag & 16) == 0:  # numerical, missing type None or NaN: the common case
+                        # NaN goes where ``packed`` decided (bit 5); a number is compared.
+                        go_left = (flag & 32) != 0 if np.isnan(fval) else fval <= threshold[node]
+                        nodes[r] = children[node, 0] if go_left else children[node, 1]
+                        continue
                     go_left = False
                     if flag & 8:  # categorical
                         if not np.isnan(fval) and fval >= 0:
