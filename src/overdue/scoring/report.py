@@ -18,7 +18,7 @@ from overdue.scoring import evaluation
 from overdue.scoring.model import ScoringModel
 
 STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;
+body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;
 margin:2rem auto;max-width:1100px;color:#1d2733;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d5dbe1}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
@@ -32,15 +32,24 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _cell(value: Any, digits: int) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
 def _table(frame: pd.DataFrame, left: tuple[str, ...] = (), digits: int = 4) -> str:
     head = "".join(f'<th class="{"l" if c in left else ""}">{_e(c)}</th>' for c in frame.columns)
     rows = []
-    for _, row in frame.iterrows():
-        cells = []
-        for column in frame.columns:
-            value = row[column]
-            text = f"{value:.{digits}f}" if isinstance(value, float | np.floating) else str(value)
-            cells.append(f'<td class="{"l" if column in left else ""}">{_e(text)}</td>')
+    for record in frame.itertuples(index=False, name=None):  # keeps each column's type
+        cells = [
+            f'<td class="{"l" if column in left else ""}">{_e(_cell(value, digits))}</td>'
+            for column, value in zip(frame.columns, record, strict=True)
+        ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
