@@ -239,15 +239,7 @@ def _resume(
 
 
 def _resume_item(raw: Mapping[str, Any]) -> ItemLedger:
-    minimum = raw["minimum_fen"]
-    item = DueItem(
-        id=raw["item_id"],
-        due_date=raw["due_date"],
-        principal=from_fen(raw["principal_fen"]),
-        interest=from_fen(raw["interest_fen"]),
-        fee=from_fen(raw["fee_fen"]),
-        minimum=None if minimum is None else from_fen(minimum),
-    )
+    item = _due_item(raw)  # a stored item state carries the item's own fields too
     unpaid: dict[Component, Decimal] = {
         "fee": from_fen(raw["unpaid_fee_fen"]),
         "penalty": from_fen(raw["unpaid_penalty_fen"]),
