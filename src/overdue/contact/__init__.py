@@ -1,0 +1,1 @@
+"""Contact: templates, the outbox, the dispatcher, channel adapters and inbound events."""
