@@ -1,0 +1,1 @@
+"""Collection cases: queues, assignment, contacts, promises, plans, settlements, audit."""
