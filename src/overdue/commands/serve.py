@@ -1,0 +1,58 @@
+"""``overdue serve``: the web app and REST API (uvicorn)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+EPILOG = (
+    "Example: overdue serve --host 127.0.0.1 --port 8000 --db sqlite:///overdue.db "
+    "--snapshots out/demo/snapshots"
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve", epilog=EPILOG)
+    def serve_command(
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+        port: int = typer.Option(8000, "--port", help="TCP port to listen on."),
+        db: str | None = typer.Option(
+            None, "--db", help="Database URL (default: $OVERDUE_DATABASE_URL or ./overdue.db)."
+        ),
+        snapshots: Path | None = typer.Option(
+            None, "--snapshots", help="End-of-day snapshot folder for the manager dashboard."
+        ),
+        book: Path | None = typer.Option(
+            None, "--book", help="The book's folder (adds vintage curves to the dashboard)."
+        ),
+        secure_cookies: bool = typer.Option(
+            False, "--secure-cookies", help="Mark cookies Secure (serve behind HTTPS)."
+        ),
+    ) -> None:
+        """Serve the web pages and the REST API (OpenAPI at /openapi.json).
+
+        The payments webhook secret comes from $OVERDUE_WEBHOOK_SECRET."""
+        from overdue.errors import BadInput
+        from overdue.web.server import run_server
+        from overdue.web.settings import WebSettings
+
+        if not 1 <= port <= 65535:
+            raise BadInput(f"--port: {port} is not a TCP port (1..65535)")
+        for name, folder in (("--snapshots", snapshots), ("--book", book)):
+            if folder is not None and not folder.is_dir():
+                raise BadInput(f"{name}: {folder} is not a folder")
+        secret = os.environ.get("OVERDUE_WEBHOOK_SECRET", "")
+        if not secret:
+            typer.echo("warning: OVERDUE_WEBHOOK_SECRET is not set; the webhook uses a dev secret",
+                       err=True)
+        settings = WebSettings(
+            database_url=db,
+            snapshot_dir=snapshots,
+            book_dir=book,
+            webhook_secret=secret or "dev-secret-change-me",
+            secure_cookies=secure_cookies,
+        )
+        typer.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
+        run_server(settings, host, port)

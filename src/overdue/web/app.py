@@ -1,0 +1,145 @@
+"""The FastAPI app: REST API under /api/v1, server-rendered pages, auth, i18n, offline Plotly.
+
+``create_app(settings)`` builds everything from one WebSettings; ``run_server`` serves it with
+uvicorn. Every route needs a session except /healthz, the login page, static assets and the
+payments webhook (which checks an HMAC signature instead).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from overdue.web.deps import LoginRedirect
+from overdue.web.i18n import normalise
+from overdue.web.problems import (
+    Problem,
+    http_detail,
+    is_api,
+    problem_response,
+    validation_detail,
+)
+from overdue.web.render import render_error
+from overdue.web.settings import WebSettings
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+LANG_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js from the installed plotly package (so pages work offline)."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def create_app(settings: WebSettings) -> FastAPI:
+    from overdue.store.db import make_engine
+
+    app = FastAPI(
+        title="overdue",
+        version="1",
+        description="Overdue (逾期) collection operation: cases, contacts, promises, payments.",
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    engine = make_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+    app.state.dashboard_cache = {}
+    _add_handlers(app)
+    _add_middleware(app, settings)
+    _add_routes(app)
+    return app
+
+
+def _add_routes(app: FastAPI) -> None:
+    from overdue.web import api, dashboard, pages
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(
+            plotly_js_path(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    static_dir = resources.files("overdue.web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(dashboard.router)
+
+
+def _add_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    def on_problem(request: Request, exc: Problem) -> Response:
+        if is_api(request):
+            return problem_response(exc.status, exc.detail, exc.slug)
+        return render_error(request, exc.status, exc.detail)
+
+    @app.exception_handler(LoginRedirect)
+    def on_login_redirect(request: Request, exc: LoginRedirect) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_api(request):
+            return problem_response(422, validation_detail(exc))
+        return render_error(request, 400, validation_detail(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request) or request.url.path.startswith("/static/"):
+            return problem_response(exc.status_code, http_detail(exc))
+        return render_error(request, exc.status_code, http_detail(exc))
+
+    @app.exception_handler(Exception)
+    def on_crash(request: Request, exc: Exception) -> Response:
+        if is_api(request):
+            return problem_response(500, "unexpected server error; it has been logged")
+        return render_error(request, 500, "unexpected server error")
+
+
+def _add_middleware(app: FastAPI, settings: WebSettings) -> None:
+    @app.middleware("http")
+    async def language_and_headers(request: Request, call_next):
+        response: Response = await call_next(request)
+        chosen = normalise(request.query_params.get("lang"))
+        if chosen and request.cookies.get("lang") != chosen:
+            response.set_cookie(
+                "lang",
+                chosen,
+                max_age=LANG_COOKIE_SECONDS,
+                samesite="lax",
+                secure=settings.secure_cookies,
+                httponly=True,
+            )
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def api_json(data: object, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status)

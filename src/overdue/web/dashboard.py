@@ -1,0 +1,124 @@
+"""The manager dashboard page: today's KPIs, buckets, roll rates, vintage, alerts, performance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from overdue.domain.buckets import CN_BUCKETS
+from overdue.web import charts, performance
+from overdue.web.deps import DB, PageUser, lang_of, require_role, settings_of
+from overdue.web.i18n import Lang
+from overdue.web.labels import N_, SEVERITY
+from overdue.web.render import render
+
+router = APIRouter(include_in_schema=False)
+DASHBOARD_ROLES = ("admin", "manager", "analyst", "auditor")
+
+
+def open_cases_by_bucket(session: Any) -> dict[str, int]:
+    from overdue.store.tables import Base
+
+    cases = Base.metadata.tables["cases"]
+    rows = session.execute(
+        sa.select(cases.c.bucket_cn, sa.func.count())
+        .where(cases.c.status != "closed")
+        .group_by(cases.c.bucket_cn)
+    ).all()
+    return {str(bucket): int(n) for bucket, n in rows}
+
+
+def _today_cards(lang: Lang, today: performance.Today) -> list[tuple[str, str]]:
+    return [
+        (lang.gettext(N_("Business date")), lang.date(today.as_of)),
+        (lang.gettext(N_("Open cases")), lang.number(today.open_cases)),
+        (lang.gettext(N_("Overdue in open cases")), lang.money(today.overdue_open_fen)),
+        (lang.gettext(N_("Cases opened today")), lang.number(today.opened_today)),
+        (lang.gettext(N_("Promises due today")), lang.number(today.promises_due)),
+        (lang.gettext(N_("Contacts today")), lang.number(today.contacts_today)),
+        (lang.gettext(N_("Collected today")), lang.money(today.collected_today_fen)),
+        (lang.gettext(N_("Open complaints")), lang.number(today.open_complaints)),
+    ]
+
+
+def _performance_chart(lang: Lang, rows: list[performance.Row]) -> dict[str, Any]:
+    names = [r.name for r in rows[:20]]
+    series = (
+        (N_("Contacts"), [r.contacts for r in rows[:20]]),
+        (N_("Right-party contacts"), [r.right_party for r in rows[:20]]),
+        (N_("Promises"), [r.promises for r in rows[:20]]),
+    )
+    return {
+        "data": [
+            {"type": "bar", "name": lang.gettext(label), "x": names, "y": values}
+            for label, values in series
+        ],
+        "layout": {
+            "title": {"text": lang.gettext(N_("Collector activity, last 30 days"))},
+            "barmode": "group",
+            "margin": {"l": 50, "r": 20, "t": 50, "b": 80},
+        },
+    }
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(request: Request, session: DB, user: PageUser) -> HTMLResponse:
+    require_role(user, *DASHBOARD_ROLES)
+    lang = lang_of(request, user)
+    conn = session.connection()
+    today = performance.today(conn)
+    people = performance.collectors(conn, today.as_of) if today.as_of else []
+    by_bucket = open_cases_by_bucket(session)
+    figures: list[tuple[str, dict[str, Any]]] = [
+        (
+            "chart-open-buckets",
+            charts.bucket_chart(
+                lang,
+                list(CN_BUCKETS),
+                [by_bucket.get(b, 0) for b in CN_BUCKETS],
+                lang.gettext(N_("Open cases by bucket")),
+            ),
+        ),
+        ("chart-performance", _performance_chart(lang, people)),
+    ]
+    context: dict[str, Any] = {"book_kpis": [], "alerts": [], "measures_error": None}
+    settings = settings_of(request)
+    if settings.snapshot_dir is not None:
+        measures = charts.load_measures(
+            request.app.state.dashboard_cache, settings.snapshot_dir, settings.book_dir
+        )
+        context["measures_error"] = measures.error
+        if measures.monitoring is not None:
+            monitoring = measures.monitoring
+            context["book_kpis"] = charts.day_kpis(lang, monitoring)
+            figures.append(("chart-book-buckets", charts.snapshot_bucket_chart(lang, monitoring)))
+            figures.append(("chart-roll-rates", charts.roll_rate_chart(lang, monitoring)))
+            vintage = charts.vintage_chart(lang, monitoring)
+            if vintage is not None:
+                figures.append(("chart-vintage", vintage))
+            context["alerts"] = [
+                (
+                    charts.alert_name(lang, a.rule),
+                    a.at,
+                    lang.gettext(SEVERITY.get(a.severity, a.severity)),
+                    a.value,
+                    a.threshold,
+                    a.op,
+                )
+                for a in measures.alerts[-charts.MAX_ALERTS_SHOWN :]
+            ]
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "today_cards": _today_cards(lang, today),
+            "figures": figures,
+            "people": people,
+            "teams": performance.teams(conn, people),
+            **context,
+        },
+        user=user,
+    )

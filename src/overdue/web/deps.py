@@ -1,0 +1,97 @@
+"""Request dependencies: the database session, the signed-in user, the language, CSRF checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from overdue.web import auth
+from overdue.web.i18n import Lang, normalise
+from overdue.web.problems import Problem
+from overdue.web.settings import WebSettings
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class LoginRedirect(Exception):
+    """A page route without a session: answered by a redirect to /login."""
+
+
+def settings_of(request: Request) -> WebSettings:
+    return request.app.state.settings
+
+
+def db(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DB = Annotated[Session, Depends(db)]
+
+
+def optional_user(request: Request, session: DB) -> auth.SessionUser | None:
+    if "user" in request.state._state:
+        return request.state.user
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    user = auth.lookup(session.connection(), settings_of(request), token, auth.utc_now())
+    request.state.user = user
+    return user
+
+
+def api_user(request: Request, user: Annotated[auth.SessionUser | None, Depends(optional_user)]) -> auth.SessionUser:
+    """API routes: 401 without a valid session; writes also need header X-CSRF-Token."""
+    if user is None:
+        raise Problem(401, "sign in first: this route needs a session cookie (POST /login)")
+    if request.method in WRITE_METHODS and not auth.csrf_ok(
+        user.csrf_token, request.headers.get("X-CSRF-Token")
+    ):
+        raise Problem(403, "missing or wrong X-CSRF-Token header", slug="csrf")
+    return user
+
+
+def page_user(user: Annotated[auth.SessionUser | None, Depends(optional_user)]) -> auth.SessionUser:
+    """Page routes: redirect to /login without a valid session."""
+    if user is None:
+        raise LoginRedirect()
+    return user
+
+
+async def page_form_user(
+    request: Request, user: Annotated[auth.SessionUser, Depends(page_user)]
+) -> auth.SessionUser:
+    """Form posts: the session's CSRF token must come back in the form field ``csrf_token``."""
+    form = await request.form()
+    if not auth.csrf_ok(user.csrf_token, str(form.get("csrf_token") or "")):
+        raise Problem(403, "the form's CSRF token is missing or wrong; reload the page", slug="csrf")
+    return user
+
+
+def lang_of(request: Request, user: auth.SessionUser | None = None) -> Lang:
+    chosen = (
+        normalise(request.query_params.get("lang"))
+        or normalise(request.cookies.get("lang"))
+        or (normalise(user.language) if user else None)
+        or settings_of(request).default_language
+    )
+    return Lang(chosen)
+
+
+def require_role(user: auth.SessionUser, *roles: str) -> None:
+    if user.role not in roles:
+        raise Problem(403, f"role {user.role!r} may not do this (needs one of {', '.join(roles)})")
+
+
+ApiUser = Annotated[auth.SessionUser, Depends(api_user)]
+PageUser = Annotated[auth.SessionUser, Depends(page_user)]
+FormUser = Annotated[auth.SessionUser, Depends(page_form_user)]

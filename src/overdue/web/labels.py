@@ -1,0 +1,70 @@
+"""Visible labels defined in code (marked with N_ so Babel extracts them; translated when shown)."""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+ROLE_NAMES = {
+    "admin": N_("Administrator"),
+    "manager": N_("Manager"),
+    "analyst": N_("Analyst"),
+    "collector": N_("Collector"),
+    "agency": N_("Agency"),
+    "customer_service": N_("Customer service"),
+    "auditor": N_("Auditor"),
+}
+ERROR_TITLES = {
+    400: N_("Bad request"),
+    401: N_("Please sign in"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    405: N_("Not allowed"),
+    422: N_("Bad request"),
+    429: N_("Too many attempts"),
+    500: N_("Server error"),
+}
+ERROR_TEXTS = {
+    400: N_("The request could not be understood. Check the form and try again."),
+    401: N_("Your session has ended. Please sign in again."),
+    403: N_("Your role does not allow you to see or change this."),
+    404: N_("There is nothing at this address."),
+    405: N_("This action is not available here."),
+    422: N_("The request could not be understood. Check the form and try again."),
+    429: N_("Too many attempts. Wait a minute and try again."),
+    500: N_("Something went wrong on our side."),
+}
+CASE_STATUS = {"open": N_("Open"), "paused": N_("Paused"), "closed": N_("Closed")}
+PROMISE_STATUS = {
+    "pending": N_("Pending"),
+    "kept": N_("Kept"),
+    "broken": N_("Broken"),
+    "cancelled": N_("Cancelled"),
+}
+CHANNEL_NAMES = {
+    "push": N_("App push"),
+    "sms": N_("SMS"),
+    "email": N_("E-mail"),
+    "voice_robot": N_("Voice robot"),
+    "voice_agent": N_("Phone call"),
+    "letter": N_("Letter"),
+    "field_visit": N_("Field visit"),
+    "agency": N_("Agency"),
+    "legal": N_("Legal"),
+}
+TRANSFER_REASONS = {
+    "dispute": N_("Dispute"),
+    "hardship": N_("Hardship"),
+    "fraud": N_("Suspected fraud"),
+    "legal": N_("Legal"),
+    "other": N_("Other"),
+}
+LOGIN_ERRORS = {
+    401: N_("Wrong username or password."),
+    429: N_("Too many wrong passwords. Wait a minute and try again."),
+    403: N_("The sign-in form expired. Please try again."),
+}
+SEVERITY = {"info": N_("Information"), "warning": N_("Warning"), "critical": N_("Critical")}
