@@ -50,7 +50,7 @@ def build_email(message: Message, sender: str) -> EmailMessage:
 class SmtpAdapter:
     """Sends e-mail over one kept-open SMTP connection; reconnects when the server drops it."""
 
-    channel_names = ("email",)
+    channel_names: tuple[str, ...] = ("email",)
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
