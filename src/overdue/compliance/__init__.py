@@ -1,0 +1,1 @@
+"""Compliance: the profiles (cn, us), the gate every contact passes, wording checks on templates."""
