@@ -1,10 +1,11 @@
 """The dispatcher: claims due outbox rows, sends them through the channel adapters, records results.
 
-Claiming is one statement: ``UPDATE outbox SET status='sending', locked_by=…, attempts=attempts+1
-WHERE id IN (SELECT id … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING …``. On PostgreSQL the SKIP
-LOCKED sub-select lets several workers claim disjoint rows without waiting on each other; on SQLite
-(no row locks) the same conditional UPDATE runs under the database's single writer lock, so a row
-can be claimed by one worker only. Due rows are ``queued``/``failed`` rows whose
+Claiming on PostgreSQL is one short transaction: ``SELECT id … ORDER BY next_attempt_at LIMIT n
+FOR UPDATE SKIP LOCKED`` then ``UPDATE outbox SET status='sending', locked_by=…,
+attempts=attempts+1 WHERE id IN (…) RETURNING …``: SKIP LOCKED lets several workers claim
+disjoint rows without waiting on each other. On SQLite (no row locks) the claim is one conditional
+``UPDATE … WHERE id IN (SELECT … LIMIT n) AND <still due>``, run under the database's single
+writer lock, so a row can be claimed by one worker only. Due rows are ``queued``/``failed`` rows whose
 ``next_attempt_at`` has come, plus ``sending`` rows whose lease (``locked_at`` + ``lease_seconds``)
 ran out — that is how the rows of a killed worker come back. A worker never sends a row after its
 own lease has run out (it hands the rest of the batch back), so two workers never send the same
@@ -163,13 +164,26 @@ def claim(
         .limit(batch_size)
         .with_for_update(skip_locked=True)
     )
-    statement = (
-        update(OUTBOX)
-        .where(c.id.in_(pick), due)
-        .values(status="sending", locked_at=now, locked_by=worker_id, attempts=c.attempts + 1)
-        .returning(*(c[name] for name in CLAIMED_COLUMNS))
-    )
+    claimed = {"status": "sending", "locked_at": now, "locked_by": worker_id}
+    returning = [c[name] for name in CLAIMED_COLUMNS]
+    target: Any
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Lock the picked rows first (SKIP LOCKED), then update exactly those: a LIMIT inside
+            # "UPDATE … WHERE id IN (SELECT … LIMIT n)" may be re-evaluated by the planner.
+            ids = list(connection.execute(pick).scalars())
+            if not ids:
+                return []
+            target = c.id.in_(ids)
+        else:
+            # SQLite: one statement under the single writer lock; the sub-select runs once.
+            target = and_(c.id.in_(pick.scalar_subquery()), due)
+        statement = (
+            update(OUTBOX)
+            .where(target)
+            .values(**claimed, attempts=c.attempts + 1)
+            .returning(*returning)
+        )
         rows = list(connection.execute(statement).all())
     assert len(rows) <= batch_size
     return sorted(rows, key=lambda row: row.id)
