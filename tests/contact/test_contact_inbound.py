@@ -1,0 +1,105 @@
+"""Inbound events: replays are no-ops; STOP / 退订 replies become channel opt-outs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from contact_rows import AS_OF, T0, outbox_rows
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine, func, insert, select
+
+from overdue.contact.inbound import EVENTS, InboundError, is_opt_out, opted_out, receive
+from overdue.contact.outbox import enqueue
+from overdue.store.db import session_scope
+from overdue.store.tables import Customer
+
+AT = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["STOP", "stop", "Stop.", "ＳＴＯＰ", "ｓｔｏｐ", " UNSUBSCRIBE ",
+                                  "Unsubscribe please", "退订", "退订。", "退订谢谢", "TD", "td",
+                                  "ＴＤ", "Ｔｄ!", "t d", "STOP ALL", "quit"])
+def test_opt_out_words(text: str) -> None:
+    assert is_opt_out(text)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "I will pay tomorrow", "don't stop", "我不想退订",
+                                  "TDX", "stopping by later", "好的，明天还款", "OK"])
+def test_not_opt_out(text: str) -> None:
+    assert not is_opt_out(text)
+
+
+@given(st.sampled_from(["stop", "unsubscribe", "td", "退订"]), st.booleans(), st.booleans(),
+       st.sampled_from(["", ".", "!", "。", "！", " "]))
+def test_opt_out_ignores_case_width_and_punctuation(word: str, upper: bool, wide: bool, tail: str) -> None:
+    text = word.upper() if upper else word
+    if wide:  # full-width forms of ASCII letters
+        text = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+    assert is_opt_out(text + tail)
+
+
+def _customer(engine: Engine, customer_id: str) -> None:
+    with session_scope(engine) as session:
+        session.execute(insert(Customer).values(customer_id=customer_id, name="张三"))
+
+
+def _events(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(EVENTS)).scalar_one())
+
+
+def test_stop_reply_opts_the_customer_out_of_that_channel(store_engine: Engine) -> None:
+    rows = outbox_rows(3, channels=("sms",))
+    _customer(store_engine, rows[0]["customer_id"])
+    reply = {"reply_id": "r-1", "channel": "sms", "from_address": rows[0]["to_address"],
+             "text": "ＴＤ"}
+    other = {"reply_id": "r-2", "channel": "sms", "from_address": rows[1]["to_address"],
+             "text": "退订"}
+    chat = {"reply_id": "r-3", "channel": "sms", "from_address": rows[2]["to_address"],
+            "text": "明天还"}
+    with session_scope(store_engine) as session:
+        enqueue(session, rows, now=T0)
+        result = receive(session, "reply", [reply, other, chat], received_at=AT)
+    assert (result.inserted, result.duplicates, len(result.opt_outs)) == (3, 0, 2)
+    assert [o.customer_id for o in result.unapplied_opt_outs] == [rows[1]["customer_id"]]
+    with session_scope(store_engine) as session:
+        assert opted_out(session, rows[0]["customer_id"], "sms")
+        assert not opted_out(session, rows[0]["customer_id"], "email")
+        replay = receive(session, "reply", [reply, other], received_at=AT)
+    assert (replay.inserted, replay.duplicates, replay.opt_outs) == (0, 2, [])
+    assert _events(store_engine) == 3
+
+
+def test_payments_receipts_and_call_outcomes_are_idempotent(store_engine: Engine) -> None:
+    rows = outbox_rows(2, channels=("voice_robot",))
+    payment = {"payment_id": "P1", "account_id": "A000001", "amount_fen": 12_345,
+               "value_date": AS_OF}
+    receipt = {"provider_message_id": "m-1", "idempotency_key": rows[0]["idempotency_key"],
+               "status": "delivered"}
+    call = {"call_id": "call-9", "idempotency_key": rows[1]["idempotency_key"], "connected": True,
+            "right_party": True, "conversation": False, "outcome": "promise"}
+    with session_scope(store_engine) as session:
+        enqueue(session, rows, now=T0)
+        assert receive(session, "payment", [payment, payment], received_at=AT).inserted == 1
+        assert receive(session, "delivery_receipt", [receipt], received_at=AT).matched_outbox == 1
+        assert receive(session, "call_outcome", [call], received_at=AT).matched_outbox == 1
+    with session_scope(store_engine) as session:
+        again = receive(session, "payment", [payment], received_at=AT)
+        assert (again.inserted, again.duplicates) == (0, 1)
+    assert _events(store_engine) == 3
+
+
+@pytest.mark.parametrize(("kind", "event", "field"), [
+    ("payment", {"payment_id": "P", "account_id": "A", "amount_fen": 1.5, "value_date": "2026-11-28"}, "amount_fen"),
+    ("payment", {"payment_id": "P", "account_id": "A", "amount_fen": 0, "value_date": "2026-11-28"}, "amount_fen"),
+    ("payment", {"payment_id": "P", "account_id": "A", "amount_fen": 5, "value_date": "28/11"}, "value_date"),
+    ("payment", {"account_id": "A", "amount_fen": 5, "value_date": "2026-11-28"}, "payment_id"),
+    ("delivery_receipt", {"provider_message_id": "m", "status": "lost"}, "status"),
+    ("call_outcome", {"call_id": "c", "connected": "yes", "right_party": True, "conversation": True}, "connected"),
+    ("reply", {"reply_id": "r", "channel": "fax", "from_address": "x", "text": "STOP"}, "channel"),
+])
+def test_bad_events_name_the_field(store_engine: Engine, kind: str, event: dict, field: str) -> None:
+    with session_scope(store_engine) as session, pytest.raises(InboundError, match=f"{kind} event 0: {field}"):
+        receive(session, kind, [event], received_at=AT)
