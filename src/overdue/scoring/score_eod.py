@@ -1,0 +1,314 @@
+"""Scores inside the end-of-day batch: after the snapshot of ``as_of`` is written, score the
+accounts that need a fresh score and carry the others' previous scores forward.
+
+    SNAPSHOT_DIR/as_of=D/scores/part-0.parquet
+        account_id, model ("early_warning" | "collection"), model_version ("v3"),
+        score (probability of bad, 0..1), score_as_of (date32: when it was computed),
+        reason_1..reason_3 (feature codes, the top adverse factors; "" when none)
+
+An account is in the early-warning population when it is current and its next item falls due
+within the model's horizon, in the collection population when it is in M1. It gets a fresh
+score when its next due date is within ``warning_days`` (7), it became delinquent since the
+previous snapshot, its state changed since the previous snapshot (status, DPD, bucket, overdue,
+paid or penalty amounts), it was not in the previous snapshot, or it has no previous score
+from the same model version; the others keep their previous row (with its ``score_as_of``).
+
+Both engines run the same Ibis expressions (selection and features); the finishing step and
+the model run on the driver for DuckDB and inside ``mapInArrow`` on Spark's executors.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from overdue.errors import BadInput
+from overdue.portfolio.engines import Backend, make_backend
+from overdue.portfolio.eod import snapshot_dates, snapshot_files, snapshot_path
+from overdue.portfolio.kernel import SNAPSHOT_SCHEMA
+from overdue.scoring import registry
+from overdue.scoring.book import read_book_info
+from overdue.scoring.features import FEATURES, FeatureSource, feature_expr, finish
+from overdue.scoring.model import ScoringModel
+from overdue.scoring.targets import TargetConfig, in_population
+
+MODELS = ("early_warning", "collection")
+N_REASONS = 3
+WARNING_DAYS = 7
+SCORES_DIR = "scores"
+SCORE_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("model", pa.string()),
+        ("model_version", pa.string()),
+        ("score", pa.float64()),
+        ("score_as_of", pa.date32()),
+        *[(f"reason_{k}", pa.string()) for k in range(1, N_REASONS + 1)],
+    ]
+)
+CHANGE_COLUMNS = ("status", "dpd", "bucket_cn", "total_overdue_fen", "paid_total_fen",
+                  "penalty_accrued_fen", "waived_total_fen")  # fmt: skip
+
+
+@dataclass
+class BookModel:
+    name: str  # "early_warning" | "collection"
+    version: str  # "v3"
+    model: ScoringModel
+    target: TargetConfig
+
+
+@dataclass
+class ScoreResult:
+    as_of: str
+    engine: str
+    path: str
+    population: dict[str, int] = field(default_factory=dict)
+    fresh: dict[str, int] = field(default_factory=dict)
+    carried: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+_CACHE: dict[tuple[str, str], BookModel] = {}
+
+
+def load_book_models(models_dir: Path) -> list[BookModel]:
+    """The latest version of each model under ``models_dir`` (``early_warning/``,
+    ``collection/``), cached per process (Spark executors load them once)."""
+    found = []
+    for name in MODELS:
+        root = models_dir / name
+        if not (root / registry.REGISTRY_FILE).is_file():
+            continue
+        folder = registry.version_dir(root)
+        key = (str(folder.resolve()), name)
+        if key not in _CACHE:
+            info = read_book_info(root)
+            target = TargetConfig(**info["target"])
+            _CACHE[key] = BookModel(name, folder.name, registry.load_model(root), target)
+        found.append(_CACHE[key])
+    if not found:
+        raise BadInput(
+            f"{models_dir}: no book model (expected {models_dir}/early_warning or "
+            f"{models_dir}/collection; train with: overdue models book-train)"
+        )
+    return found
+
+
+def _empty_scores() -> pd.DataFrame:
+    return SCORE_SCHEMA.empty_table().to_pandas()
+
+
+def score_rows(features: pd.DataFrame, models: list[BookModel], as_of: date) -> pd.DataFrame:
+    """Score rows (SCORE_SCHEMA) for the feature rows of each model's population."""
+    parts = []
+    for bm in models:
+        rows = features.loc[in_population(features, bm.target)].reset_index(drop=True)
+        if not len(rows):
+            continue
+        scored = bm.model.score(rows[list(FEATURES)], n_reasons=N_REASONS)
+        part = pd.DataFrame({
+            "account_id": rows["account_id"].to_numpy(),
+            "model": bm.name,
+            "model_version": bm.version,
+            "score": scored["probability"].to_numpy(dtype="float64"),
+            "score_as_of": as_of,
+        })  # fmt: skip
+        for k in range(1, N_REASONS + 1):
+            codes = scored[f"reason_{k}"].astype(object)
+            part[f"reason_{k}"] = codes.where(codes.notna(), "").astype(str).to_numpy()
+        parts.append(part)
+    if not parts:
+        return _empty_scores()
+    return pd.concat(parts, ignore_index=True)
+
+
+def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, schema=SCORE_SCHEMA, preserve_index=False)
+
+
+# -- which accounts need a fresh score -----------------------------------------------------------
+
+
+def _state(source: FeatureSource, day: date) -> ir.Table:
+    files = snapshot_files(source.snapshot_dir, day)
+    return source.backend.read_table(files, SNAPSHOT_SCHEMA, None)
+
+
+def selection_expr(
+    source: FeatureSource, as_of: date, previous: date | None, warning_days: int
+) -> ir.Table:
+    """Per account of the snapshot: ``due_soon``, ``new_delinquent`` and ``changed``."""
+    now = _state(source, as_of)
+    items = now.select("account_id", item=now["items"].unnest())
+    i = items.item
+    unpaid = i["unpaid_principal_fen"] + i["unpaid_interest_fen"] + i["unpaid_fee_fen"]
+    upcoming = (i["due_date"] > ibis.literal(as_of, type="date")) & (unpaid > 0)
+    due = items.group_by(items.account_id.name("did")).aggregate(
+        next_due_date=ibis.ifelse(upcoming, i["due_date"], ibis.null("date")).min()
+    )
+    base = now.select("account_id", "delinquent_since", *CHANGE_COLUMNS)
+    base = base.left_join(due, base.account_id == due.did).drop("did")
+    soon = base.next_due_date.notnull() & (
+        base.next_due_date <= ibis.literal(as_of + timedelta(days=warning_days), type="date")
+    )
+    if previous is None:
+        return base.select(
+            "account_id", "status", "bucket_cn", "next_due_date", due_soon=soon,
+            new_delinquent=base.delinquent_since.notnull(), changed=ibis.literal(True),
+        )  # fmt: skip
+    prev = _state(source, previous)
+    prev = prev.select(pid=prev.account_id, **{f"p_{c}": prev[c] for c in CHANGE_COLUMNS})
+    joined = base.mutate(due_soon=soon).left_join(prev, base.account_id == prev.pid)
+    changed = joined.pid.isnull()
+    for c in CHANGE_COLUMNS:
+        blank = "" if c in ("status", "bucket_cn") else -1
+        changed = changed | (joined[c].fill_null(blank) != joined[f"p_{c}"].fill_null(blank))
+    since = ibis.literal(previous, type="date")
+    return joined.select(
+        "account_id", "status", "bucket_cn", "next_due_date",
+        due_soon=joined.due_soon,
+        new_delinquent=joined.delinquent_since.notnull() & (joined.delinquent_since > since),
+        changed=changed,
+    )
+
+
+def _previous_scores(snapshot_dir: Path, previous: date | None) -> pd.DataFrame:
+    if previous is None:
+        return _empty_scores()
+    folder = snapshot_path(snapshot_dir, previous) / SCORES_DIR
+    if not folder.is_dir():
+        return _empty_scores()
+    return pq.read_table(folder, schema=SCORE_SCHEMA).to_pandas()
+
+
+def _ids_table(backend: Backend, ids: list[str], work: Path) -> ir.Table:
+    file = work / "fresh_ids.parquet"
+    schema = pa.schema([("account_id", pa.string())])
+    pq.write_table(pa.table({"account_id": pa.array(ids, pa.string())}, schema=schema), file)
+    return backend.read_table([file], schema, None)
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def score_snapshot(
+    snapshot_dir: Path, as_of: date, models_dir: Path, engine: str = "duckdb", *,
+    book_dir: Path | None = None, backend: Backend | None = None,
+    warning_days: int = WARNING_DAYS, full: bool = False,
+) -> ScoreResult:  # fmt: skip
+    """Score the snapshot of ``as_of`` into ``SNAPSHOT_DIR/as_of=D/scores/``.
+
+    ``book_dir`` (the book the batch ran on) is needed for the account and payment features.
+    ``full`` scores every account of each population (no carry-forward).
+    """
+    if book_dir is None:
+        raise BadInput("score_snapshot: book_dir (the book the batch ran on) is required")
+    assert 0 <= warning_days <= 60
+    days = snapshot_dates(snapshot_dir)
+    if as_of not in days:
+        raise BadInput(f"{snapshot_dir}: no snapshot for {as_of} (run overdue eod first)")
+    earlier = [d for d in days if d < as_of]
+    previous = earlier[-1] if earlier else None
+    backend = backend or make_backend(engine)
+    models = load_book_models(models_dir)
+    source = FeatureSource(backend, snapshot_dir, book_dir)
+    result = ScoreResult(str(as_of), backend.name, "")
+    started = time.perf_counter()
+
+    flags = backend.con.execute(  # type: ignore[attr-defined]
+        selection_expr(source, as_of, previous, warning_days).order_by("account_id")
+    )
+    prev_scores = _previous_scores(snapshot_dir, previous)
+    current_versions = {bm.name: bm.version for bm in models}
+    prev_scores = prev_scores[prev_scores["model_version"].to_numpy() == prev_scores["model"].map(
+        current_versions).to_numpy()]  # fmt: skip
+    flags["days_to_next_due"] = (
+        pd.to_datetime(flags["next_due_date"]) - pd.Timestamp(as_of)
+    ).dt.days.astype("float64")
+    member = np.zeros(len(flags), dtype=bool)
+    for bm in models:
+        member |= in_population(flags, bm.target)
+    has_prev = set(prev_scores["account_id"])
+    wanted = flags["due_soon"] | flags["new_delinquent"] | flags["changed"]
+    wanted = (wanted | ~flags["account_id"].isin(has_prev)).to_numpy(dtype=bool)
+    wanted = member & (wanted | full)
+    fresh_ids = flags.loc[wanted, "account_id"].tolist()
+    result.seconds["select"] = round(time.perf_counter() - started, 2)
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
+        only = _ids_table(backend, fresh_ids, Path(tmp)) if fresh_ids else None
+        if fresh_ids:
+            fresh = _score_fresh(backend, source, as_of, only, models_dir, models)
+        else:
+            fresh = _empty_scores()
+    result.seconds["score"] = round(time.perf_counter() - started, 2)
+
+    carried = prev_scores[~prev_scores["account_id"].isin(set(fresh_ids))]
+    # unchanged accounts keep their state, hence their population (a DPD change is a change)
+    carried = carried[carried["account_id"].isin(set(flags.loc[member, "account_id"]))]
+    out = pd.concat([fresh, carried], ignore_index=True).sort_values(
+        ["model", "account_id"], kind="stable"
+    )
+    folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(_to_arrow(out.reset_index(drop=True)), folder / "part-0.parquet")
+    for name in MODELS:
+        result.fresh[name] = int((fresh["model"] == name).sum())
+        result.carried[name] = int((carried["model"] == name).sum())
+        result.population[name] = result.fresh[name] + result.carried[name]
+    result.path = str(folder)
+    return result
+
+
+def _score_fresh(
+    backend: Backend, source: FeatureSource, as_of: date, only: ir.Table | None,
+    models_dir: Path, models: list[BookModel],
+) -> pd.DataFrame:  # fmt: skip
+    expr = feature_expr(source, as_of, only)
+    if backend.name == "duckdb":
+        raw = backend.con.execute(expr)  # type: ignore[attr-defined]
+        features = finish(raw.reset_index(drop=True), as_of)
+        return score_rows(features, models, as_of)
+    return _score_on_spark(backend, expr, as_of, models_dir)
+
+
+def _score_on_spark(backend: Backend, expr: ir.Table, as_of: date, models_dir: Path) -> pd.DataFrame:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    session: Any = backend.session  # type: ignore[attr-defined]
+    df = session.sql(backend.con.compile(expr))  # type: ignore[attr-defined]
+    model_path = str(models_dir)
+
+    def scorer(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        models = load_book_models(Path(model_path))
+        for batch in batches:
+            if batch.num_rows:
+                feats = finish(batch.to_pandas(), as_of)
+                table = _to_arrow(score_rows(feats, models, as_of))
+                yield from table.to_batches()
+
+    out = df.mapInArrow(scorer, from_arrow_schema(SCORE_SCHEMA))
+    table = out.toArrow()
+    frame = table.cast(SCORE_SCHEMA).to_pandas() if table.num_rows else _empty_scores()
+    return frame.sort_values(["model", "account_id"], kind="stable").reset_index(drop=True)
+
+
+def read_scores(snapshot_dir: Path, as_of: date) -> pd.DataFrame:
+    folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
+    if not folder.is_dir():
+        raise BadInput(f"{folder}: no scores (run overdue eod --models or score_snapshot)")
+    return pq.read_table(folder, schema=SCORE_SCHEMA).to_pandas()
