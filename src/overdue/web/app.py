@@ -64,6 +64,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     app.state.dashboard_cache = {}
+    app.state.business_date = None
     _add_handlers(app)
     _add_middleware(app, settings)
     _add_routes(app)
@@ -71,7 +72,7 @@ def create_app(settings: WebSettings) -> FastAPI:
 
 
 def _add_routes(app: FastAPI) -> None:
-    from overdue.web import api, dashboard, pages
+    from overdue.web import admin_pages, api, dashboard, pages, workbench
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -90,6 +91,8 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(dashboard.router)
+    app.include_router(workbench.router)
+    app.include_router(admin_pages.router)
 
 
 def _add_handlers(app: FastAPI) -> None:
@@ -98,6 +101,11 @@ def _add_handlers(app: FastAPI) -> None:
         if is_api(request):
             return problem_response(exc.status, exc.detail, exc.slug)
         return render_error(request, exc.status, exc.detail)
+
+    from overdue.cases.access import Conflict, NotAllowed, NotFound
+
+    for kind, status in ((NotAllowed, 403), (NotFound, 404), (Conflict, 409), (ValueError, 422)):
+        app.add_exception_handler(kind, _service_handler(status))
 
     @app.exception_handler(LoginRedirect)
     def on_login_redirect(request: Request, exc: LoginRedirect) -> Response:
@@ -120,6 +128,18 @@ def _add_handlers(app: FastAPI) -> None:
         if is_api(request):
             return problem_response(500, "unexpected server error; it has been logged")
         return render_error(request, 500, "unexpected server error")
+
+
+def _service_handler(status: int):
+    """Case-service errors: NotAllowed 403, NotFound 404, Conflict 409, ValueError 422."""
+
+    def handle(request: Request, exc: Exception) -> Response:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if is_api(request):
+            return problem_response(status, detail)
+        return render_error(request, status, detail)
+
+    return handle
 
 
 def _add_middleware(app: FastAPI, settings: WebSettings) -> None:

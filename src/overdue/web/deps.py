@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from overdue.cases.access import Actor
 from overdue.web import auth
 from overdue.web.i18n import Lang, normalise
 from overdue.web.problems import Problem
@@ -95,3 +98,29 @@ def require_role(user: auth.SessionUser, *roles: str) -> None:
 ApiUser = Annotated[auth.SessionUser, Depends(api_user)]
 PageUser = Annotated[auth.SessionUser, Depends(page_user)]
 FormUser = Annotated[auth.SessionUser, Depends(page_form_user)]
+
+
+def actor_of(user: auth.SessionUser) -> Actor:
+    """The case services' Actor for the signed-in user."""
+    return Actor(user.id, user.role, user.team_id, user.agency_id, user.username)
+
+
+BUSINESS_DATE_TTL = timedelta(seconds=60)
+
+
+def business_date(request: Request, session: Session) -> date:
+    """The business date of web actions: the settings' date, else the store's latest case update
+    (the last end-of-day load), else today's UTC date. Cached for a minute."""
+    settings = settings_of(request)
+    if settings.business_date is not None:
+        return settings.business_date
+    cache = request.app.state.business_date
+    now = auth.utc_now()
+    if cache and now - cache[1] < BUSINESS_DATE_TTL:
+        return cache[0]
+    from overdue.store.tables import Case
+
+    latest = session.scalar(sa.select(sa.func.max(Case.updated_on)))
+    chosen = latest or now.date()
+    request.app.state.business_date = (chosen, now)
+    return chosen

@@ -68,3 +68,72 @@ LOGIN_ERRORS = {
     403: N_("The sign-in form expired. Please try again."),
 }
 SEVERITY = {"info": N_("Information"), "warning": N_("Warning"), "critical": N_("Critical")}
+OUTCOME_NAMES = {
+    "no_answer": N_("No answer"),
+    "busy": N_("Busy"),
+    "wrong_number": N_("Wrong number"),
+    "left_message": N_("Left a message"),
+    "promise_to_pay": N_("Promise to pay"),
+    "refused_to_pay": N_("Refused to pay"),
+    "paid_already": N_("Says already paid"),
+    "dispute": N_("Dispute"),
+    "hardship": N_("Hardship"),
+    "callback": N_("Call back later"),
+    "third_party": N_("Third party answered"),
+    "delivered": N_("Delivered"),
+    "failed": N_("Failed"),
+    "other": N_("Other"),
+}
+TIMELINE_KINDS = {
+    "contact": N_("Contact"),
+    "promise": N_("Promise"),
+    "note": N_("Note"),
+    "transfer": N_("Transfer"),
+    "payment": N_("Payment"),
+    "reversal": N_("Payment reversed"),
+    "assignment": N_("Assignment"),
+    "placement": N_("Agency placement"),
+    "status": N_("Status"),
+}
+CASE_EVENTS = {
+    "opened": N_("Case opened"),
+    "updated": N_("Case updated"),
+    "bucket_changed": N_("Bucket changed"),
+    "paused": N_("Collection paused"),
+    "resumed": N_("Collection resumed"),
+    "closed": N_("Case closed"),
+    "reopened": N_("Case reopened"),
+}
+CUSTOMER_FLAGS = {
+    "do_not_contact": N_("Do not contact"),
+    "dispute": N_("Dispute"),
+    "hardship": N_("Hardship"),
+    "vulnerable": N_("Vulnerable customer"),
+    "deceased": N_("Deceased"),
+    "bankruptcy": N_("Bankruptcy"),
+    "cease_communication": N_("Cease communication"),
+}
+FLASH = {
+    "outcome": N_("The call outcome was saved."),
+    "promise": N_("The promise was recorded."),
+    "note": N_("The note was added."),
+    "transfer": N_("The case was transferred."),
+    "user": N_("The user was saved."),
+    "queue": N_("The queue was saved."),
+}
+SORT_NAMES = {
+    "priority": N_("Priority"),
+    "dpd": N_("Days past due"),
+    "balance": N_("Balance"),
+    "sla": N_("SLA due"),
+    "promise": N_("Promise due"),
+}
+PRODUCTS = {"revolving": N_("Revolving bill"), "installment": N_("Installment loan")}
+LANGUAGE_LABELS = {"zh-CN": N_("Chinese"), "en": N_("English")}
+TEAM_KINDS = {
+    "collection": N_("Collection"),
+    "customer_service": N_("Customer service"),
+    "risk": N_("Risk"),
+    "legal": N_("Legal"),
+    "agency": N_("Agency"),
+}

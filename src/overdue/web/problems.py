@@ -17,6 +17,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Payload too large",
     422: "Invalid input",
     429: "Too many attempts",
     500: "Server error",

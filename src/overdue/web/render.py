@@ -30,6 +30,7 @@ ENV.globals.update(
     promise_status=labels.PROMISE_STATUS,
     channel_names=labels.CHANNEL_NAMES,
     transfer_reasons=labels.TRANSFER_REASONS,
+    sort_names=labels.SORT_NAMES,
 )
 
 

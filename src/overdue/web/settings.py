@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 MAX_PAGE_SIZE = 200
@@ -28,6 +29,7 @@ class WebSettings:
     secure_cookies: bool = False
     login_failures_per_minute: int = LOGIN_FAILURES_PER_MINUTE
     default_language: str = "en"
+    business_date: date | None = None
 
     def __post_init__(self) -> None:
         assert 1 <= self.session_idle_minutes <= 24 * 60, "idle timeout 1 minute .. 1 day"
