@@ -1,0 +1,80 @@
+"""``overdue run-day``: the daily run (end-of-day batch, scoring, decisions, gate, outbox)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import typer
+
+EPILOG = (
+    "Example: overdue run-day data/book --as-of 2024-07-01 --snapshots data/snapshots "
+    "--strategy default --profile cn"
+)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run-day", epilog=EPILOG)
+    def run_day_command(
+        data_dir: Path = typer.Argument(
+            ..., help="The book (DATA_DIR, see docs/data-contract.md)."
+        ),
+        as_of: str = typer.Option(..., "--as-of", help="Business date YYYY-MM-DD."),
+        snapshots: Path | None = typer.Option(
+            None, "--snapshots", help="Snapshot folder (default: DATA_DIR/../snapshots)."
+        ),
+        strategy: str = typer.Option(
+            "default",
+            "--strategy",
+            help="Strategy spec file, or a shipped name (default, aggressive).",
+        ),
+        profile: str = typer.Option("cn", "--profile", help="Compliance profile: cn or us."),
+        db: str | None = typer.Option(
+            None,
+            "--db",
+            help="Store URL: enqueue into its outbox (default: a Parquet outbox file).",
+        ),
+        models: Path | None = typer.Option(None, "--models", help="Model folder to score with."),
+        outbox: Path | None = typer.Option(
+            None, "--outbox", help="Parquet outbox folder when no --db (default: SNAPSHOTS/outbox)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Run one business day: eod → scoring → decisions → gate → outbox (idempotent)."""
+        from overdue.errors import BadInput
+        from overdue.portfolio.eod import EodError
+        from overdue.strategy.run_day import run_day
+
+        try:
+            day = date.fromisoformat(as_of.strip())
+        except ValueError:
+            raise BadInput(f"--as-of: {as_of!r} is not a date YYYY-MM-DD") from None
+        if not (data_dir / "accounts.parquet").is_file():
+            raise BadInput(f"{data_dir}: not a book (no accounts.parquet)")
+        if profile not in ("cn", "us"):
+            raise BadInput(f"--profile: {profile!r} must be cn or us")
+        snaps = snapshots if snapshots is not None else data_dir.parent / "snapshots"
+        try:
+            report = run_day(
+                data_dir,
+                day,
+                snapshots=snaps,
+                strategy=strategy,
+                profile=profile,
+                store_url=db,
+                models=models,
+                outbox_dir=outbox,
+            )
+        except EodError as exc:
+            raise BadInput(str(exc)) from None
+        if as_json:
+            typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+            return
+        typer.echo(f"run-day {report.as_of}")
+        for step in report.steps:
+            extra = ", ".join(f"{k} {v}" for k, v in step.detail.items())
+            typer.echo(f"  {step.name:<10} {step.rows:>10,} rows {step.seconds:>8.2f} s  {extra}")
+        if report.blocked_by_rule:
+            blocked = ", ".join(f"{k} {v}" for k, v in sorted(report.blocked_by_rule.items()))
+            typer.echo(f"  blocked by rule: {blocked}")
