@@ -1,0 +1,84 @@
+"""`overdue dispatch` on a SQLite store with adapters from a TOML file or the environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from contact_receivers import SmtpReceiver, WebhookReceiver
+from contact_rows import T0, outbox_rows
+from typer.testing import CliRunner
+
+from overdue.cli import app
+from overdue.contact.adapters.config import ChannelConfigError, load_channel_config
+from overdue.contact.outbox import enqueue
+from overdue.errors import BadInput
+from overdue.store import migrate
+from overdue.store.db import make_engine, session_scope
+from overdue.store.testing import sqlite_url
+
+SECRET = "cli-secret"
+
+
+def _store(tmp_path: Path, count: int) -> tuple[str, list[dict]]:
+    url = sqlite_url(tmp_path, "cli.db")
+    migrate.upgrade(url)
+    rows = outbox_rows(count, channels=("email", "sms", "letter"))
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        enqueue(session, rows, now=T0)
+    engine.dispose()
+    return url, rows
+
+
+def test_dispatch_command_sends_through_file_and_env_configured_adapters(tmp_path: Path) -> None:
+    url, _ = _store(tmp_path, 30)
+    config = tmp_path / "channels.toml"
+    with SmtpReceiver() as smtp, WebhookReceiver(SECRET) as hook:
+        config.write_text(
+            f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\n'
+            f'[webhook.sms]\nurl = "{hook.url("sms")}"\nsecret_env = "TEST_SMS_SECRET"\n'
+            '[dispatch]\nbatch_size = 7\n', encoding="utf-8")
+        env = {"TEST_SMS_SECRET": SECRET, "OVERDUE_FILES_DIR": str(tmp_path / "files")}
+        result = CliRunner().invoke(app, ["dispatch", "--db", url, "--config", str(config),
+                                          "--workers", "2", "--once"], env=env)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output.strip().splitlines()[-1])
+        arrivals = smtp.arrivals.counts() + hook.arrivals.counts()
+    assert summary["sent"] == 30 and summary["outbox"]["sent"] == 30 and summary["resends"] == 0
+    assert summary["sent_by_channel"] == {"email": 10, "letter": 10, "sms": 10}
+    assert len(arrivals) == 20 and set(arrivals.values()) == {1}
+    assert len(list((tmp_path / "files" / "letter").glob("*.json"))) == 10
+
+
+def test_dispatch_command_refuses_a_bad_config(tmp_path: Path) -> None:
+    url, _ = _store(tmp_path, 1)
+    config = tmp_path / "bad.toml"
+    config.write_text('[webhook.fax]\nurl = "http://x"\nsecret = "s"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["dispatch", "--db", url, "--config", str(config), "--once"])
+    assert isinstance(result.exception, BadInput) and "webhook.fax" in str(result.exception)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[smtp]\nport = 0\n', "port"),
+    ('[smtp]\nhots = "x"\n', "unknown key"),
+    ('[webhook.sms]\nurl = "ftp://x"\nsecret = "s"\n', "http"),
+    ('[webhook.sms]\nurl = "http://x"\n', "secret"),
+    ('[webhook.sms]\nurl = "http://x"\nsecret_env = "NOPE_NOT_SET"\n', "NOPE_NOT_SET"),
+    ('[dispatch]\nbatch = 5\n', "unknown key"),
+    ('[smtp\n', "bad.toml"),
+])
+def test_channel_config_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ChannelConfigError, match=message):
+        load_channel_config(path, env={})
+
+
+def test_environment_alone_configures_channels() -> None:
+    env = {"OVERDUE_SMTP_HOST": "mail.local", "OVERDUE_SMTP_PORT": "2525",
+           "OVERDUE_WEBHOOK_PUSH_URL": "http://push.local/x", "OVERDUE_WEBHOOK_PUSH_SECRET": "p"}
+    config = load_channel_config(None, env=env)
+    assert config.smtp is not None and (config.smtp.host, config.smtp.port) == ("mail.local", 2525)
+    assert config.channels == ["email", "push"]
