@@ -379,6 +379,8 @@ def timeline(session: Session, actor: Actor, case_id: int) -> list[TimelineEntry
     entries += _assignments(session, case_id)
     entries += _placements(session, case_id)
     entries += _events(session, case_id)
+    opened_at = datetime.combine(case.opened_on, time(), UTC)
+    entries.append(TimelineEntry(opened_at, "status", "opened", {"on": case.opened_on}))
     entries.sort(key=lambda e: (e.at, e.kind))
     return entries[-MAX_TIMELINE_ENTRIES:]
 
