@@ -281,7 +281,7 @@ def sla_breaches(session: Session, as_of: date) -> list[QueueSla]:
         .group_by(Case.queue)
         .order_by(Case.queue)
     ).all()
-    sla = dict(session.execute(select(Queue.name, Queue.sla_days)).tuples().all())
+    sla = {name: days for name, days in session.execute(select(Queue.name, Queue.sla_days))}
     return [
         QueueSla(queue or "(none)", sla.get(queue or "", 0), count, int(late or 0))
         for queue, count, late in rows

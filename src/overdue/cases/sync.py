@@ -6,6 +6,8 @@ folder when the models wrote one) and, for the business date ``as_of``:
 - opens a case for every account meeting the entry rule that has no open or paused case;
 - updates every open or paused case: DPD, bucket, amounts, queue, score and priority
   (priority = collection score × balance in fen when a score exists, else the balance);
+- never reopens an account whose case was closed for good (charged off and placed, written
+  off) or closed on ``as_of`` itself (a rerun);
 - closes cases whose account is cured (DPD 0; ``settled`` when nothing is owed any more) or was
   charged off while placed with an agency (``charged_off_placed``).
 
@@ -136,6 +138,22 @@ def _open_cases(session: Session) -> dict[str, _OpenCase]:
     return {r[0]: _OpenCase(*r[1:]) for r in rows}
 
 
+FINAL_CLOSE_REASONS = ("charged_off_placed", "written_off")
+
+
+def _not_reopened(session: Session, as_of: date) -> set[str]:
+    """Accounts that get no new case: closed for good, or closed on ``as_of`` (a rerun)."""
+    rows = session.scalars(
+        select(Case.account_id)
+        .where(
+            Case.status == "closed",
+            Case.close_reason.in_(FINAL_CLOSE_REASONS) | (Case.closed_on >= as_of),
+        )
+        .distinct()
+    )
+    return set(rows)
+
+
 def _meets_entry(row: dict[str, Any], rule: EntryRule) -> bool:
     bucket = row["bucket_cn"]
     return (
@@ -212,7 +230,14 @@ def sync_cases(
     rows = _relevant_rows(read_snapshot(snapshot_dir, as_of), open_cases)
     seen = {r["account_id"] for r in rows}
     result.missing_from_snapshot = sum(1 for a in open_cases if a not in seen)
-    new_rows = [r for r in rows if r["account_id"] not in open_cases and _meets_entry(r, rule)]
+    blocked = _not_reopened(session, as_of)
+    new_rows = [
+        r
+        for r in rows
+        if r["account_id"] not in open_cases
+        and r["account_id"] not in blocked
+        and _meets_entry(r, rule)
+    ]
     kept_rows = [r for r in rows if r["account_id"] in open_cases]
 
     book = read_book(book_dir, (r["account_id"] for r in new_rows))
