@@ -15,6 +15,8 @@ Example:
   overdue eod book/ --as-of 2026-03-15 --out snapshots/            # DuckDB (default)
 
   overdue eod book/ --as-of 2026-03-16 --out snapshots/ --engine spark
+
+  overdue eod book/ --as-of 2026-03-17 --out snapshots/ --models models/   # and score it
 """
 
 
@@ -27,6 +29,10 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark."),
         rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild from history even if a snapshot exists."),
         as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+        models: Path | None = typer.Option(
+            None, "--models", help="Score the snapshot with the book models in this folder "
+            "(early_warning/, collection/): writes SNAPSHOT_DIR/as_of=D/scores/.",
+        ),
     ) -> None:
         """Every account's state at the end of AS_OF, incremental from the latest earlier snapshot."""
         from overdue.cli import BadInput
@@ -39,7 +45,15 @@ def register(app: typer.Typer) -> None:
             result = run_eod(data_dir, parse_as_of(as_of), out, engine=engine, rebuild=rebuild)
         except EodError as exc:
             raise BadInput(str(exc)) from None
-        summary = result.__dict__
+        summary = dict(result.__dict__)
+        scored = None
+        if models is not None:
+            from overdue.scoring.score_eod import score_snapshot
+
+            scored = score_snapshot(
+                out, parse_as_of(as_of), models, engine, book_dir=data_dir
+            )
+            summary["scores"] = scored.__dict__
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
             return
@@ -50,3 +64,8 @@ def register(app: typer.Typer) -> None:
             f"({result.resumed} resumed, {result.replayed} replayed), {result.transitions} bucket "
             f"transitions → {result.snapshot}  {result.seconds}"
         )
+        if scored is not None:
+            Console().print(
+                f"scores → {scored.path}: fresh {scored.fresh}, carried {scored.carried}  "
+                f"{scored.seconds}"
+            )

@@ -273,3 +273,110 @@ def report(
         target = out or folder / "report.html"
         report_mod.write_report(model, folder, y, predictions["champion"], source, target)
         typer.echo(f"report → {target}")
+
+
+BOOK_TRAIN_EPILOG = (
+    "Example: overdue models book-train book/ --snapshots snapshots/ --target early_warning "
+    "--out models/early_warning --seed 42"
+)
+BOOK_SCORE_EPILOG = (
+    "Example: overdue models book-score book/ --snapshots snapshots/ --as-of 2024-12-31 "
+    "--models models/"
+)
+
+
+@models_app.command("book-train", epilog=BOOK_TRAIN_EPILOG)
+def book_train(
+    data_dir: Annotated[Path, typer.Argument(help="The book (see docs/data-contract.md).")],
+    snapshots: Annotated[
+        Path, typer.Option("--snapshots", help="Snapshot folder written by overdue eod.")
+    ],
+    target: Annotated[
+        str, typer.Option("--target", help="early_warning | early_warning_30 | collection")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Model folder; a new version is added.")],
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", help="Early warning: next due within N days.")
+    ] = 31,
+    cure_days: Annotated[
+        int, typer.Option("--cure-days", help="Collection: cured within N days.")
+    ] = 30,
+    step_days: Annotated[
+        int, typer.Option("--step-days", help="Observation dates at least N days apart.")
+    ] = 28,
+    valid_dates: Annotated[
+        int, typer.Option("--valid-dates", help="Latest observation dates kept for validation.")
+    ] = 1,
+    kind: Annotated[str, typer.Option("--kind", help="auto | scorecard | gbm")] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Seed: same seed, same model.")] = 42,
+    effort: Annotated[
+        str, typer.Option("--effort", help="quick | standard | thorough")
+    ] = "standard",
+    threads: Annotated[int, typer.Option("--threads", help="LightGBM threads (fixed).")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train an early-warning or collection model on the book's snapshot history: features at
+    earlier observation dates, validated on the later ones."""
+    with _one_line_errors():
+        from overdue.errors import BadInput
+        from overdue.scoring.book import BookTrainOptions, train_book_model
+        from overdue.scoring.targets import TargetConfig
+
+        if not 1 <= step_days <= 366 or not 1 <= valid_dates <= 12 or not 1 <= threads <= 64:
+            raise BadInput("--step-days 1..366, --valid-dates 1..12, --threads 1..64")
+        if not 1 <= horizon_days <= 366 or not 1 <= cure_days <= 366:
+            raise BadInput("--horizon-days and --cure-days must be 1..366")
+        config = TargetConfig(target, horizon_days=horizon_days, cure_days=cure_days)
+        options = BookTrainOptions(
+            target=config, step_days=step_days, valid_dates=valid_dates, seed=seed, kind=kind,
+            effort=effort, threads=threads,
+        )  # fmt: skip
+        log = (lambda _m: None) if as_json else (lambda m: typer.echo(f"  {m}", err=True))
+        folder, info = train_book_model(data_dir, snapshots, out, options, _now(), log=log)
+        champion = info["validation"]["champion"]
+        summary = {"model": str(folder), **{k: v for k, v in info.items() if k != "validation"},
+                   "validation": {k: {m: v[m] for m in ("auc", "ks", "gini", "n", "base_rate",
+                                                         "capture_10", "capture_20")}
+                                  for k, v in info["validation"].items()}}  # fmt: skip
+        if as_json:
+            typer.echo(json.dumps(summary, default=float))
+            return
+        typer.echo(
+            f"model {folder} ({info['model']}, {info['kind']}): validation on "
+            f"{', '.join(info['valid_dates'])} ({info['valid_rows']} rows, bad rate "
+            f"{info['valid_bad_rate']:.3f}): AUC {champion['auc']:.4f}, KS {champion['ks']:.4f}, "
+            f"riskiest 10 % finds {champion['capture_10']:.1%} of bads, 20 % finds "
+            f"{champion['capture_20']:.1%}"
+        )
+
+
+@models_app.command("book-score", epilog=BOOK_SCORE_EPILOG)
+def book_score(
+    data_dir: Annotated[Path, typer.Argument(help="The book the batch ran on.")],
+    snapshots: Annotated[Path, typer.Option("--snapshots", help="Snapshot folder.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Snapshot date YYYY-MM-DD.")],
+    models: Annotated[
+        Path, typer.Option("--models", help="Folder with early_warning/ and/or collection/.")
+    ],
+    engine: Annotated[str, typer.Option("--engine", help="duckdb or spark.")] = "duckdb",
+    full: Annotated[
+        bool, typer.Option("--full", help="Score every account (no carry-forward).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score one snapshot into SNAPSHOT_DIR/as_of=D/scores/ (what eod --models does)."""
+    with _one_line_errors():
+        from overdue.commands.account_state import parse_as_of
+        from overdue.errors import BadInput
+        from overdue.scoring.score_eod import score_snapshot
+
+        if engine not in ("duckdb", "spark"):
+            raise BadInput(f"--engine: {engine!r} must be duckdb or spark")
+        result = score_snapshot(
+            snapshots, parse_as_of(as_of), models, engine, book_dir=data_dir, full=full
+        )
+        if as_json:
+            typer.echo(json.dumps(result.__dict__))
+            return
+        typer.echo(f"scores → {result.path}: fresh {result.fresh}, carried {result.carried}, "
+                   f"{result.seconds}")  # fmt: skip

@@ -147,7 +147,8 @@ def _transitions(
         folder = snapshot_path(source.snapshot_dir, d) / "transitions"
         files += sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
     t = _keep(source.backend.read_table(files, TRANSITIONS_SCHEMA, None), only)
-    return t.filter(t.on <= _lit(as_of)).select("account_id", "on", "scheme", "to_bucket", "dpd")
+    t = t.filter(t.on <= _lit(as_of)).select("account_id", "on", "scheme", "to_bucket", "dpd")
+    return t.distinct()  # a rebuilt snapshot repeats the transitions of earlier ones
 
 
 def _payments(source: FeatureSource, as_of: date, only: ir.Table | None) -> ir.Table:
