@@ -4,6 +4,7 @@ under CI=true), users of every role, and helpers to sign in through the real log
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -43,6 +44,8 @@ def seed_users(url: str) -> dict[str, int]:
                 Team.__table__.c.id
             )
         ).scalar_one()
+        for name, kind in (("Service", "customer_service"), ("Risk", "risk"), ("Legal", "legal")):
+            conn.execute(sa.insert(Team.__table__).values(name=name, kind=kind))
         agency_id = conn.execute(
             sa.insert(Agency.__table__).values(code="AG1", name="Agency One").returning(
                 Agency.__table__.c.id
@@ -68,14 +71,23 @@ def seed_users(url: str) -> dict[str, int]:
     return ids
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated and seeded SQLite file, copied for every test (migrating is the slow part)."""
+    folder = tmp_path_factory.mktemp("web-template")
+    url = sqlite_url(folder)
+    upgrade(url)
+    seed_users(url)
+    return folder / "store.db"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A freshly migrated store with one user per role."""
     if request.param == "sqlite":
-        url = sqlite_url(tmp_path)
-        upgrade(url)
-        seed_users(url)
-        yield url
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, tmp_path / "store.db")
+        yield sqlite_url(tmp_path)
         return
     base = require_postgres()
     with postgres_schema(base, prefix="web") as url:

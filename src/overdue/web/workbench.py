@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from overdue.cases import actions, views
-from overdue.cases.access import Conflict
+from overdue.cases.access import Conflict, NotFound
 from overdue.store.tables import CASE_STATUSES, CHANNELS, TRANSFER_REASONS
 from overdue.web import labels
 from overdue.web.auth import utc_now
@@ -90,16 +90,17 @@ def _timeline_rows(lang: Lang, entries: list[views.TimelineEntry]) -> list[dict[
         elif e.kind == "note":
             free = d["body"]
         elif e.kind == "transfer":
-            text = lang.gettext(labels.TRANSFER_REASONS.get(d["reason"], d["reason"]))
+            text = lang.gettext(labels.TRANSFER_REASONS.get(str(d.get("reason")), "Other"))
         elif e.kind in ("payment", "reversal"):
             text = f"{lang.money(d['amount_fen'])} · {lang.date(d['value_date'])}"
         elif e.kind == "status":
-            text = lang.gettext(labels.CASE_EVENTS.get(d["event"], d["event"]))
+            event = str(d.get("event") or e.summary.split(":", 1)[0].strip())
+            text = lang.gettext(labels.CASE_EVENTS.get(event, labels.N_("Status")))
             free = e.summary.split(":", 1)[1].strip() if ":" in e.summary else ""
         elif e.kind == "assignment":
             free = f"#{d['user_id']}" if d.get("user_id") else ""
         elif e.kind == "placement":
-            free = f"#{d['agency_id']}"
+            free = f"#{d.get('agency_id')}"
         rows.append(
             {
                 "at": e.at,
@@ -201,7 +202,7 @@ def post_outcome(
                 connected=connected or right_party, right_party=right_party,
                 note=note.strip() or None, at=utc_now(),
             )  # fmt: skip
-    except (ValueError, Conflict) as exc:
+    except (ValueError, Conflict, NotFound) as exc:
         return _failed(case_id, exc)
     return _back(case_id, done="outcome")
 
@@ -221,7 +222,7 @@ def post_promise(
                 session, actor_of(user), case_id, amount_fen=yuan_to_fen(amount),
                 promised_date=promised_date, as_of=business_date(request, session), at=utc_now(),
             )  # fmt: skip
-    except (ValueError, Conflict) as exc:
+    except (ValueError, Conflict, NotFound) as exc:
         return _failed(case_id, exc)
     return _back(case_id, done="promise")
 
@@ -236,7 +237,7 @@ def post_note(
     try:
         with session.begin_nested():
             actions.add_note(session, actor_of(user), case_id, body, at=utc_now())
-    except (ValueError, Conflict) as exc:
+    except (ValueError, Conflict, NotFound) as exc:
         return _failed(case_id, exc)
     return _back(case_id, done="note")
 
@@ -256,6 +257,6 @@ def post_transfer(
                 session, actor_of(user), case_id, reason=reason,
                 as_of=business_date(request, session), note=note.strip() or None, at=utc_now(),
             )  # fmt: skip
-    except (ValueError, Conflict) as exc:
+    except (ValueError, Conflict, NotFound) as exc:
         return _failed(case_id, exc)
     return _back(case_id, done="transfer")
