@@ -121,8 +121,11 @@ def _insert_ignoring_duplicates(connection: Connection, chunk: list[dict[str, An
         statement = sqlite.insert(OUTBOX)
     else:  # pragma: no cover - only the two supported stores
         raise NotImplementedError(f"outbox on {dialect}")
-    statement = statement.values(chunk).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return len(connection.execute(statement.returning(OUTBOX.c.id)).all())
+    statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    # executemany with RETURNING: SQLAlchemy batches it ("insertmanyvalues") with a cached
+    # statement, far faster than compiling one VALUES clause per chunk
+    returned = connection.execute(statement.returning(OUTBOX.c.id, sort_by_parameter_order=True), chunk)
+    return len(returned.all())
 
 
 def enqueue(
