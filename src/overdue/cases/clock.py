@@ -6,7 +6,7 @@ so tests and replays are deterministic.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 
 def utc_now() -> datetime:
@@ -20,3 +20,8 @@ def instant(at: datetime | None) -> datetime:
     if at.tzinfo is None:
         raise ValueError(f"at: {at!r} must be timezone-aware")
     return at
+
+
+def start_of(as_of: date) -> datetime:
+    """Midnight UTC of a business date: the instant recorded for batch decisions of that day."""
+    return datetime.combine(as_of, time(), UTC)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from overdue.cases import audit
 from overdue.cases.access import SYSTEM
+from overdue.cases.clock import start_of
 from overdue.cases.config import PromiseRule
 from overdue.cases.promises import PaidFact, PromiseKpis, PromiseTerms, decide, kpis
 from overdue.store.tables import Case, ContactAttempt, Payment, PaymentReversal, Promise
@@ -34,7 +35,7 @@ class PromiseRun:
         return f"{self.as_of}: {self.considered} promises considered; {changes}"
 
 
-def _payments_by_account(
+def payments_by_account(
     session: Session, accounts: set[str], since: date
 ) -> dict[str, list[PaidFact]]:
     facts: dict[str, list[PaidFact]] = defaultdict(list)
@@ -74,7 +75,7 @@ def decide_promises(session: Session, as_of: date, rule: PromiseRule) -> Promise
     if not rows:
         return run
     since = min(p.promised_on for p, _ in rows)
-    payments = _payments_by_account(session, {a for _, a in rows}, since)
+    payments = payments_by_account(session, {a for _, a in rows}, since)
     touched_cases: set[int] = set()
     for promise, account in rows:
         terms = PromiseTerms(promise.amount_fen, promise.promised_on, promise.promised_date)
@@ -91,7 +92,7 @@ def decide_promises(session: Session, as_of: date, rule: PromiseRule) -> Promise
                 "promise",
                 promise.id,
                 details={"case_id": promise.case_id, "kept_amount_fen": decision.kept_amount_fen},
-                at=datetime.combine(as_of, time(), UTC),
+                at=start_of(as_of),
             )
         promise.status = decision.status
         promise.kept_amount_fen = decision.kept_amount_fen
