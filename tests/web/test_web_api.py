@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from conftest import AS_OF, CASES, SECRET, client, sign_in
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from web_support import AS_OF, CASES, SECRET, client, sign_in
 
 from overdue.store.tables import AuditEntry, Case, Customer, InboundEvent, Payment
 from overdue.web.webhook import sign

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from conftest import PASSWORD, client, login_csrf, make_settings, page_csrf, sign_in
 from fastapi import FastAPI
+from web_support import PASSWORD, client, login_csrf, make_settings, page_csrf, sign_in
 
 from overdue.store.tables import LoginAttempt, WebSession
 from overdue.web import create_app

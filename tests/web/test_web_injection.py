@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from conftest import CASES, client, login_csrf, page_csrf, sign_in
 from fastapi import FastAPI
 from markupsafe import escape
+from web_support import CASES, client, login_csrf, page_csrf, sign_in
 
 from overdue.store.tables import AuditEntry, Case, ContactAttempt, Note, Transfer, User
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import SECRET, client
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from web_support import SECRET, client
 
 from overdue.web.webhook import sign
 
