@@ -16,6 +16,7 @@ from overdue.contact.adapters.smtp import SmtpAdapter, SmtpConfig
 from overdue.contact.adapters.webhook import WebhookAdapter, WebhookEndpoint
 from overdue.contact.dispatcher import (
     DispatchSettings,
+    Worker,
     backoff_delay_seconds,
     claim,
     dispatch,
@@ -203,3 +204,26 @@ def test_settings_are_bounded() -> None:
                 {"backoff_base_seconds": 100, "backoff_cap_seconds": 10}, {"lease_seconds": 1}):
         with pytest.raises(ValueError):
             DispatchSettings(**bad)  # type: ignore[arg-type]
+
+
+def test_a_worker_hands_back_what_it_cannot_send_within_its_lease(
+    store_engine: Engine, receivers: tuple[SmtpReceiver, WebhookReceiver]
+) -> None:
+    smtp, hook = receivers
+    _enqueue(store_engine, outbox_rows(8))
+    ticks = iter(range(0, 10_000))
+
+    def slow_monotonic() -> float:  # every look at the clock costs a second
+        return float(next(ticks))
+
+    settings = DispatchSettings(batch_size=8, lease_seconds=12, once=True)
+    assert settings.send_budget == 3.0
+    worker = Worker(store_engine, make_adapters(smtp, hook), "w", settings, Clock(), slow_monotonic)
+    assert worker.run_batch() == 8
+    summary = worker.summary
+    assert summary.handed_back > 0 and summary.sent + summary.handed_back == 8
+    rows = _rows(store_engine)
+    back = [r for r in rows if r.status == "queued"]
+    assert len(back) == summary.handed_back
+    assert all(r.attempts == 0 and r.locked_by is None for r in back)
+    assert smtp.arrivals.total() + hook.arrivals.total() == summary.sent

@@ -7,9 +7,10 @@ disjoint rows without waiting on each other. On SQLite (no row locks) the claim 
 ``UPDATE … WHERE id IN (SELECT … LIMIT n) AND <still due>``, run under the database's single
 writer lock, so a row can be claimed by one worker only. Due rows are ``queued``/``failed`` rows whose
 ``next_attempt_at`` has come, plus ``sending`` rows whose lease (``locked_at`` + ``lease_seconds``)
-ran out — that is how the rows of a killed worker come back. A worker never sends a row after its
-own lease has run out (it hands the rest of the batch back), so two workers never send the same
-row at the same time. A row sent twice (a crash between the send and the ``sent`` mark) keeps its
+ran out — that is how the rows of a killed worker come back. A worker starts no send when less
+than ``send_budget`` (default min(30 s, lease / 4); keep adapter time-outs below it) is left of its
+lease (it hands the rest of the batch back), so two workers never send the same row at the same
+time. A row sent twice (a crash between the send and the ``sent`` mark) keeps its
 idempotency key, so the receiver can drop the copy; ``attempts`` counts it and the summary reports
 it as a resend.
 """
@@ -35,6 +36,7 @@ MAX_ATTEMPTS_LIMIT = 20
 MAX_ERROR_CHARS = 1_000
 MAX_WORKERS = 32
 LEASE_SAFETY_SECONDS = 1.0
+MAX_SEND_BUDGET_SECONDS = 30.0
 MARK_GROUP_ROWS = 20
 MARK_GROUP_SECONDS = 0.5
 
@@ -57,6 +59,7 @@ class DispatchSettings:
     idle_sleep_seconds: float = 1.0
     once: bool = False
     max_seconds: float | None = None
+    send_budget_seconds: float | None = None  # default: min(30 s, lease / 4)
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
@@ -69,6 +72,17 @@ class DispatchSettings:
             raise ValueError(f"lease_seconds {self.lease_seconds} must exceed 2 s")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ValueError(f"max_seconds {self.max_seconds} must be > 0")
+        if self.send_budget_seconds is not None and not (
+            0 < self.send_budget_seconds <= self.lease_seconds / 2
+        ):
+            raise ValueError("send_budget_seconds must be > 0 and at most half the lease")
+
+    @property
+    def send_budget(self) -> float:
+        """No send starts when less than this is left of the lease (keep adapter timeouts below)."""
+        if self.send_budget_seconds is not None:
+            return self.send_budget_seconds
+        return min(MAX_SEND_BUDGET_SECONDS, self.lease_seconds / 4)
 
 
 @dataclass
@@ -245,7 +259,7 @@ class Worker:
             s.lease_seconds,
         )
         self.summary.claimed += len(rows)
-        deadline = claimed_at + s.lease_seconds - LEASE_SAFETY_SECONDS
+        deadline = claimed_at + s.lease_seconds - LEASE_SAFETY_SECONDS - s.send_budget
         sent: list[Row[Any]] = []
         first_unmarked = claimed_at
         with self.engine.connect() as connection:

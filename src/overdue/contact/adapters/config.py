@@ -49,6 +49,7 @@ DISPATCH_KEYS = (
     "backoff_cap_seconds",
     "lease_seconds",
     "idle_sleep_seconds",
+    "send_budget_seconds",
 )
 
 
