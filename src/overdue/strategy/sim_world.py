@@ -144,7 +144,7 @@ class World:
         self.delivered = np.zeros((FATIGUE_WINDOW_DAYS, people.n_customers), dtype=np.int64)
         self.pending: dict[int, list[tuple[IntArray, FloatArray]]] = defaultdict(list)
         self.tally = Tally(people.n_customers)
-        self.flag_events: list[tuple[str, str, str]] = []  # (day, customer_id, flag)
+        self.flag_events: list[tuple[str, str, str]] = []  # (UTC instant, customer_id, flag)
         self.promised_until = np.full(people.n_accounts, -(10**6), dtype=np.int64)
         self.broken: dict[int, list[IntArray]] = defaultdict(list)
 
@@ -200,14 +200,16 @@ class World:
         np.add.at(t.promises, cust, out.promise.astype(np.int64))
         np.add.at(t.complaints, cust, out.complaint.astype(np.int64))
         t.left[cust[out.attrition]] = True
-        self._opt_outs(cust, channel, out.complaint, od, day)
+        instant = sent["planned_at_utc"][0].as_py().isoformat()
+        self._opt_outs(cust, channel, out.complaint, od, instant)
         outcome = _outcomes(out.connected, out.right_party, out.conversation, out.promise,
                             third, out.complaint)  # fmt: skip
         return SentBatch(sent, out.connected, out.right_party, out.conversation, out.promise,
                          out.pays, out.complaint, outcome)  # fmt: skip
 
     def _opt_outs(self, cust: IntArray, channel: IntArray, complaint: BoolArray, od: int,
-                  day: date) -> None:  # fmt: skip
+                  instant: str) -> None:  # fmt: skip
+        """A complaint ends, half the time, in an opt-out of its channel from that instant."""
         if not complaint.any():
             return
         draws = uniforms(self.seed, od, self.people.customer_key[cust], 300)
@@ -216,7 +218,7 @@ class World:
             if not self.flags[name][cust[i]]:
                 self.flags[name][cust[i]] = True
                 cid = str(self.people.customer_id[int(cust[i])].as_py())
-                self.flag_events.append((day.isoformat(), cid, name))
+                self.flag_events.append((instant, cid, name))
 
     def history_state(self, day: date) -> pa.Table:
         """``account_id, promise_pending`` for the decisions of ``day``."""

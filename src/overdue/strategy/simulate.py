@@ -280,7 +280,11 @@ def _make_contacts(
     slots = pc.unique(times).to_pylist()
     assert len(slots) <= 24 * 60 * 4, "a few thousand slots a day at most"
     outcomes = []
+    flag_count = len(run.world.flag_events)
     for slot in slots:
+        if len(run.world.flag_events) != flag_count:  # an opt-out in an earlier slot
+            flags = flags_table(run.world.people, run.world.flags)
+            flag_count = len(run.world.flag_events)
         rows = allowed.filter(pc.equal(allowed["planned_at_utc"], pa.scalar(slot, times.type)))
         plan = rows.drop_columns(["allowed", "blocked_rule"])
         rechecked = wiring.gate(plan, run.history, flags, profile)
@@ -411,19 +415,19 @@ def _write_people(
     ids = people.customer_id.to_pylist()
     for name in FLAG_COLUMNS:
         for i in np.flatnonzero(flags0[name]):
-            rows.append(("", ids[int(i)], name, start.isoformat()))
+            rows.append(("", ids[int(i)], name, f"{start - timedelta(days=1)}T00:00:00+00:00"))
     for run in runs:
-        rows += [(run.label, cid, flag, day) for day, cid, flag in run.world.flag_events]
+        rows += [(run.label, cid, flag, at) for at, cid, flag in run.world.flag_events]
     pacsv.write_csv(
         pa.table(
             {
                 "strategy": [r[0] for r in rows],
                 "customer_id": [r[1] for r in rows],
                 "flag": [r[2] for r in rows],
-                "from_date": [r[3] for r in rows],
+                "from_utc": [r[3] for r in rows],
             },
             schema=pa.schema(
-                [(n, pa.string()) for n in ("strategy", "customer_id", "flag", "from_date")]
+                [(n, pa.string()) for n in ("strategy", "customer_id", "flag", "from_utc")]
             ),
         ),
         out / "flags.csv",
