@@ -12,7 +12,7 @@ from __future__ import annotations
 import time as wallclock
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -247,3 +247,40 @@ def bulk_load_cases(
         first_case_id=int(before or 0) + 1,
         last_case_id=int(after or 0),
     )
+
+
+def bench_password(username: str) -> str:
+    return f"{username}-pass"
+
+
+def ensure_bench_collectors(engine: Engine, count: int) -> list[int]:
+    """Collectors ``bench-collector-001``.. (password ``<username>-pass``), created if missing;
+    their max_open_cases is large enough for a bulk load."""
+    from sqlalchemy import select
+
+    from overdue.cases.users import hash_password
+    from overdue.cases.users_admin import ensure_team
+    from overdue.store.tables import User
+
+    ids: list[int] = []
+    with Session(engine) as session, session.begin():
+        team_id = ensure_team(session, "bench collectors", "collection")
+        for i in range(1, count + 1):
+            username = f"bench-collector-{i:03d}"
+            found = session.scalar(select(User.id).where(User.username == username))
+            if found is None:
+                user = User(
+                    username=username,
+                    display_name=username,
+                    role="collector",
+                    team_id=team_id,
+                    password_hash=hash_password(bench_password(username)),
+                    skills={},
+                    max_open_cases=MAX_BULK_CASES,
+                    created_at=datetime.now(UTC),
+                )
+                session.add(user)
+                session.flush()
+                found = user.id
+            ids.append(found)
+    return ids

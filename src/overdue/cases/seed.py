@@ -123,9 +123,11 @@ def sync_and_assign(
     *,
     book_dir: Path | None = None,
     actor: Actor = SYSTEM,
+    assign: bool = True,
 ) -> SyncResult:
-    """A daily run: sync the cases of ``as_of`` and assign new ones to collectors."""
+    """A daily run: sync the cases of ``as_of`` and (``assign``) assign new ones to collectors."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         result = sync_cases(session, snapshot_dir, as_of, rule, book_dir=book_dir)
-        auto_assign(session, actor)
+        if assign:
+            auto_assign(session, actor)
     return result
