@@ -8,6 +8,7 @@ to the two collectors (one agency placement for the agency user). Returns
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from overdue.cases.access import SYSTEM, Actor
 from overdue.cases.assignment import auto_assign, place_with_agency
-from overdue.cases.config import EntryRule
+from overdue.cases.config import EntryRule, QueueSpec
 from overdue.cases.queues import DEFAULT_QUEUES, ensure_queues
 from overdue.cases.sync import SyncResult, sync_cases
 from overdue.cases.users_admin import create_user, ensure_agency, ensure_team
@@ -124,9 +125,12 @@ def sync_and_assign(
     book_dir: Path | None = None,
     actor: Actor = SYSTEM,
     assign: bool = True,
+    queues: Sequence[QueueSpec] = DEFAULT_QUEUES,
 ) -> SyncResult:
-    """A daily run: sync the cases of ``as_of`` and (``assign``) assign new ones to collectors."""
+    """A daily run: create missing ``queues``, sync the cases of ``as_of`` and (``assign``)
+    assign new ones to collectors."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
+        ensure_queues(session, queues)
         result = sync_cases(session, snapshot_dir, as_of, rule, book_dir=book_dir)
         if assign:
             auto_assign(session, actor)

@@ -54,6 +54,7 @@ def sync_command(
     assign: bool = typer.Option(True, "--assign/--no-assign", help="Assign new cases."),
 ) -> None:
     """Open, update and close cases from the snapshot of --as-of (migrates the store first)."""
+    from overdue.cases.queues import DEFAULT_QUEUES
     from overdue.cases.seed import sync_and_assign
     from overdue.store import migrate
     from overdue.store.db import make_engine
@@ -66,7 +67,13 @@ def sync_command(
     try:
         migrate.upgrade(engine=engine)
         result = sync_and_assign(
-            engine, snapshot_dir, day, settings.entry, book_dir=book, assign=assign
+            engine,
+            snapshot_dir,
+            day,
+            settings.entry,
+            book_dir=book,
+            assign=assign,
+            queues=settings.queues or DEFAULT_QUEUES,
         )
     finally:
         engine.dispose()
