@@ -83,7 +83,7 @@ def seed(url: str) -> dict[str, int]:
                 sa.insert(User.__table__)
                 .values(username=username, display_name=username.title(), role=role,
                         team_id=team, language="en", password_hash=password_hash,
-                        created_at=datetime.now(UTC))  # fmt: skip
+                        created_at=datetime.now(UTC))
                 .returning(User.__table__.c.id)
             ).scalar_one()
     bulk_load_cases(engine, CASES, 3, as_of=AS_OF, collector_ids=[ids["collector"], ids["collector2"]])
