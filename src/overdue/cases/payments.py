@@ -45,11 +45,13 @@ def record_payment(
     }
     dialect = session.get_bind().dialect.name
     make = pg_insert if dialect == "postgresql" else sqlite_insert
-    result = session.execute(
-        make(Payment).values(**values).on_conflict_do_nothing(index_elements=["payment_id"])
+    statement = (
+        make(Payment)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["payment_id"])
+        .returning(Payment.id)
     )
-    inserted = result.rowcount  # type: ignore[attr-defined]
-    if inserted == 1:
+    if session.execute(statement).first() is not None:
         return True
     stored = session.scalar(select(Payment).where(Payment.payment_id == payment_id))
     assert stored is not None
