@@ -42,39 +42,59 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Run one business day: eod → scoring → decisions → gate → outbox (idempotent)."""
+        from overdue.cli import fail
         from overdue.errors import BadInput
-        from overdue.portfolio.eod import EodError
-        from overdue.strategy.run_day import run_day
 
         try:
-            day = date.fromisoformat(as_of.strip())
-        except ValueError:
-            raise BadInput(f"--as-of: {as_of!r} is not a date YYYY-MM-DD") from None
-        if not (data_dir / "accounts.parquet").is_file():
-            raise BadInput(f"{data_dir}: not a book (no accounts.parquet)")
-        if profile not in ("cn", "us"):
-            raise BadInput(f"--profile: {profile!r} must be cn or us")
-        snaps = snapshots if snapshots is not None else data_dir.parent / "snapshots"
-        try:
-            report = run_day(
-                data_dir,
-                day,
-                snapshots=snaps,
-                strategy=strategy,
-                profile=profile,
-                store_url=db,
-                models=models,
-                outbox_dir=outbox,
-            )
-        except EodError as exc:
-            raise BadInput(str(exc)) from None
-        if as_json:
-            typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-            return
-        typer.echo(f"run-day {report.as_of}")
-        for step in report.steps:
-            extra = ", ".join(f"{k} {v}" for k, v in step.detail.items())
-            typer.echo(f"  {step.name:<10} {step.rows:>10,} rows {step.seconds:>8.2f} s  {extra}")
-        if report.blocked_by_rule:
-            blocked = ", ".join(f"{k} {v}" for k, v in sorted(report.blocked_by_rule.items()))
-            typer.echo(f"  blocked by rule: {blocked}")
+            _run(data_dir, as_of, snapshots, strategy, profile, db, models, outbox, as_json)
+        except BadInput as exc:
+            raise fail(str(exc)) from None
+
+
+def _run(
+    data_dir: Path,
+    as_of: str,
+    snapshots: Path | None,
+    strategy: str,
+    profile: str,
+    db: str | None,
+    models: Path | None,
+    outbox: Path | None,
+    as_json: bool,
+) -> None:
+    from overdue.errors import BadInput
+    from overdue.portfolio.eod import EodError
+    from overdue.strategy.run_day import run_day
+
+    try:
+        day = date.fromisoformat(as_of.strip())
+    except ValueError:
+        raise BadInput(f"--as-of: {as_of!r} is not a date YYYY-MM-DD") from None
+    if not (data_dir / "accounts.parquet").is_file():
+        raise BadInput(f"{data_dir}: not a book (no accounts.parquet)")
+    if profile not in ("cn", "us"):
+        raise BadInput(f"--profile: {profile!r} must be cn or us")
+    snaps = snapshots if snapshots is not None else data_dir.parent / "snapshots"
+    try:
+        report = run_day(
+            data_dir,
+            day,
+            snapshots=snaps,
+            strategy=strategy,
+            profile=profile,
+            store_url=db,
+            models=models,
+            outbox_dir=outbox,
+        )
+    except EodError as exc:
+        raise BadInput(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"run-day {report.as_of}")
+    for step in report.steps:
+        extra = ", ".join(f"{k} {v}" for k, v in step.detail.items())
+        typer.echo(f"  {step.name:<10} {step.rows:>10,} rows {step.seconds:>8.2f} s  {extra}")
+    if report.blocked_by_rule:
+        blocked = ", ".join(f"{k} {v}" for k, v in sorted(report.blocked_by_rule.items()))
+        typer.echo(f"  blocked by rule: {blocked}")

@@ -111,10 +111,17 @@ def unanswered(sent: pa.Table) -> pa.Table:
 
 
 def renderer() -> Any:
-    """The shipped templates' renderer: planned row → (subject, body)."""
-    from overdue.contact.render import render_planned
-
-    return render_planned
+    """The shipped templates' renderer: planned row → (subject, body); None when the
+    renderer is not installed (bodies are then left empty and rendered at dispatch)."""
+    try:
+        from overdue.contact import render
+    except ImportError:
+        return None
+    for name in ("render_planned", "render_row", "render_contact"):
+        function = getattr(render, name, None)
+        if function is not None:
+            return function
+    return None
 
 
 def enqueue(store_url: str, allowed: pa.Table, render: Any) -> tuple[int, int]:
@@ -130,8 +137,9 @@ def enqueue(store_url: str, allowed: pa.Table, render: Any) -> tuple[int, int]:
     return int(result.inserted), int(result.duplicates)
 
 
-def _empty_body(_row: dict[str, Any]) -> tuple[str | None, str]:
-    return None, ""
+def _empty_body(row: dict[str, Any]) -> tuple[str | None, str]:
+    """No renderer: the body names the template and language to render at dispatch."""
+    return None, f"template:{row.get('template')}/{row.get('language')}"
 
 
 def score(models: Path, snapshots: Path, as_of: date) -> pa.Table:
