@@ -93,7 +93,7 @@ def test_cli_reports_each_step(book: Path, tmp_path: Path) -> None:
             str(tmp_path / "s"),
             "--profile",
             "us",
-        ],  # fmt: skip
+        ],
     )
     assert result.exit_code == 0, result.output
     for step in ("eod", "scoring", "decisions", "gate", "outbox"):
