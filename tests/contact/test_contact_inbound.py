@@ -10,10 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, insert, select
 
+from overdue.cases.payments import record_payment
 from overdue.contact.inbound import EVENTS, InboundError, is_opt_out, opted_out, receive
 from overdue.contact.outbox import enqueue
 from overdue.store.db import session_scope
-from overdue.store.tables import Customer
+from overdue.store.tables import Customer, Payment
 
 AT = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -82,13 +83,28 @@ def test_payments_receipts_and_call_outcomes_are_idempotent(store_engine: Engine
             "right_party": True, "conversation": False, "outcome": "promise"}
     with session_scope(store_engine) as session:
         enqueue(session, rows, now=T0)
-        assert receive(session, "payment", [payment, payment], received_at=AT).inserted == 1
+        first = receive(session, "payment", [payment, payment], received_at=AT)
+        assert (first.inserted, first.payments_recorded) == (1, 1)
         assert receive(session, "delivery_receipt", [receipt], received_at=AT).matched_outbox == 1
         assert receive(session, "call_outcome", [call], received_at=AT).matched_outbox == 1
     with session_scope(store_engine) as session:
         again = receive(session, "payment", [payment], received_at=AT)
         assert (again.inserted, again.duplicates) == (0, 1)
+        stored = session.execute(select(Payment.payment_id, Payment.amount_fen)).all()
+    assert [tuple(r) for r in stored] == [("P1", 12_345)]
     assert _events(store_engine) == 3
+
+
+def test_a_payment_id_known_with_other_details_is_a_conflict(store_engine: Engine) -> None:
+    with session_scope(store_engine) as session:
+        record_payment(session, payment_id="P7", account_id="A1", amount_fen=100,
+                       value_date=AS_OF, source="web", received_at=AT)
+    event = {"payment_id": "P7", "account_id": "A1", "amount_fen": 999, "value_date": AS_OF}
+    with session_scope(store_engine) as session:
+        result = receive(session, "payment", [event], received_at=AT)
+    assert result.payments_recorded == 0 and "P7" in result.conflicts[0]
+    with session_scope(store_engine) as session:
+        assert session.execute(select(Payment.amount_fen)).scalars().all() == [100]
 
 
 @pytest.mark.parametrize(("kind", "event", "field"), [

@@ -2,7 +2,8 @@
 
 Every event is stored once in ``inbound_events`` under its (kind, external_id): a replayed event
 (the provider retried its webhook, a file was loaded twice) is counted as a duplicate and does
-nothing. Payments are keyed by ``payment_id``; delivery receipts by the provider's message id (or
+nothing. A new payment is also recorded in the store's ``payments`` (idempotent by payment id; a
+payment id seen before with other details is reported in ``conflicts``, not recorded). Payments are keyed by ``payment_id``; delivery receipts by the provider's message id (or
 the idempotency key); call outcomes by the call id; replies by the provider's reply id.
 
 A reply that says STOP / UNSUBSCRIBE / 退订 / TD (any case, half- or full-width, with trailing
@@ -72,6 +73,8 @@ class InboundResult:
     opt_outs: list[OptOut] = field(default_factory=list)
     unapplied_opt_outs: list[OptOut] = field(default_factory=list)
     matched_outbox: int = 0
+    payments_recorded: int = 0
+    conflicts: list[str] = field(default_factory=list)
 
 
 def is_opt_out(text: str) -> bool:
@@ -205,6 +208,9 @@ def _act(
     stamp: datetime,
     result: InboundResult,
 ) -> None:
+    if kind == "payment":
+        _record_payment(session, external_id, event, stamp, result)
+        return
     key = str(event.get("idempotency_key") or event.get("contact_id") or "")
     if kind in ("delivery_receipt", "call_outcome") and is_key(key):
         found = session.execute(select(OUTBOX.c.id).where(OUTBOX.c.idempotency_key == key))
@@ -217,6 +223,31 @@ def _act(
     result.opt_outs.append(opt_out)
     if customer is None or not _apply_opt_out(session, opt_out):
         result.unapplied_opt_outs.append(opt_out)
+
+
+def _record_payment(
+    session: Session, payment_id: str, event: Mapping[str, Any], stamp: datetime,
+    result: InboundResult,
+) -> None:
+    """Into the store's payments (``overdue.cases.payments.record_payment``, idempotent by id)."""
+    from overdue.cases.access import Conflict
+    from overdue.cases.payments import record_payment
+
+    try:
+        with session.begin_nested():
+            new = record_payment(
+                session,
+                payment_id=payment_id,
+                account_id=str(event["account_id"]),
+                amount_fen=int(event["amount_fen"]),
+                value_date=date.fromisoformat(str(event["value_date"])),
+                source=str(event.get("source") or "inbound"),
+                received_at=stamp,
+            )
+    except Conflict as exc:
+        result.conflicts.append(str(exc))
+        return
+    result.payments_recorded += int(new)
 
 
 def _apply_opt_out(session: Session, opt_out: OptOut) -> bool:
