@@ -82,3 +82,58 @@ def test_environment_alone_configures_channels() -> None:
     config = load_channel_config(None, env=env)
     assert config.smtp is not None and (config.smtp.host, config.smtp.port) == ("mail.local", 2525)
     assert config.channels == ["email", "push"]
+
+
+def test_inbound_command_loads_replies_and_payments_once(tmp_path: Path) -> None:
+    url, rows = _store(tmp_path, 3)
+    replies = tmp_path / "replies.jsonl"
+    replies.write_text(
+        json.dumps({"reply_id": "r1", "channel": "sms", "from_address": rows[1]["to_address"],
+                    "text": "退订"}, ensure_ascii=False) + "\n\n"
+        + json.dumps({"reply_id": "r2", "channel": "sms", "from_address": "x", "text": "ok"})
+        + "\n", encoding="utf-8")
+    payments = tmp_path / "payments.csv"
+    payments.write_text("payment_id,account_id,amount_fen,value_date\nP1,A1,500,2026-11-28\n",
+                        encoding="utf-8")
+    runner = CliRunner()
+    first = runner.invoke(app, ["inbound", str(replies), "--kind", "reply", "--db", url])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.output)
+    assert (summary["inserted"], summary["opt_outs"]) == (2, 1)
+    assert summary["unapplied_opt_outs"] == [rows[1]["to_address"]]  # customer not in the store
+    again = json.loads(runner.invoke(app, ["inbound", str(replies), "--kind", "reply",
+                                           "--db", url]).output)
+    assert (again["inserted"], again["duplicates"]) == (0, 2)
+    paid = json.loads(runner.invoke(app, ["inbound", str(payments), "--kind", "payment",
+                                          "--db", url]).output)
+    assert (paid["inserted"], paid["payments_recorded"]) == (1, 1)
+
+
+@pytest.mark.parametrize(("content", "kind", "message"), [
+    ("{not json}\n", "reply", "line 1: not JSON"),
+    ('{"reply_id": "r", "channel": "fax", "from_address": "a", "text": "STOP"}\n', "reply",
+     "reply event 0: channel"),
+    ('{"payment_id": "p"}\n', "refund", "--kind"),
+])
+def test_inbound_command_bad_input(tmp_path: Path, content: str, kind: str, message: str) -> None:
+    url, _ = _store(tmp_path, 1)
+    path = tmp_path / "events.jsonl"
+    path.write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(app, ["inbound", str(path), "--kind", kind, "--db", url])
+    assert isinstance(result.exception, BadInput) and message in str(result.exception)
+
+
+def test_agency_results_command_writes_the_quarantine_report(tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "account_id,customer_id,channel,to_address,attempted_at,time_zone,connected\n"
+        "A1,C1,voice_agent,138,2026-11-28T09:00:00+08:00,Asia/Shanghai,1\n"
+        "A1,C1,voice_agent,138,2026-11-28T09:00:00,Asia/Shanghai,1\n", encoding="utf-8")
+    errors, out = tmp_path / "rejected.csv", tmp_path / "contacts.parquet"
+    result = CliRunner().invoke(app, ["agency-results", str(contacts), "--agency", "acme",
+                                      "--errors", str(errors), "--contacts-out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert (summary["contacts"], summary["rejected_rows"]) == (1, 1)
+    assert "contacts.csv,3,attempted_at" in errors.read_text("utf-8-sig")
+    assert out.is_file()
