@@ -138,7 +138,7 @@ def run_day(
     scores = None
     with _Timer(report, "scoring") as step:
         if models is not None:
-            scores = wiring.score(models, snapshots, as_of)
+            scores = wiring.score(models, snapshots, as_of, data_dir, engine)
             step.rows = scores.num_rows
     with _Timer(report, "decisions") as step:
         snapshot = read_snapshot(snapshots, as_of)

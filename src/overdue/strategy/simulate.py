@@ -219,6 +219,7 @@ def _timed(run: StrategyRun, name: str, seconds: float) -> None:
 def _simulate_day(run: StrategyRun, day: date, config: SimConfig, writer: _CsvWriter) -> None:
     """Payments of the day, the daily run, then the day's contacts and their answers."""
     t0 = time.perf_counter()
+    assert run.state is not None, "the run starts from the snapshot before its first day"
     run.world.pay_day(run.state, day)
     _timed(run, "payments", time.perf_counter() - t0)
     report = run_day(

@@ -8,12 +8,14 @@ compliance gate and its contact history (:mod:`overdue.compliance.gate`), the ou
 
 from __future__ import annotations
 
+import importlib
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from overdue.errors import BadInput
 
@@ -114,7 +116,7 @@ def renderer() -> Any:
     """The shipped templates' renderer: planned row → (subject, body); None when the
     renderer is not installed (bodies are then left empty and rendered at dispatch)."""
     try:
-        from overdue.contact import render
+        render = importlib.import_module("overdue.contact.render")
     except ImportError:
         return None
     for name in ("render_planned", "render_row", "render_contact"):
@@ -142,8 +144,12 @@ def _empty_body(row: dict[str, Any]) -> tuple[str | None, str]:
     return None, f"template:{row.get('template')}/{row.get('language')}"
 
 
-def score(models: Path, snapshots: Path, as_of: date) -> pa.Table:
-    """The models helper's scores for the snapshot of ``as_of`` (written under scores/)."""
-    from overdue.scoring import daily
+def score(models: Path, snapshots: Path, as_of: date, book: Path, engine: str) -> pa.Table:
+    """The models helper's scores for the snapshot of ``as_of`` (written under ``scores/``)."""
+    from overdue.portfolio.eod import snapshot_path
 
-    return daily.score_snapshot(models, snapshots, as_of)
+    scoring = importlib.import_module("overdue.scoring.score_eod")
+    scoring.score_snapshot(snapshots, as_of, models, engine, book_dir=book)
+    folder = snapshot_path(snapshots, as_of) / "scores"
+    table: pa.Table = pq.read_table(folder, schema=scoring.SCORE_SCHEMA)
+    return table

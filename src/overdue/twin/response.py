@@ -171,7 +171,8 @@ def uniforms(seed: int, day: int, keys: IntArray, stream: int) -> FloatArray:
     """
     base = _splitmix(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
     with np.errstate(over="ignore"):
-        x = base ^ _splitmix(np.uint64(day) * np.uint64(1_000_003) + np.uint64(stream))
+        step = np.array([day * 1_000_003 + stream], dtype=np.uint64)
+        x = base ^ _splitmix(step)
         x = _splitmix(x ^ _splitmix(keys.astype(np.uint64)))
     return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
