@@ -11,8 +11,8 @@ from overdue.twin.response import (
     CHANNEL_INDEX,
     TONE_INDEX,
     ContactInput,
-    pays_on_due_date,
     parameter_rows,
+    pays_on_due_date,
     respond,
     uniforms,
 )
