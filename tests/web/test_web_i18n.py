@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 
+from babel.numbers import format_currency, format_decimal
 from fastapi import FastAPI
+from hypothesis import given
+from hypothesis import strategies as st
 from web_support import client, sign_in
 
 from overdue.web import catalog
-from overdue.web.i18n import CATALOGS, Lang, normalise
+from overdue.web.i18n import BABEL_LOCALE, CATALOGS, Lang, normalise
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -58,3 +62,14 @@ def test_the_language_switch_uses_the_query_then_the_cookie(app: FastAPI) -> Non
     sign_in(c, "manager")
     assert "经理看板" in c.get("/dashboard").text
     assert "Manager dashboard" in c.get("/dashboard?lang=en").text
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["en", "zh-CN"]))
+def test_fast_money_format_is_babels(amount_fen: int, code: str) -> None:
+    expected = format_currency(Decimal(amount_fen) / 100, "CNY", locale=BABEL_LOCALE[code])
+    assert Lang(code).money(amount_fen) == expected
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["en", "zh-CN"]))
+def test_fast_integer_format_is_babels(value: int, code: str) -> None:
+    assert Lang(code).number(value) == format_decimal(value, locale=BABEL_LOCALE[code])

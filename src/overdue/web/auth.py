@@ -149,7 +149,12 @@ def lookup(
     users, sessions, _ = tables()
     digest = token_hash(token)
     found = conn.execute(
-        sa.select(sessions, users.c.username)
+        sa.select(
+            users,
+            sessions.c.csrf_token,
+            sessions.c.expires_at,
+            sessions.c.last_seen_at,
+        )
         .join(users, users.c.id == sessions.c.user_id)
         .where(sessions.c.token_hash == digest)
     ).mappings().first()
@@ -160,14 +165,13 @@ def lookup(
     if as_utc(found["expires_at"]) <= now or last_seen + idle <= now:
         conn.execute(sa.delete(sessions).where(sessions.c.token_hash == digest))
         return None
+    if found.get("active", True) is False:
+        return None
     if now - last_seen >= TOUCH_EVERY:
         conn.execute(
             sa.update(sessions).where(sessions.c.token_hash == digest).values(last_seen_at=now)
         )
-    user = conn.execute(sa.select(users).where(users.c.id == found["user_id"])).mappings().one()
-    if user.get("active", True) is False:
-        return None
-    return _session_user(user, str(found["csrf_token"]), digest)
+    return _session_user(found, str(found["csrf_token"]), digest)
 
 
 def logout(conn: Connection, token: str | None) -> None:

@@ -105,12 +105,12 @@ def actor_of(user: auth.SessionUser) -> Actor:
     return Actor(user.id, user.role, user.team_id, user.agency_id, user.username)
 
 
-BUSINESS_DATE_TTL = timedelta(seconds=60)
+BUSINESS_DATE_TTL = timedelta(minutes=10)
 
 
 def business_date(request: Request, session: Session) -> date:
     """The business date of web actions: the settings' date, else the store's latest case update
-    (the last end-of-day load), else today's UTC date. Cached for a minute."""
+    (the last end-of-day load), else today's UTC date. Cached for ten minutes."""
     settings = settings_of(request)
     if settings.business_date is not None:
         return settings.business_date
