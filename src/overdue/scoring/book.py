@@ -30,7 +30,7 @@ from overdue.scoring.train import TrainOptions, train_frame
 
 BOOK_FILE = "book.json"
 MAX_OBSERVATION_DATES = 60
-MIN_VALID_ROWS = 50
+MIN_VALID_ROWS = 20
 
 
 @dataclass(frozen=True)
