@@ -10,11 +10,13 @@ import pytest
 from contact_receivers import SmtpReceiver, WebhookReceiver
 from contact_rows import T0, outbox_rows
 from sqlalchemy import Engine, event, select, text
+from sqlalchemy.exc import OperationalError
 
 from overdue.contact.adapters.base import Adapter
 from overdue.contact.adapters.smtp import SmtpAdapter, SmtpConfig
 from overdue.contact.adapters.webhook import WebhookAdapter, WebhookEndpoint
 from overdue.contact.dispatcher import (
+    MAX_DATABASE_RETRIES,
     DispatchSettings,
     Worker,
     backoff_delay_seconds,
@@ -227,3 +229,23 @@ def test_a_worker_hands_back_what_it_cannot_send_within_its_lease(
     assert len(back) == summary.handed_back
     assert all(r.attempts == 0 and r.locked_by is None for r in back)
     assert smtp.arrivals.total() + hook.arrivals.total() == summary.sent
+
+
+def test_a_worker_waits_out_a_few_database_failures_then_gives_up(store_engine: Engine) -> None:
+    class Flaky(Worker):
+        failures = 0
+
+        def run_batch(self) -> int:
+            if self.failures < self.limit:
+                self.failures += 1
+                raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+            return super().run_batch()
+
+    settings = DispatchSettings(once=True, idle_sleep_seconds=0.001)
+    recovering = Flaky(store_engine, {}, "w", settings)
+    recovering.limit = MAX_DATABASE_RETRIES
+    assert recovering.run().claimed == 0 and recovering.failures == MAX_DATABASE_RETRIES
+    hopeless = Flaky(store_engine, {}, "w", settings)
+    hopeless.limit = MAX_DATABASE_RETRIES + 1
+    with pytest.raises(OperationalError):
+        hopeless.run()

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from overdue.contact.adapters.base import Adapter, Message, SendError
 from overdue.contact.outbox import OUTBOX
@@ -37,6 +38,8 @@ MAX_ERROR_CHARS = 1_000
 MAX_WORKERS = 32
 LEASE_SAFETY_SECONDS = 1.0
 MAX_SEND_BUDGET_SECONDS = 30.0
+MAX_DATABASE_RETRIES = 5
+MAX_DATABASE_WAIT_SECONDS = 30.0
 MARK_GROUP_ROWS = 20
 MARK_GROUP_SECONDS = 0.5
 
@@ -352,10 +355,22 @@ class Worker:
         """Loop until stopped, out of time, or (``once``) nothing is due."""
         s = self.settings
         started = self.monotonic_fn()
+        database_failures = 0
         while stop is None or not stop.is_set():
             if s.max_seconds is not None and self.monotonic_fn() - started >= s.max_seconds:
                 break
-            if self.run_batch() == 0:
+            try:
+                claimed = self.run_batch()
+            except OperationalError:
+                # the database went away (restart, network): wait and try again, a few times;
+                # rows this worker held come back to everyone when its lease runs out
+                database_failures += 1
+                if database_failures > MAX_DATABASE_RETRIES:
+                    raise
+                time.sleep(min(MAX_DATABASE_WAIT_SECONDS, s.idle_sleep_seconds * 2**database_failures))
+                continue
+            database_failures = 0
+            if claimed == 0:
                 if s.once:
                     break
                 time.sleep(s.idle_sleep_seconds)
