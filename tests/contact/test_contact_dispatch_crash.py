@@ -91,3 +91,23 @@ def test_kill_9_then_restart_delivers_each_key_exactly_once(
     assert status_counts(pg_engine)["sending"] == 0
     resent = [doc for key, doc in hook.arrivals.log if counts[key] > 1]
     assert all(doc["attempt"] in (1, 2) for doc in resent)
+
+
+@pytest.mark.slow
+def test_two_dispatcher_processes_share_the_outbox_without_sending_a_row_twice(
+    pg_engine: Engine, contact_pg_url: str, tmp_path: Path
+) -> None:
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    rows = outbox_rows(200, channels=("email", "sms", "push"), at=due)
+    with session_scope(pg_engine) as session:
+        enqueue(session, rows, now=due)
+    with SmtpReceiver(0.01) as smtp, WebhookReceiver(SECRET, 0.01) as hook:
+        config = _config(tmp_path / "channels.toml", smtp, hook)
+        processes = [_start(contact_pg_url, config) for _ in range(2)]
+        outputs = [p.communicate(timeout=180) for p in processes]
+        counts = smtp.arrivals.counts() + hook.arrivals.counts()
+    assert all(p.returncode == 0 for p in processes), outputs
+    summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert sum(s["sent"] for s in summaries) == 200 and all(s["resends"] == 0 for s in summaries)
+    assert all(s["sent"] > 0 for s in summaries)  # both took part
+    assert counts == {row["idempotency_key"]: 1 for row in rows}
