@@ -4,15 +4,15 @@ It reads only the simulation's (or production's) logs — which arm each custome
 segments its accounts were in, the contacts made, what was collected, complaints — never the
 response model's parameters. Steps:
 
-1. **Effects.** Each customer is counted in the first segment with a contact path it entered
-   during the logged period (its *entry segment*). Per entry segment and arm: the mean amount
-   collected per customer (on-time payments plus recoveries), cost, complaints and contacts per
-   channel and day. The effect of an arm's path is its mean collected minus the hold-out's, with
-   a 95 % interval (Welch, normal approximation). The arms were drawn at random by customer, so
-   the difference is causal for the entry segment's population.
+1. **Effects.** Every account-day of the log has a segment and an arm (the decisions). Its
+   outcome is what the account paid in the next ``HORIZON_DAYS`` days (recoveries and on-time
+   payments). Per segment and arm: the mean outcome per account-day, its difference with the
+   hold-out's (95 % interval, delta method with customers as clusters: the arms are drawn at
+   random per customer, so the difference is causal), and the cost, complaints and contacts
+   per channel per account-day of the contacts actually made.
 2. **Allocation.** One choice per segment: one of the logged arms' paths, or no contact (the
    hold-out's treatment). Binary variables ``x[s, a]``, one per segment; maximise
-   Σ n_s · (effect − cost − complaint_price · complaints) · x subject to each channel's daily
+   Σ n_s · (effect − cost − complaint_price · complaints) · x (n_s: account-days a day) subject to each channel's daily
    capacity (the spec's ``capacities``) and the compliance caps (expected calls per customer a
    day within the profile's caps). Solved with HiGHS (``scipy.optimize.milp``). An effect whose
    interval reaches below zero is priced at its lower bound (we only pay for what the data
@@ -41,76 +41,139 @@ NONE: Final = "none"
 MAX_SEGMENTS: Final = 200
 CALL_CHANNELS: Final = ("voice_robot", "voice_agent")
 CALLS_PER_DAY_CAP: Final = 3.0  # expected calls per customer a day (cn: 3 connected; us: 7/7)
+HORIZON_DAYS: Final = 7  # money collected in the 7 days after an account-day counts for it
 
 
-def entry_segments(decisions: pa.Table, no_path: set[str]) -> dict[str, str]:
-    """customer_id → the first segment with a path its accounts entered (by day, then priority)."""
-    active = decisions.filter(pc.invert(pc.is_in(decisions["segment"], pa.array(sorted(no_path)))))
-    ordered = active.select(["as_of", "customer_id", "segment"]).sort_by(
-        [("as_of", "ascending"), ("customer_id", "ascending"), ("segment", "ascending")]
+def _dense_days(payments: pa.Table, accounts: dict[str, int], first: int, days: int) -> np.ndarray:
+    """Collected (recovered + paid on the due date) per account and day, as a dense matrix."""
+    matrix = np.zeros((len(accounts), days + HORIZON_DAYS + 1), dtype=np.int64)
+    if payments.num_rows == 0:
+        return matrix
+    rows = np.array([accounts[a] for a in payments["account_id"].to_pylist()], dtype=np.int64)
+    day = pc.cast(payments["day"], pa.int32()).to_numpy(zero_copy_only=False) - first
+    amount = payments["recovered_fen"].to_numpy() + payments["paid_on_due_date_fen"].to_numpy()
+    keep = (day >= 0) & (day < matrix.shape[1])
+    np.add.at(matrix, (rows[keep], day[keep]), amount[keep])
+    return matrix
+
+
+def _account_days(decisions: pa.Table, no_path: set[str]) -> pa.Table:
+    """One row per account and day with its segment and arm (segments with a path only)."""
+    table = decisions.select(["as_of", "account_id", "customer_id", "segment", "arm"])
+    table = table.group_by(["as_of", "account_id"]).aggregate(
+        [("customer_id", "min"), ("segment", "min"), ("arm", "min")]
     )
-    first: dict[str, str] = {}
-    for cid, seg in zip(
-        ordered["customer_id"].to_pylist(), ordered["segment"].to_pylist(), strict=True
-    ):
-        if cid not in first:
-            first[cid] = seg
-    return first
+    table = table.rename_columns(["as_of", "account_id", "customer_id", "segment", "arm"])
+    keep = pc.invert(pc.is_in(table["segment"], pa.array(sorted(no_path), pa.string())))
+    return table.filter(keep)
 
 
-def _channel_rates(contacts: pa.Table, customers: pa.Table, days: int) -> dict[str, np.ndarray]:
-    """Per customer (rows of ``customers``): allowed contacts a day, by channel."""
-    index = {c: i for i, c in enumerate(customers["customer_id"].to_pylist())}
-    made = contacts.filter(contacts["allowed"]) if "allowed" in contacts.column_names else contacts
-    out: dict[str, np.ndarray] = {}
-    channels = made["channel"].to_pylist()
-    owners = made["customer_id"].to_pylist()
-    for channel in sorted(set(channels)):
-        counts = np.zeros(customers.num_rows)
-        for ch, cid in zip(channels, owners, strict=True):
-            if ch == channel:
-                counts[index[cid]] += 1
-        out[channel] = counts / max(days, 1)
-    return out
+def _ratio_by_customer(
+    customers: np.ndarray, y: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-customer sums of y and n (the clusters of the delta-method interval)."""
+    codes, index = np.unique(customers, return_inverse=True)
+    ys = np.zeros(codes.size)
+    ns = np.zeros(codes.size)
+    np.add.at(ys, index, y)
+    np.add.at(ns, index, n)
+    return ys, ns
+
+
+def _difference(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    value = a["value"] - b["value"]
+    half = sm.Z95 * float(np.hypot(a["se"], b["se"]))
+    return {"value": value, "low": value - half, "high": value + half}
+
+
+def _ratio(ys: np.ndarray, ns: np.ndarray) -> dict[str, float]:
+    ci = sm.ratio_ci(ys, ns)
+    return {**ci, "se": (ci["high"] - ci["value"]) / sm.Z95}
 
 
 def estimate_effects(logs: Path, no_path: set[str]) -> dict[str, Any]:
-    """The effect table: per entry segment and arm, collected/cost/complaints with intervals."""
-    customers = pq.read_table(logs / "customers.parquet")
-    decisions = pq.read_table(
-        logs / "decisions.parquet", columns=["as_of", "customer_id", "segment"]
+    """The effect table: per segment and arm, collected in the next ``HORIZON_DAYS`` per
+    account-day in the segment, against the hold-out's, with 95 % intervals (customers as
+    clusters); cost, complaints and contacts per channel per account-day."""
+    from overdue.twin.response import CHANNEL_TABLE
+
+    decisions = pq.read_table(logs / "decisions.parquet")
+    made = (
+        pq.read_table(logs / "outcomes.parquet") if (logs / "outcomes.parquet").is_file() else None
     )
-    contacts = pq.read_table(
-        logs / "contacts.parquet", columns=["customer_id", "channel", "allowed"]
-    )
-    days = len(pc.unique(decisions["as_of"]))
-    entry = entry_segments(decisions, no_path)
-    ids = customers["customer_id"].to_pylist()
-    segment = np.array([entry.get(c, "") for c in ids], dtype=object)
-    arm = np.array(customers["arm"].to_pylist(), dtype=object)
-    collected = customers["recovered_fen"].to_numpy() + customers["paid_on_due_date_fen"].to_numpy()
-    cost = customers["cost_fen"].to_numpy()
-    complaints = customers["complaints"].to_numpy()
-    rates = _channel_rates(contacts, customers, days)
+    payments = pq.read_table(logs / "payments.parquet")
+    days_all = pc.cast(decisions["as_of"], pa.int32()).to_numpy(zero_copy_only=False)
+    first, last = int(days_all.min()), int(days_all.max())
+    usable_last = last - HORIZON_DAYS
+    if usable_last < first:
+        raise ValueError(f"{logs}: fewer than {HORIZON_DAYS + 1} logged days")
+    rows = _account_days(decisions, no_path)
+    day = pc.cast(rows["as_of"], pa.int32()).to_numpy(zero_copy_only=False)
+    rows = rows.filter(pa.array(day <= usable_last))
+    day = day[day <= usable_last] - first
+    accounts = {a: i for i, a in enumerate(sorted(set(decisions["account_id"].to_pylist())))}
+    dense = np.cumsum(_dense_days(payments, accounts, first, last - first), axis=1)
+    at = np.array([accounts[a] for a in rows["account_id"].to_pylist()], dtype=np.int64)
+    # money comes the day after the contacts at the earliest: window (d, d + H]
+    y = (dense[at, day + HORIZON_DAYS] - dense[at, day]).astype(np.float64)
+    segment = np.array(rows["segment"].to_pylist(), dtype=object)
+    arm = np.array(rows["arm"].to_pylist(), dtype=object)
+    customer = np.array(rows["customer_id"].to_pylist(), dtype=object)
+    per_day = _made_per_account_day(made, first, usable_last, CHANNEL_TABLE)
+    n_days = usable_last - first + 1
     table: dict[str, Any] = {}
-    for seg in sorted(set(segment) - {""}):
+    for seg in sorted(set(segment.tolist())):
         in_seg = segment == seg
         hold = in_seg & (arm == "holdout")
-        rows: dict[str, Any] = {}
-        for a in sorted(set(arm[in_seg])):
+        if not hold.any():
+            continue
+        base = _ratio(*_ratio_by_customer(customer[hold], y[hold], np.ones(int(hold.sum()))))
+        arms: dict[str, Any] = {}
+        for a in sorted(set(arm[in_seg].tolist())):
             pick = in_seg & (arm == a)
-            rows[a] = {
-                "customers": int(pick.sum()),
-                "collected_per_customer_fen": sm.mean_ci(collected[pick]),
-                "effect_vs_holdout_fen": sm.difference_ci(collected[pick], collected[hold]),
-                "cost_per_customer_fen": sm.mean_ci(cost[pick]),
-                "complaints_per_customer": sm.mean_ci(complaints[pick]),
-                "contacts_per_customer_day": {
-                    ch: float(r[pick].mean()) for ch, r in rates.items() if r[pick].any()
+            count = int(pick.sum())
+            mean = _ratio(*_ratio_by_customer(customer[pick], y[pick], np.ones(count)))
+            stats = per_day.get((seg, a), {"cost_fen": 0.0, "complaints": 0.0, "channels": {}})
+            arms[a] = {
+                "account_days": count,
+                "collected_per_account_day_fen": {k: v for k, v in mean.items() if k != "se"},
+                "effect_vs_holdout_fen": _difference(mean, base),
+                "cost_per_account_day_fen": stats["cost_fen"] / count,
+                "complaints_per_account_day": stats["complaints"] / count,
+                "contacts_per_account_day": {
+                    ch: n / count for ch, n in sorted(stats["channels"].items())
                 },
             }
-        table[seg] = {"customers": int(in_seg.sum()), "arms": rows}
-    return {"days": days, "segments": table}
+        table[seg] = {"account_days": int(in_seg.sum()), "per_day": in_seg.sum() / n_days,
+                      "arms": arms}  # fmt: skip
+    return {"days": n_days, "horizon_days": HORIZON_DAYS, "segments": table}
+
+
+def _made_per_account_day(
+    made: pa.Table | None, first: int, last: int, costs: dict[str, Any]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Contacts made (by channel), their cost and complaints, per (segment, arm)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    if made is None or made.num_rows == 0:
+        return out
+    day = pc.cast(made["as_of"], pa.int32()).to_numpy(zero_copy_only=False)
+    keep = (day >= first) & (day <= last)
+    made = made.filter(pa.array(keep))
+    complaint = made["complaint"].to_pylist() if "complaint" in made.column_names else None
+    for i, (seg, a, ch) in enumerate(
+        zip(
+            made["segment"].to_pylist(),
+            made["arm"].to_pylist(),
+            made["channel"].to_pylist(),
+            strict=True,
+        )
+    ):
+        entry = out.setdefault((seg, a), {"cost_fen": 0.0, "complaints": 0.0, "channels": {}})
+        entry["cost_fen"] += costs[ch].cost_fen
+        entry["channels"][ch] = entry["channels"].get(ch, 0) + 1
+        if complaint is not None and complaint[i]:
+            entry["complaints"] += 1
+    return out
 
 
 def allocate(
@@ -125,7 +188,7 @@ def allocate(
     choices: list[tuple[str, str]] = []
     value: list[float] = []
     for seg, data in sorted(effects["segments"].items()):
-        n = population.get(seg, data["customers"])
+        n = population.get(seg, data["per_day"])
         choices.append((seg, NONE))
         value.append(0.0)
         for arm, row in sorted(data["arms"].items()):
@@ -133,8 +196,8 @@ def allocate(
                 continue
             effect = row["effect_vs_holdout_fen"]
             gain = effect["value"] if effect["low"] > 0 else min(effect["value"], effect["low"])
-            net = gain - row["cost_per_customer_fen"]["value"]
-            net -= complaint_price_fen * row["complaints_per_customer"]["value"]
+            net = gain - row["cost_per_account_day_fen"]
+            net -= complaint_price_fen * row["complaints_per_account_day"]
             value.append(n * net)
             choices.append((seg, arm))
     assert len({s for s, _ in choices}) <= MAX_SEGMENTS
@@ -147,14 +210,14 @@ def allocate(
         row = np.zeros(k)
         for j, (seg, arm) in enumerate(choices):
             if arm != NONE:
-                rate = effects["segments"][seg]["arms"][arm]["contacts_per_customer_day"]
+                rate = effects["segments"][seg]["arms"][arm]["contacts_per_account_day"]
                 row[j] = population.get(seg, 0.0) * rate.get(channel, 0.0)
         if row.any():
             constraints.append(LinearConstraint(row.reshape(1, -1), -np.inf, float(cap)))
     upper = np.ones(k)
     for j, (seg, arm) in enumerate(choices):
         if arm != NONE:
-            rate = effects["segments"][seg]["arms"][arm]["contacts_per_customer_day"]
+            rate = effects["segments"][seg]["arms"][arm]["contacts_per_account_day"]
             if sum(rate.get(ch, 0.0) for ch in CALL_CHANNELS) > CALLS_PER_DAY_CAP:
                 upper[j] = 0.0  # breaks the compliance caps on average: not allowed
     result = milp(
@@ -206,10 +269,7 @@ def optimise_from_logs(logs: Path, strategy: Any, out: Path) -> dict[str, Any]:
     spec = wiring.load_strategy(strategy)
     no_path = {s.name for s in spec.segments if s.path is None}
     effects = estimate_effects(Path(logs), no_path)
-    population = {
-        seg: data["customers"] / max(effects["days"], 1) * 30
-        for seg, data in effects["segments"].items()
-    }
+    population = {seg: float(data["per_day"]) for seg, data in effects["segments"].items()}
     allocation = allocate(effects, spec.daily_limits(), population)
     data = optimised_spec(spec, allocation["chosen"])
     out = Path(out)

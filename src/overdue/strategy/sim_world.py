@@ -147,6 +147,7 @@ class World:
         self.flag_events: list[tuple[str, str, str]] = []  # (UTC instant, customer_id, flag)
         self.promised_until = np.full(people.n_accounts, -(10**6), dtype=np.int64)
         self.broken: dict[int, list[IntArray]] = defaultdict(list)
+        self.paid_log: list[tuple[int, IntArray, IntArray, IntArray]] = []  # day, rows, fen
 
     # -- contacts -----------------------------------------------------------------------------
 
@@ -220,6 +221,27 @@ class World:
                 cid = str(self.people.customer_id[int(cust[i])].as_py())
                 self.flag_events.append((instant, cid, name))
 
+    def payments_log(self) -> pa.Table:
+        """Every account's payments by day: recovered (past due) and paid on the due date."""
+        days = [np.full(rows.size, od, dtype=np.int64) for od, rows, _, _ in self.paid_log]
+        rows = [r for _, r, _, _ in self.paid_log]
+        empty = np.zeros(0, dtype=np.int64)
+        at = np.concatenate(rows) if rows else empty
+        ordinal = np.concatenate(days) if days else empty
+        epoch = date(1970, 1, 1).toordinal()
+        return pa.table(
+            {
+                "account_id": self.people.account_id.take(pa.array(at, pa.int64())),
+                "day": pa.array((ordinal - epoch).astype("datetime64[D]"), pa.date32()),
+                "recovered_fen": pa.array(
+                    np.concatenate([r for *_, r, _ in self.paid_log]) if rows else empty
+                ),
+                "paid_on_due_date_fen": pa.array(
+                    np.concatenate([p for *_, p in self.paid_log]) if rows else empty
+                ),
+            }
+        )
+
     def history_state(self, day: date) -> pa.Table:
         """``account_id, promise_pending`` for the decisions of ``day``."""
         pending = self.promised_until >= day.toordinal()
@@ -269,6 +291,8 @@ class World:
         np.add.at(self.tally.recovered_fen, cust, np.minimum(recover, owed))
         np.add.at(self.tally.paid_on_due_fen, cust, on_due)
         amount = recover + on_due
+        paid = np.flatnonzero(amount > 0)
+        self.paid_log.append((od, paid, np.minimum(recover, owed)[paid], on_due[paid]))
         payments = self._payments_table(amount, day)
         self._book(payments, day)
         self.delivered[(od + 1) % FATIGUE_WINDOW_DAYS] = 0  # the window moves on tomorrow

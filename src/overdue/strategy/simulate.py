@@ -154,13 +154,15 @@ def simulate(config: SimConfig, progress: Progress | None = None) -> dict[str, A
     finally:
         writer.close()
     _write_people(out, people, flags0, runs, start)
-    summary["seconds"] = {"prepare_book": round(prepare_seconds, 1)}
-    for run in runs:
-        summary["seconds"][run.label] = {k: round(v, 1) for k, v in sorted(run.seconds.items())}
     (out / "summary.json").write_text(
-        json.dumps(_rounded(summary, skip=("seconds",)), indent=2, ensure_ascii=False) + "\n"
+        json.dumps(_rounded(summary), indent=2, ensure_ascii=False) + "\n"
     )
-    summary["seconds"]["total"] = round(time.perf_counter() - started, 1)
+    seconds: dict[str, Any] = {"prepare_book": round(prepare_seconds, 1)}
+    for run in runs:
+        seconds[run.label] = {k: round(v, 1) for k, v in sorted(run.seconds.items())}
+    seconds["total"] = round(time.perf_counter() - started, 1)
+    (out / "timings.json").write_text(json.dumps(seconds, indent=2) + "\n")
+    summary["seconds"] = seconds  # returned, not in summary.json (timings vary between runs)
     if not config.keep_snapshots:
         for run in runs:
             _prune(run.snapshots, keep=None)
@@ -499,11 +501,11 @@ def _scaled(ci: dict[str, float], factor: float) -> dict[str, float]:
     return {k: v * factor for k, v in ci.items()}
 
 
-def _rounded(value: Any, skip: tuple[str, ...] = ()) -> Any:
+def _rounded(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     if isinstance(value, dict):
-        return {k: v if k in skip else _rounded(v) for k, v in value.items()}
+        return {k: _rounded(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     return value
@@ -531,6 +533,7 @@ def _write_logs(run: StrategyRun, people: People, folder: Path) -> None:
         }
     )
     pq.write_table(table, folder / "customers.parquet")
+    pq.write_table(run.world.payments_log(), folder / "payments.parquet")
     decisions = sorted(run.snapshots.glob("as_of=*/decisions/part-0.parquet"))
     contacts = sorted(run.snapshots.glob("as_of=*/contacts/part-0.parquet"))
     outcomes = sorted(run.snapshots.glob("as_of=*/outcomes/part-0.parquet"))
@@ -539,3 +542,45 @@ def _write_logs(run: StrategyRun, people: People, folder: Path) -> None:
             parts = [pq.read_table(f) for f in files]
             pq.write_table(pa.concat_tables(parts, promote_options="default"),
                            folder / f"{name}.parquet")  # fmt: skip
+
+
+def demo_strategies(
+    out: Path,
+    *,
+    accounts: int = 2000,
+    days: int = 10,
+    seed: int = 1,
+    profile: str = "cn",
+    strategy: str | Path = "default",
+    vs: str | Path | None = "aggressive",
+) -> dict[str, Any]:
+    """For ``overdue demo``: run the strategies over the demo's days on a small twin book.
+
+    Returns, per strategy and arm: contacts, blocked attempts by rule, promises, recovered
+    (fen) and complaints, plus where ``summary.json`` and ``contacts.csv`` are.
+    """
+    config = SimConfig(
+        accounts=accounts, days=days, strategy=strategy, vs=vs, profile=profile, seed=seed, out=out
+    )
+    summary = simulate(config)
+    result: dict[str, Any] = {
+        "summary": str(Path(out) / "summary.json"),
+        "contacts_csv": str(Path(out) / "contacts.csv"),
+        "first_day": summary["config"]["first_day"],
+        "last_day": summary["config"]["last_day"],
+        "strategies": {},
+    }
+    for label, data in summary["strategies"].items():
+        arms = {
+            arm: {
+                "customers": a["customers"],
+                "contacts": int(a["contacts"]["value"]),
+                "blocked_by_rule": a["blocked_by_rule"],
+                "promises": int(a["promises"]["value"]),
+                "recovered_fen": int(a["recovered_fen"]["value"]),
+                "complaints": int(a["complaints"]["value"]),
+            }
+            for arm, a in data["arms"].items()
+        }
+        result["strategies"][label] = {"name": data["name"], "arms": arms}
+    return result
