@@ -137,3 +137,16 @@ def test_agency_results_command_writes_the_quarantine_report(tmp_path: Path) -> 
     assert (summary["contacts"], summary["rejected_rows"]) == (1, 1)
     assert "contacts.csv,3,attempted_at" in errors.read_text("utf-8-sig")
     assert out.is_file()
+
+
+def test_capture_mode_writes_every_message_to_files_and_sends_nothing(tmp_path: Path) -> None:
+    url, rows = _store(tmp_path, 9)
+    out = tmp_path / "captured"
+    result = CliRunner().invoke(app, ["dispatch", "--db", url, "--capture", str(out), "--once"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["sent"] == 9 and summary["channels"][:3] == ["push", "sms", "email"]
+    written = sorted(p.stem for p in out.glob("*/*.json"))
+    assert written == sorted(row["idempotency_key"] for row in rows)
+    email = json.loads(next((out / "email").glob("*.json")).read_text("utf-8"))
+    assert email["subject"].startswith("还款提醒")

@@ -49,21 +49,27 @@ def run_dispatch(
     once: bool,
     max_seconds: float | None,
     overrides: dict[str, Any],
+    capture: Path | None = None,
 ) -> dict[str, Any]:
     """What ``overdue dispatch`` does; returns the summary plus the outbox's status counts."""
     from overdue.contact.adapters.config import (
         ChannelConfigError,
         build_adapters,
+        capture_config,
         load_channel_config,
     )
     from overdue.contact.dispatcher import dispatch_parallel
     from overdue.contact.outbox import status_counts
     from overdue.store.db import make_engine
 
+    if capture is not None and config_path is not None:
+        raise BadInput("--capture and --config exclude each other")
     try:
         config = load_channel_config(config_path)
     except ChannelConfigError as exc:
         raise BadInput(str(exc)) from None
+    if capture is not None:
+        config = capture_config(capture, config.dispatch)
     if not config.channels:
         raise BadInput("no channel configured: give --config FILE or OVERDUE_SMTP_HOST / "
                        "OVERDUE_WEBHOOK_<CHANNEL>_URL / OVERDUE_FILES_DIR")
@@ -94,6 +100,7 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(None, "--batch-size", min=1, max=1000, help="Rows claimed per batch (≤ 1000)."),
         lease_seconds: float = typer.Option(None, "--lease-seconds", help="After this long a 'sending' row of a vanished worker is claimed again."),
         max_attempts: int = typer.Option(None, "--max-attempts", min=1, max=20, help="Attempts before a row is dead."),
+        capture: Path = typer.Option(None, "--capture", help="Send nothing: write every message to DIR/<channel>/<key>.json (demo, dry run)."),
     ) -> None:
         """Send due outbox rows (SMTP e-mail; sms / voice_robot / push webhooks; letter / agency / legal files)."""
         overrides = {
@@ -102,7 +109,7 @@ def register(app: typer.Typer) -> None:
                                 ("max_attempts", max_attempts))
             if value is not None
         }
-        result = run_dispatch(db, config, workers, once, max_seconds, overrides)
+        result = run_dispatch(db, config, workers, once, max_seconds, overrides, capture)
         typer.echo(json.dumps(result, sort_keys=True))
 
     _register_inbound(app)

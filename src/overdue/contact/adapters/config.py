@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from overdue.contact.adapters.base import FILE_CHANNELS, WEBHOOK_CHANNELS, Adapter
-from overdue.contact.adapters.files import FileAdapter
+from overdue.contact.adapters.files import CAPTURE_CHANNELS, FileAdapter
 from overdue.contact.adapters.smtp import SmtpAdapter, SmtpConfig
 from overdue.contact.adapters.webhook import WebhookAdapter, WebhookEndpoint
 
@@ -64,6 +64,7 @@ class ChannelConfig:
     files_dir: Path | None = None
     files_channels: tuple[str, ...] = FILE_CHANNELS
     dispatch: dict[str, Any] = field(default_factory=dict)
+    capture: bool = False
 
     @property
     def channels(self) -> list[str]:
@@ -167,6 +168,12 @@ def load_channel_config(path: Path | None, env: Mapping[str, str] | None = None)
     )
 
 
+def capture_config(directory: Path, dispatch: dict[str, Any] | None = None) -> ChannelConfig:
+    """Every machine channel written to files under ``directory``: nothing leaves the host."""
+    return ChannelConfig(files_dir=Path(directory), files_channels=CAPTURE_CHANNELS,
+                         dispatch=dict(dispatch or {}), capture=True)
+
+
 def build_adapters(config: ChannelConfig) -> dict[str, Adapter]:
     """Fresh adapter instances (one set per worker thread), keyed by channel."""
     adapters: dict[str, Adapter] = {}
@@ -176,6 +183,6 @@ def build_adapters(config: ChannelConfig) -> dict[str, Adapter]:
         webhook = WebhookAdapter(config.webhooks)
         adapters.update({channel: webhook for channel in config.webhooks})
     if config.files_dir is not None:
-        files = FileAdapter(config.files_dir, config.files_channels)
+        files = FileAdapter(config.files_dir, config.files_channels, capture=config.capture)
         adapters.update({channel: files for channel in config.files_channels})
     return adapters

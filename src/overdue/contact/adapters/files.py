@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from overdue.contact.adapters.base import (
+    CHANNELS,
     FILE_CHANNELS,
     Message,
     PermanentSendError,
@@ -20,14 +21,23 @@ from overdue.contact.adapters.base import (
 )
 from overdue.contact.keys import is_key
 
+CAPTURE_CHANNELS = tuple(c for c in CHANNELS if c not in ("voice_agent", "field_visit"))
+
 
 class FileAdapter:
-    """Writes ``ROOT/<channel>/<key>.json`` for each message (letter, agency, legal)."""
+    """Writes ``ROOT/<channel>/<key>.json`` for each message (letter, agency, legal).
 
-    def __init__(self, root: Path, channels: tuple[str, ...] = FILE_CHANNELS) -> None:
-        unknown = sorted(set(channels) - set(FILE_CHANNELS))
+    With ``capture=True`` it takes any machine channel (e-mail, SMS, push, robot calls too):
+    a dry run or a demo then sends nothing and leaves every message on disk.
+    """
+
+    def __init__(
+        self, root: Path, channels: tuple[str, ...] = FILE_CHANNELS, *, capture: bool = False
+    ) -> None:
+        allowed = CAPTURE_CHANNELS if capture else FILE_CHANNELS
+        unknown = sorted(set(channels) - set(allowed))
         if unknown:
-            raise ValueError(f"file channels {unknown} not in {list(FILE_CHANNELS)}")
+            raise ValueError(f"file channels {unknown} not in {list(allowed)}")
         self.root = Path(root)
         self.channel_names = tuple(channels)
 
