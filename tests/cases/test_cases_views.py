@@ -118,3 +118,15 @@ def test_timeline_orders_everything(session: Session, world: World) -> None:
     assert contact_entry.details["to_address"] == "138****0001"
     note = next(e for e in entries if e.kind == "note")
     assert note.details["body"] == "<script>alert(1)</script> will pay"
+
+
+def test_total_is_capped_for_huge_queues(
+    session: Session, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from overdue.cases import views
+
+    monkeypatch.setattr(views, "MAX_COUNTED", 3)
+    page = list_queue(session, world.actor("manager"))
+    assert (page.total, page.total_is_lower_bound, len(page.rows)) == (3, True, 5)
+    exact = list_queue(session, world.actor("collector1"))
+    assert (exact.total, exact.total_is_lower_bound) == (2, False)

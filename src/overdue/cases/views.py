@@ -34,6 +34,7 @@ from overdue.store.tables import (
 )
 
 MAX_PAGE_SIZE = 200
+MAX_COUNTED = 2_000
 MAX_TIMELINE_ENTRIES = 2000
 SORTS = ("priority", "dpd", "balance", "sla", "promise")
 CUSTOMER_FLAGS = (
@@ -72,10 +73,14 @@ class QueueRow:
 
 @dataclass(frozen=True)
 class QueuePage:
+    """``total`` counts at most MAX_COUNTED cases; beyond that ``total_is_lower_bound`` is set
+    (show "2000+"): counting a million rows on every page view would cost more than the page."""
+
     rows: list[QueueRow]
     total: int
     page: int
     page_size: int
+    total_is_lower_bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,8 @@ def list_queue(
     page_size: int = 50,
     as_of: date | None = None,
 ) -> QueuePage:
-    """One page of the cases ``actor`` may see, filtered and sorted, with the total count.
+    """One page of the cases ``actor`` may see, filtered and sorted, with the total count
+    (at most MAX_COUNTED; see QueuePage).
 
     ``status=None`` means every status; ``page_size`` is capped at 200. ``sla_breached`` is set
     when ``as_of`` is given and the case's SLA date is before it.
@@ -191,7 +197,8 @@ def list_queue(
         conditions.append(Case.queue == queue)
     if bucket is not None:
         conditions.append(Case.bucket_cn == bucket)
-    total = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+    matching = select(Case.case_id).where(*conditions).limit(MAX_COUNTED + 1).subquery()
+    counted = session.scalar(select(func.count()).select_from(matching)) or 0
     query = (
         select(Case, Customer.name)
         .join(Customer, Customer.customer_id == Case.customer_id)
@@ -201,7 +208,13 @@ def list_queue(
         .offset((page - 1) * size)
     )
     rows = [_queue_row(case, name, as_of) for case, name in session.execute(query)]
-    return QueuePage(rows=rows, total=total, page=page, page_size=size)
+    return QueuePage(
+        rows=rows,
+        total=min(counted, MAX_COUNTED),
+        page=page,
+        page_size=size,
+        total_is_lower_bound=counted > MAX_COUNTED,
+    )
 
 
 def _queue_row(case: Case, name: str | None, as_of: date | None) -> QueueRow:
