@@ -84,6 +84,8 @@ def test_kill_9_then_restart_delivers_each_key_exactly_once(
         counts = smtp.arrivals.counts() + hook.arrivals.counts()
     assert set(counts) == keys  # every message arrived, under its own key
     duplicates = sum(n - 1 for n in counts.values())
+    print(f"\nkilled after {before_restart} of {MESSAGES} arrivals; {in_flight} rows left "
+          f"'sending'; restart resent {summary['resends']}; duplicate arrivals {duplicates}")
     assert sum(1 for n in counts.values() if n >= 1) == MESSAGES  # exactly once after dedupe by key
     assert summary["resends"] == in_flight  # rows of the killed batch are sent again, and counted
     assert duplicates <= summary["resends"]
