@@ -80,7 +80,6 @@ class UserIn(_In):
 
 
 class UserPatch(_In):
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
     team_id: int | None = Field(default=None, gt=0)
     capacity: int | None = Field(default=None, ge=0, le=10_000)
     max_open_cases: int | None = Field(default=None, ge=0, le=100_000)
@@ -216,7 +215,7 @@ def transfer(
 @authed.get("/users")
 def list_users(session: DB, user: ApiUser) -> JSONResponse:
     """Every user (admin only)."""
-    return _json([asdict(u) for u in admin.users(session, actor_of(user))])
+    return _json(admin.users(session, actor_of(user)))
 
 
 @authed.post("/users", status_code=201)
@@ -228,7 +227,7 @@ def create_user(session: DB, user: ApiUser, body: UserIn) -> JSONResponse:
 
 @authed.patch("/users/{user_id}")
 def update_user(session: DB, user: ApiUser, user_id: int, body: UserPatch) -> JSONResponse:
-    """Change a user's team, capacity, open-case limit, name or active flag (admin only)."""
+    """Change a user's team, capacity, open-case limit or active flag (admin only)."""
     changes = body.model_dump(exclude_unset=True)
     admin.update_user(session, actor_of(user), user_id, changes, at=utc_now())
     return _json({"id": user_id, "changed": sorted(changes)})

@@ -70,7 +70,8 @@ def dashboard(request: Request, session: DB, user: PageUser) -> HTMLResponse:
     lang = lang_of(request, user)
     conn = session.connection()
     today = performance.today(conn)
-    people = performance.collectors(conn, today.as_of) if today.as_of else []
+    people = performance.collectors(session, today.as_of) if today.as_of else []
+    teams = performance.teams(session, today.as_of) if today.as_of else []
     by_bucket = open_cases_by_bucket(session)
     figures: list[tuple[str, dict[str, Any]]] = [
         (
@@ -117,7 +118,7 @@ def dashboard(request: Request, session: DB, user: PageUser) -> HTMLResponse:
             "today_cards": _today_cards(lang, today),
             "figures": figures,
             "people": people,
-            "teams": performance.teams(conn, people),
+            "teams": teams,
             **context,
         },
         user=user,
