@@ -185,3 +185,24 @@ def test_a_signed_but_invalid_payment_is_a_clear_422(app: FastAPI) -> None:
                                   "value_date": "2024-06-31"})  # fmt: skip
     assert status == 422
     assert "amount_fen" in str(body["detail"]) and "value_date" in str(body["detail"])
+
+
+def test_the_customer_view_shows_every_account_and_contact_scoped(app: FastAPI) -> None:
+    case_id = _case_of(app, "collector")
+    c, csrf = _signed_in(app, "collector")
+    customer_id = c.get(f"/api/v1/cases/{case_id}").json()["customer"]["customer_id"]
+    c.post(
+        f"/api/v1/cases/{case_id}/outcomes",
+        json={"outcome": "no_answer", "connected": False},
+        headers=csrf,
+    )
+    view = c.get(f"/api/v1/customers/{customer_id}").json()
+    assert [k["case_id"] for k in view["cases"]] == [case_id]
+    assert len(view["contacts"]) == 1 and view["total_overdue_fen"] > 0
+    page = c.get(f"/customers/{customer_id}")
+    assert page.status_code == 200 and f"/cases/{case_id}" in page.text
+    other = _case_of(app, "collector2")
+    with app.state.engine.connect() as conn:
+        theirs = conn.execute(sa.select(Case.customer_id).where(Case.case_id == other)).scalar_one()
+    assert c.get(f"/api/v1/customers/{theirs}").status_code == 403
+    assert c.get(f"/customers/{theirs}").status_code == 403

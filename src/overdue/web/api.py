@@ -16,7 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from overdue.cases import actions, views
+from overdue.cases import actions, customer_view, views
 from overdue.store.tables import CASE_STATUSES, CHANNELS, TRANSFER_REASONS
 from overdue.web import admin, payments, webhook
 from overdue.web.auth import utc_now
@@ -145,6 +145,20 @@ def get_case(
 ) -> JSONResponse:
     """One case with its customer (masked for your role) and promises."""
     return _json(asdict(views.get_case(session, actor_of(user), case_id, reason=reason)))
+
+
+@authed.get("/customers/{customer_id}")
+def get_customer(
+    session: DB,
+    user: ApiUser,
+    customer_id: str,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
+) -> JSONResponse:
+    """All of a customer's accounts, open cases, total overdue and every contact across them."""
+    view = customer_view.customer_overview(
+        session, actor_of(user), customer_id, reason=reason, at=utc_now()
+    )
+    return _json(asdict(view))
 
 
 @authed.get("/cases/{case_id}/timeline")

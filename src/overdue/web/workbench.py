@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from overdue.cases import actions, views
+from overdue.cases import actions, customer_view, views
 from overdue.cases.access import Conflict, NotFound
 from overdue.store.tables import CASE_STATUSES, CHANNELS, TRANSFER_REASONS
 from overdue.web import labels
@@ -260,3 +260,19 @@ def post_transfer(
     except (ValueError, Conflict, NotFound) as exc:
         return _failed(case_id, exc)
     return _back(case_id, done="transfer")
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer_page(request: Request, session: DB, user: PageUser, customer_id: str) -> HTMLResponse:
+    view = customer_view.customer_overview(session, actor_of(user), customer_id, at=utc_now())
+    return render(
+        request,
+        "customer.html",
+        {
+            "view": view,
+            "c": view.customer,
+            "products": labels.PRODUCTS,
+            "outcome_names": labels.OUTCOME_NAMES,
+        },
+        user=user,
+    )
