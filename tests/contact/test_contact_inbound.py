@@ -119,3 +119,53 @@ def test_a_payment_id_known_with_other_details_is_a_conflict(store_engine: Engin
 def test_bad_events_name_the_field(store_engine: Engine, kind: str, event: dict, field: str) -> None:
     with session_scope(store_engine) as session, pytest.raises(InboundError, match=f"{kind} event 0: {field}"):
         receive(session, kind, [event], received_at=AT)
+
+
+def test_a_stop_reply_reaches_the_gate_as_an_opt_out_flag(store_engine: Engine) -> None:
+    import pyarrow as pa
+
+    from overdue.compliance.gate import check
+    from overdue.compliance.history import ContactHistory
+    from overdue.compliance.profile import load_profile
+    from overdue.contact.inbound import opt_out_flags
+    from overdue.contact.keys import contact_key
+
+    rows = outbox_rows(1, channels=("sms",))
+    customer = rows[0]["customer_id"]
+    _customer(store_engine, customer)
+    reply = {"reply_id": "r-9", "channel": "sms", "from_address": rows[0]["to_address"],
+             "text": "Ｓｔｏｐ"}
+    with session_scope(store_engine) as session:
+        enqueue(session, rows, now=T0)
+        receive(session, "reply", [reply], received_at=AT)
+        flags = opt_out_flags(session)
+        assert opt_out_flags(session, ["someone-else"]).num_rows == 0
+    assert flags.column("customer_id").to_pylist() == [customer]
+    assert flags.column("opt_out_sms").to_pylist() == [True]
+    assert flags.column("opt_out_email").to_pylist() == [False]
+    channels = ["sms", "email"]
+    planned = pa.table({
+        "contact_id": [contact_key(AS_OF, "A000000", "d2", c) for c in channels],
+        "as_of": pa.array([AS_OF] * 2, pa.date32()),
+        "customer_id": [customer] * 2,
+        "account_id": ["A000000"] * 2,
+        "channel": channels,
+        "to_address": [rows[0]["to_address"], "c0@example.com"],
+        "recipient_kind": ["debtor"] * 2,
+        "planned_at_utc": pa.array([datetime(2026, 11, 29, 2, 0, tzinfo=UTC)] * 2,
+                                   pa.timestamp("us", tz="UTC")),
+        "time_zone": ["Asia/Shanghai"] * 2,
+        "language": ["zh-CN"] * 2,
+        "template": ["reminder"] * 2,
+        "tone": ["friendly"] * 2,
+        "strategy": ["default"] * 2,
+        "strategy_version": ["1"] * 2,
+        "segment": ["early"] * 2,
+        "arm": ["champion"] * 2,
+        "step_id": ["d2"] * 2,
+        "priority": [1, 1],
+        "reason": ["reminder"] * 2,
+    })
+    gated = check(planned, ContactHistory(), flags, load_profile("cn"))
+    assert gated.column("allowed").to_pylist() == [False, True]
+    assert gated.column("blocked_rule").to_pylist() == ["opt_out", ""]

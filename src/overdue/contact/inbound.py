@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -277,3 +278,31 @@ def opted_out(session: Session, customer_id: str, channel: str) -> bool:
         PREFERENCES.c.customer_id == customer_id, PREFERENCES.c.channel == channel
     )
     return bool(session.execute(query).scalar_one_or_none())
+
+
+MAX_FLAG_CUSTOMERS = 5_000_000
+
+
+def opt_out_flags(session: Session, customer_ids: Iterable[str] | None = None) -> pa.Table:
+    """The store's channel opt-outs as the gate's flags columns.
+
+    One row per customer with at least one opt-out (restricted to ``customer_ids`` when given):
+    ``customer_id`` and ``opt_out_<channel>`` booleans for every channel — the shape
+    ``overdue.compliance.gate.check`` reads (merge it with the other flags by customer_id).
+    """
+    query = select(PREFERENCES.c.customer_id, PREFERENCES.c.channel).where(
+        PREFERENCES.c.opted_out.is_(True)
+    )
+    wanted = None if customer_ids is None else set(customer_ids)
+    by_customer: dict[str, set[str]] = {}
+    for customer_id, channel in session.execute(query):
+        if wanted is None or customer_id in wanted:
+            by_customer.setdefault(customer_id, set()).add(channel)
+    assert len(by_customer) <= MAX_FLAG_CUSTOMERS, "too many opted-out customers for one table"
+    customers = sorted(by_customer)
+    columns: dict[str, Any] = {"customer_id": pa.array(customers, pa.string())}
+    for channel in CHANNELS:
+        columns[f"opt_out_{channel}"] = pa.array(
+            [channel in by_customer[c] for c in customers], pa.bool_()
+        )
+    return pa.table(columns)
