@@ -39,6 +39,8 @@ from overdue.compliance.clock import local_parts
 from overdue.compliance.history import ContactHistory
 from overdue.compliance.profile import Profile
 
+__all__ = ["RULES", "ContactHistory", "check"]
+
 RULES: Final[tuple[str, ...]] = (
     "",  # 0: allowed
     "deceased",

@@ -76,10 +76,13 @@ def _bool_column(table: pa.Table, name: str, default: pa.Array) -> pa.Array:
 def normalise_attempts(outcomes: pa.Table) -> pa.Table:
     """Outcome rows in :data:`ATTEMPT_SCHEMA`, with the documented defaults.
 
-    Required: customer_id, account_id, channel, to_address, attempted_at_utc, time_zone,
-    connected. Defaults: recipient_kind "debtor", source "lender", right_party = connected and a
+    Required: customer_id, account_id, channel, to_address, attempted_at_utc (or a planned
+    contact's planned_at_utc), time_zone, connected. Defaults: recipient_kind "debtor", source "lender", right_party = connected and a
     debtor, conversation = a right-party call that connected, outcome "", contact_id "".
     """
+    if "attempted_at_utc" not in outcomes.column_names and "planned_at_utc" in outcomes.column_names:
+        # a planned contact made at its planned instant
+        outcomes = outcomes.append_column("attempted_at_utc", outcomes.column("planned_at_utc"))
     missing = [c for c in REQUIRED if c not in outcomes.column_names]
     if missing:
         raise ValueError(f"contact outcomes lack column(s) {', '.join(missing)}")
