@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -14,7 +15,28 @@ Example:
   overdue demo                       # writes out/demo/ and prints the illustrative states
 
   OVERDUE_NO_SERVE=1 overdue demo --out /tmp/demo
+
+At the end the demo serves the web app on http://127.0.0.1:8000/ and prints one login per role
+(set OVERDUE_NO_SERVE=1 to write the outputs and exit instead).
 """
+
+
+def serve_demo(result: Any, host: str, port: int) -> None:
+    """Print the address and the seeded logins, then serve the app until interrupted."""
+    from overdue.web.server import run_server
+    from overdue.web.settings import WebSettings
+
+    book = result.book
+    settings = WebSettings(
+        database_url=result.database_url,
+        snapshot_dir=book.snapshots,
+        book_dir=book.book,
+        business_date=book.last_day,
+    )
+    typer.echo(f"Web app / 网页: http://{host}:{port}/  (Ctrl-C stops it)")
+    for role, (username, password) in result.logins.items():
+        typer.echo(f"  {role:<17} {username} / {password}")
+    run_server(settings, host=host, port=port)
 
 
 def register(app: typer.Typer) -> None:
@@ -25,6 +47,8 @@ def register(app: typer.Typer) -> None:
         months: int = typer.Option(12, "--months", help="Months of history in the book."),
         days: int = typer.Option(90, "--days", help="Last days of history run through the batch."),
         seed: int = typer.Option(1, "--seed", help="Seed of the synthetic book."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address the web app listens on."),
+        port: int = typer.Option(8000, "--port", help="Port the web app listens on."),
     ) -> None:
         """Run the demo: the illustrative accounts (one per overdue rule), then a synthetic book
         run through the end-of-day batch for its last days, and the monitoring report."""
@@ -33,7 +57,8 @@ def register(app: typer.Typer) -> None:
 
         if not 1 <= days <= 366 or accounts < 1 or not 2 <= months <= 120:
             raise BadInput("--days must be 1..366, --accounts ≥ 1, --months 2..120")
-        run_demo(out, accounts=accounts, months=months, days=days, seed=seed)
+        result = run_demo(out, accounts=accounts, months=months, days=days, seed=seed)
         if os.environ.get("OVERDUE_NO_SERVE") == "1":
+            typer.echo(json.dumps({"outputs": str(out)}, ensure_ascii=False))
             return
-        typer.echo(json.dumps({"outputs": str(out)}, ensure_ascii=False))
+        serve_demo(result, host, port)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +15,7 @@ from overdue.case_file import load_case_text
 from overdue.config.policies import build_policy, load_preset
 from overdue.demo.book_pipeline import DemoBook, build_demo_book
 from overdue.demo.illustrations import AS_OF, ILLUSTRATIONS
+from overdue.demo.sections import models_section
 from overdue.domain.engine import AccountState, account_state
 
 
@@ -80,7 +84,17 @@ def _note(state: AccountState) -> str:
     return "; ".join(notes)
 
 
-def run_demo(out: Path, *, accounts: int, months: int, days: int, seed: int) -> None:
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo produced: the book and its snapshots, the report, the store."""
+
+    book: DemoBook
+    report: Path
+    database_url: str
+    logins: dict[str, tuple[str, str]]
+
+
+def run_demo(out: Path, *, accounts: int, months: int, days: int, seed: int) -> DemoResult:
     console = Console(width=200)
     out.mkdir(parents=True, exist_ok=True)
     run_illustrations(out, console)
@@ -89,15 +103,60 @@ def run_demo(out: Path, *, accounts: int, months: int, days: int, seed: int) -> 
         f"overdue account-state {out}/cases/partly-paid-penalty.json --as-of 2026-03-15 --policy jiebei-like"
     )
     demo_book = build_demo_book(out, accounts, months, days, seed, console)
-    report = write_monitoring_report(demo_book, out / "report.html")
     console.print(
         f"Book: {demo_book.book} ({accounts:,} accounts); snapshots {demo_book.first_day} → "
         f"{demo_book.last_day} in {demo_book.snapshots}; times {demo_book.seconds}"
     )
+    sections = [models_section(run_models(demo_book, out / "models", seed, console))]
+    report = write_monitoring_report(demo_book, out / "report.html", sections)
     console.print(f"[bold]Monitoring report / 监控报告: {report}[/bold]")
+    database_url, logins = load_store(demo_book, out / "overdue.db", console)
+    return DemoResult(demo_book, report, database_url, logins)
 
 
-def write_monitoring_report(demo_book: DemoBook, out: Path) -> Path:
+def run_models(demo_book: DemoBook, out: Path, seed: int, console: Console) -> dict[str, Any]:
+    """Train the early-warning and collection models on the book; score its last snapshot."""
+    from overdue.scoring.demo_models import demo_models
+
+    console.print("Training the early-warning and collection models on the book …")
+    result = demo_models(demo_book.book, demo_book.snapshots, out, seed=seed)
+    table = Table(title="Models on the demo book (validation on later dates) / 模型（按时间验证）")
+    for column in ("model", "AUC", "KS", "top 10 %", "top 20 %", "rows"):
+        table.add_column(column)
+    for name, fig in result["models"].items():
+        table.add_row(
+            name,
+            f"{fig['auc']:.3f}",
+            f"{fig['ks']:.3f}",
+            f"{fig['capture_10']:.1%}",
+            f"{fig['capture_20']:.1%}",
+            f"{fig['n']:,}",
+        )
+    console.print(table)
+    for name, reason in result["skipped"].items():
+        console.print(f"Model {name} not trained: {reason}")
+    return result
+
+
+def load_store(
+    demo_book: DemoBook, db_path: Path, console: Console
+) -> tuple[str, dict[str, tuple[str, str]]]:
+    """A fresh SQLite store with the book's cases as of its last day and one login per role."""
+    from overdue.cases.seed import seed_demo
+    from overdue.store.db import make_engine
+
+    db_path.unlink(missing_ok=True)
+    url = f"sqlite:///{db_path.resolve()}"
+    engine = make_engine(url)
+    try:
+        logins = seed_demo(engine, demo_book.book, demo_book.snapshots, demo_book.last_day)
+    finally:
+        engine.dispose()
+    console.print(f"Store / 业务库: {db_path} (cases as of {demo_book.last_day})")
+    return url, logins
+
+
+def write_monitoring_report(demo_book: DemoBook, out: Path, sections: Sequence[str] = ()) -> Path:
     """Measures over the demo's snapshot history, the default alerts, one offline HTML page."""
     from importlib import resources
 
@@ -108,5 +167,7 @@ def write_monitoring_report(demo_book: DemoBook, out: Path) -> Path:
     measures = monitor(demo_book.snapshots, period="month", book=demo_book.book)
     with resources.as_file(resources.files("overdue.demo") / "alerts-default.toml") as rules:
         alerts = evaluate(load_config(rules), measures)
-        html_path, _ = write_report(measures, alerts, out, alerts_source="alerts-default.toml")
+        html_path, _ = write_report(
+            measures, alerts, out, alerts_source="alerts-default.toml", extra_sections=sections
+        )
     return html_path

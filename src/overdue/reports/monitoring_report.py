@@ -483,7 +483,14 @@ def vintage_section(m: Monitoring, charts: Charts) -> str:
 # -- the page ------------------------------------------------------------------------------------
 
 
-def render_html(m: Monitoring, alerts: Sequence[Alert], *, alerts_source: str | None) -> str:
+def render_html(
+    m: Monitoring,
+    alerts: Sequence[Alert],
+    *,
+    alerts_source: str | None,
+    extra_sections: Sequence[str] = (),
+) -> str:
+    """The whole page; ``extra_sections`` are already-escaped HTML sections added at the end."""
     charts = Charts()
     body = [
         "<h1>Overdue monitoring report / 逾期监控报告</h1>",
@@ -498,6 +505,7 @@ def render_html(m: Monitoring, alerts: Sequence[Alert], *, alerts_source: str | 
         entry_section(m, charts),
         collection_section(m, charts),
         vintage_section(m, charts),
+        *extra_sections,
         '<p class="note">Definitions / 口径: docs/monitoring/measures.md. Amounts in yuan with '
         "two decimals; balance = unpaid principal of all items / 金额单位为元；余额 = 全部到期及未到期"
         "本金余额。</p>",
@@ -529,12 +537,17 @@ def summary(m: Monitoring, alerts: Sequence[Alert], alerts_source: str | None) -
 
 
 def write_report(
-    m: Monitoring, alerts: Sequence[Alert], out: Path, *, alerts_source: str | None = None
+    m: Monitoring,
+    alerts: Sequence[Alert],
+    out: Path,
+    *,
+    alerts_source: str | None = None,
+    extra_sections: Sequence[str] = (),
 ) -> tuple[Path, Path]:
     """Write the HTML page to ``out`` and the JSON summary next to it; return both paths."""
     out.parent.mkdir(parents=True, exist_ok=True)
     json_path = out.with_suffix(".json")
-    page = render_html(m, alerts, alerts_source=alerts_source)
+    page = render_html(m, alerts, alerts_source=alerts_source, extra_sections=extra_sections)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(out)
