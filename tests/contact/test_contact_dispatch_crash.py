@@ -113,3 +113,32 @@ def test_two_dispatcher_processes_share_the_outbox_without_sending_a_row_twice(
     assert sum(s["sent"] for s in summaries) == 200 and all(s["resends"] == 0 for s in summaries)
     assert all(s["sent"] > 0 for s in summaries)  # both took part
     assert counts == {row["idempotency_key"]: 1 for row in rows}
+
+
+@pytest.mark.slow
+def test_sigterm_stops_gracefully_leaving_nothing_in_sending(
+    pg_engine: Engine, contact_pg_url: str, tmp_path: Path
+) -> None:
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    rows = outbox_rows(300, channels=("email", "sms", "push"), at=due)
+    with session_scope(pg_engine) as session:
+        enqueue(session, rows, now=due)
+    with SmtpReceiver(RECEIVER_DELAY_SECONDS) as smtp, \
+            WebhookReceiver(SECRET, RECEIVER_DELAY_SECONDS) as hook:
+        config = _config(tmp_path / "channels.toml", smtp, hook)
+        command = [sys.executable, "-m", "overdue", "dispatch", "--db", contact_pg_url,
+                   "--config", str(config), "--batch-size", "100", "--max-seconds", "120"]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        deadline = time.monotonic() + 60
+        while _arrived(smtp, hook) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+        arrived = smtp.arrivals.counts() + hook.arrivals.counts()
+    assert process.returncode == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    counts = summary["outbox"]
+    assert counts["sending"] == 0 and counts["sent"] == summary["sent"] < 300
+    assert summary["handed_back"] > 0 and counts["queued"] == 300 - summary["sent"]
+    assert sum(arrived.values()) == summary["sent"] and set(arrived.values()) == {1}

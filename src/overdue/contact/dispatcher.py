@@ -252,6 +252,7 @@ class Worker:
         self.now_fn = now_fn
         self.monotonic_fn = monotonic_fn
         self.summary = DispatchSummary()
+        self._stop: threading.Event | None = None
 
     def run_batch(self) -> int:
         """Claim and process one batch; returns the number of rows claimed."""
@@ -267,7 +268,7 @@ class Worker:
         first_unmarked = claimed_at
         with self.engine.connect() as connection:
             for index, row in enumerate(rows):
-                if self.monotonic_fn() >= deadline:
+                if self.monotonic_fn() >= deadline or self._stopping():
                     self._mark_sent(connection, sent)
                     rest = [r.id for r in rows[index:]]
                     self.summary.handed_back += _hand_back(self.engine, rest, self.worker_id)
@@ -351,8 +352,16 @@ class Worker:
         else:
             self.summary.lost_lease += 1
 
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
     def run(self, stop: threading.Event | None = None) -> DispatchSummary:
-        """Loop until stopped, out of time, or (``once``) nothing is due."""
+        """Loop until stopped, out of time, or (``once``) nothing is due.
+
+        When ``stop`` is set the worker finishes the message in hand, marks what it sent and
+        hands the rest of its batch back to the queue.
+        """
+        self._stop = stop
         s = self.settings
         started = self.monotonic_fn()
         database_failures = 0
@@ -373,7 +382,10 @@ class Worker:
             if claimed == 0:
                 if s.once:
                     break
-                time.sleep(s.idle_sleep_seconds)
+                if stop is not None:
+                    stop.wait(s.idle_sleep_seconds)
+                else:
+                    time.sleep(s.idle_sleep_seconds)
         self.summary.seconds = self.monotonic_fn() - started
         return self.summary
 
