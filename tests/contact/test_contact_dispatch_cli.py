@@ -68,6 +68,7 @@ def test_dispatch_command_refuses_a_bad_config(tmp_path: Path) -> None:
     ('[webhook.sms]\nurl = "http://x"\nsecret_env = "NOPE_NOT_SET"\n', "NOPE_NOT_SET"),
     ('[dispatch]\nbatch = 5\n', "unknown key"),
     ('[smtp\n', "bad.toml"),
+    ('[files]\ndir = "x"\nchannels = ["sms"]\n', "capture"),
 ])
 def test_channel_config_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"

@@ -157,13 +157,20 @@ def load_channel_config(path: Path | None, env: Mapping[str, str] | None = None)
         webhooks[channel] = _webhook(f"{source} [webhook.{channel}]", table, environment)
     files = dict(raw.get("files", {}))
     _check_keys(f"{source} [files]", files, FILES_KEYS)
+    files_channels = tuple(files.get("channels", FILE_CHANNELS))
+    unknown = sorted(set(files_channels) - set(FILE_CHANNELS))
+    if unknown:
+        raise ChannelConfigError(
+            f"{source} [files] channels: {unknown} not in {list(FILE_CHANNELS)} "
+            "(use overdue dispatch --capture DIR to write every channel to files)"
+        )
     dispatch = dict(raw.get("dispatch", {}))
     _check_keys(f"{source} [dispatch]", dispatch, DISPATCH_KEYS)
     return ChannelConfig(
         smtp=smtp,
         webhooks=webhooks,
         files_dir=Path(files["dir"]) if "dir" in files else None,
-        files_channels=tuple(files.get("channels", FILE_CHANNELS)),
+        files_channels=files_channels,
         dispatch=dispatch,
     )
 
