@@ -92,7 +92,8 @@ def test_cli_book_train_and_eod_models(book_history, models: Path, tmp_path: Pat
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["model"].endswith("v1") and summary["validation"]["champion"]["n"] > 0
+    assert summary["model_dir"].endswith("v1") and summary["model"] == "collection"
+    assert summary["validation"]["champion"]["n"] > 0
     bad = CliRunner().invoke(app, [
         "models", "book-train", str(book), "--snapshots", str(snaps), "--target", "nope",
         "--out", str(out),
@@ -129,3 +130,23 @@ def test_spark_gives_the_same_features_and_scores(book_history, models: Path, tm
     score_snapshot(my_snaps, day, models, "spark", book_dir=my_book, backend=spark, full=True)
     b = read_scores(my_snaps, day)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_demo_models_returns_figures_and_paths(book_history, tmp_path: Path) -> None:
+    from overdue.scoring.demo_models import demo_models
+
+    book, snaps = book_history
+    my_book, my_snaps = _copy(book, snaps, tmp_path)
+    out = demo_models(my_book, my_snaps, tmp_path / "models", seed=3, step_days=28)
+    assert set(out["models"]) | set(out["skipped"]) == {"early_warning", "collection"}
+    assert out["models"], out["skipped"]
+    for figures in out["models"].values():
+        assert 0 <= figures["auc"] <= 1 and 0 <= figures["capture_10"] <= figures["capture_20"]
+        assert Path(figures["gains_svg"]).read_text().startswith("<svg")
+    assert Path(out["scores"]).is_dir()
+
+
+def _copy(book: Path, snaps: Path, tmp_path: Path) -> tuple[Path, Path]:
+    from book_history import truncate
+
+    return truncate(book, snaps, snapshot_dates(snaps)[-1], tmp_path / "copy")

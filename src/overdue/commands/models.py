@@ -334,7 +334,8 @@ def book_train(
         log = (lambda _m: None) if as_json else (lambda m: typer.echo(f"  {m}", err=True))
         folder, info = train_book_model(data_dir, snapshots, out, options, _now(), log=log)
         champion = info["validation"]["champion"]
-        summary = {"model": str(folder), **{k: v for k, v in info.items() if k != "validation"},
+        summary = {"model_dir": str(folder),
+                   **{k: v for k, v in info.items() if k != "validation"},
                    "validation": {k: {m: v[m] for m in ("auc", "ks", "gini", "n", "base_rate",
                                                          "capture_10", "capture_20")}
                                   for k, v in info["validation"].items()}}  # fmt: skip
