@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from overdue.contact.keys import contact_key, is_key, key_from_message_id, message_id
+from overdue.strategy.decide import contact_id
 
 IDS = st.text(st.characters(blacklist_characters="|", blacklist_categories=("Cs",)), min_size=1,
               max_size=20)
@@ -36,7 +37,5 @@ def test_another_channel_is_another_contact(
 def test_the_decisions_contact_id_is_the_outbox_key(
     as_of: date, account_id: str, step_id: str, channel: str
 ) -> None:
-    from overdue.strategy.decide import contact_id
-
     assert contact_id(as_of, account_id, step_id, channel) == contact_key(
         as_of, account_id, step_id, channel)
