@@ -13,6 +13,7 @@ segment's), then larger balance first, then contact id.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final, NamedTuple
@@ -22,6 +23,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from overdue.compliance.clock import utc_for_local
+from overdue.contact.render import education_columns
+from overdue.domain.policy import Policy
 from overdue.strategy.arms import HOLDOUT, assign_arms
 from overdue.strategy.segments import AccountFrame, account_frame, matches
 from overdue.strategy.spec import Step, StrategySpec
@@ -171,8 +174,16 @@ def decide_all(
     history_state: pa.Table | None = None,
     *,
     flags: pa.Table | None = None,
+    accounts: pa.Table | None = None,
+    policies: Mapping[tuple[str, str], Policy] | None = None,
+    education: bool = True,
 ) -> DecisionResult:
-    """Planned contacts and every account's decision for ``as_of`` (see the module docstring)."""
+    """Planned contacts and every account's decision for ``as_of`` (see the module docstring).
+
+    With ``education`` the planned rows also carry the message amounts
+    (:data:`overdue.contact.render.EDUCATION_SCHEMA`: name, currency, DPD, due date, amount due,
+    penalty so far and in 7 days), from ``accounts`` (currency) and ``policies``.
+    """
     frame = account_frame(snapshot, scores, customers, as_of, flags, history_state)
     arms = np.array(
         assign_arms(
@@ -212,6 +223,12 @@ def decide_all(
     _plan_triggers(spec, frame, events, arms, candidates)
     planned, dropped = _build(spec, frame, segment, arms, offset, candidates)
     decisions = _decisions(spec, frame, segment, arms, planned, dropped, why_none, offset)
+    if education:
+        extra = education_columns(
+            planned, snapshot, as_of, customers=customers, accounts=accounts, policies=policies
+        )
+        for name in extra.column_names:
+            planned = planned.append_column(name, extra.column(name))
     return DecisionResult(planned, decisions)
 
 
@@ -225,10 +242,23 @@ def decide(
     history_state: pa.Table | None = None,
     *,
     flags: pa.Table | None = None,
+    accounts: pa.Table | None = None,
+    policies: Mapping[tuple[str, str], Policy] | None = None,
+    education: bool = True,
 ) -> pa.Table:
     """The planned contacts of ``as_of`` (contracts.md shape 2); see :func:`decide_all`."""
     return decide_all(
-        snapshot, scores, customers, events, spec, as_of, history_state, flags=flags
+        snapshot,
+        scores,
+        customers,
+        events,
+        spec,
+        as_of,
+        history_state,
+        flags=flags,
+        accounts=accounts,
+        policies=policies,
+        education=education,
     ).planned
 
 
