@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
@@ -74,6 +74,7 @@ def test_placement_refuses_a_negative_allowance(tmp_path: Path) -> None:
         write_placement(accounts, tmp_path, agency="acme", placed_on=PLACED_ON)
 
 
+@settings(deadline=None)  # shared, loaded machines: no per-example time limit
 @given(st.integers(min_value=-(10**13), max_value=10**13))
 def test_fen_yuan_round_trip_through_text_and_float(amount_fen: int) -> None:
     yuan = fen_to_yuan(amount_fen)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from overdue.contact.keys import contact_key, is_key, key_from_message_id, message_id
@@ -16,6 +16,7 @@ CHANNELS = st.sampled_from(["push", "sms", "email", "voice_robot", "letter", "ag
 DAYS = st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31))
 
 
+@settings(deadline=None)  # shared, loaded machines: no per-example time limit
 @given(DAYS, IDS, IDS, CHANNELS)
 def test_key_is_32_hex_deterministic_and_travels_in_the_message_id(
     as_of: date, account_id: str, step_id: str, channel: str
@@ -25,6 +26,7 @@ def test_key_is_32_hex_deterministic_and_travels_in_the_message_id(
     assert key_from_message_id(message_id(key)) == key
 
 
+@settings(deadline=None)  # shared, loaded machines: no per-example time limit
 @given(DAYS, IDS, IDS, CHANNELS, CHANNELS)
 def test_another_channel_is_another_contact(
     as_of: date, account_id: str, step_id: str, one: str, other: str
@@ -33,6 +35,7 @@ def test_another_channel_is_another_contact(
     assert same == (one == other)
 
 
+@settings(deadline=None)  # shared, loaded machines: no per-example time limit
 @given(DAYS, IDS, IDS, CHANNELS)
 def test_the_decisions_contact_id_is_the_outbox_key(
     as_of: date, account_id: str, step_id: str, channel: str
