@@ -151,3 +151,10 @@ def test_capture_mode_writes_every_message_to_files_and_sends_nothing(tmp_path: 
     assert written == sorted(row["idempotency_key"] for row in rows)
     email = json.loads(next((out / "email").glob("*.json")).read_text("utf-8"))
     assert email["subject"].startswith("还款提醒")
+
+
+def test_an_unmigrated_store_is_a_one_line_error(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path, "empty.db")
+    result = CliRunner().invoke(app, ["dispatch", "--db", url, "--capture", str(tmp_path / "c"),
+                                      "--once"])
+    assert isinstance(result.exception, BadInput) and "overdue db upgrade" in str(result.exception)

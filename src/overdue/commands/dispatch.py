@@ -32,6 +32,19 @@ def _settings(overrides: dict[str, Any]) -> Any:
         raise BadInput(f"dispatch settings: {exc}") from None
 
 
+def _require_store(engine: Any) -> None:
+    """A one-line error when the store has not been created (migrated) yet."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        ready = inspect(engine).has_table("outbox")
+    except SQLAlchemyError as exc:
+        raise BadInput(f"store {engine.url!r}: cannot connect ({type(exc).__name__})") from None
+    if not ready:
+        raise BadInput(f"store {engine.url!r} has no outbox table: run overdue db upgrade first")
+
+
 def _stop_on_signals(stop: threading.Event) -> None:
     def handler(signum: int, _frame: Any) -> None:
         stop.set()
@@ -76,6 +89,7 @@ def run_dispatch(
     values = {**config.dispatch, **overrides, "once": once, "max_seconds": max_seconds}
     settings = _settings(values)
     engine = make_engine(db)
+    _require_store(engine)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
@@ -169,6 +183,7 @@ def run_inbound(path: Path, kind: str, db: str | None) -> dict[str, Any]:
         raise BadInput(f"--kind: {kind!r} is not one of {', '.join(KINDS)}")
     events = read_events(path)
     engine = make_engine(db)
+    _require_store(engine)
     try:
         with session_scope(engine) as session:
             result = receive(session, kind, events)
