@@ -249,3 +249,17 @@ def test_a_worker_waits_out_a_few_database_failures_then_gives_up(store_engine: 
     hopeless.limit = MAX_DATABASE_RETRIES + 1
     with pytest.raises(OperationalError):
         hopeless.run()
+
+
+def test_one_failing_worker_stops_the_others(store_engine: Engine) -> None:
+    made: list[int] = []
+
+    def factory() -> dict[str, Adapter]:
+        made.append(1)
+        if len(made) == 2:
+            raise RuntimeError("no adapter for you")
+        return {}
+
+    polling = DispatchSettings(idle_sleep_seconds=0.05)  # not --once: would poll for ever
+    with pytest.raises(RuntimeError, match="no adapter"):
+        dispatch_parallel(store_engine, factory, workers=2, worker_prefix="f", settings=polling)

@@ -422,16 +422,19 @@ def dispatch_parallel(
         raise ValueError(f"workers {workers} not in 1..{MAX_WORKERS}")
     results: list[DispatchSummary] = [DispatchSummary() for _ in range(workers)]
     errors: list[BaseException] = []
+    stop = stop if stop is not None else threading.Event()
 
     def work(index: int) -> None:
-        adapters = adapter_factory()
+        adapters: Mapping[str, Adapter] = {}
         try:
+            adapters = adapter_factory()
             results[index] = dispatch(
                 engine, adapters, worker_id=f"{worker_prefix}:{index}", settings=settings,
                 now_fn=now_fn, stop=stop,
             )
         except BaseException as exc:
             errors.append(exc)
+            stop.set()  # one worker failing stops the others: the command exits with the error
         finally:
             for adapter in {id(a): a for a in adapters.values()}.values():
                 adapter.close()
