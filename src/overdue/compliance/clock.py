@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 US_PER_MINUTE: Final = 60_000_000
 US_PER_DAY: Final = 86_400_000_000
@@ -37,23 +39,29 @@ def _offset_us(tz_name: str, quarter: int) -> int:
 
 
 def utc_offsets_us(
-    utc_us: npt.NDArray[np.int64], tz: npt.NDArray[np.object_]
+    utc_us: npt.NDArray[np.int64], tz: npt.NDArray[np.object_] | pa.Array | pa.ChunkedArray
 ) -> npt.NDArray[np.int64]:
     """The UTC offset (µs) of each zone at each instant.
 
     Offsets change only on quarter hours, so one lookup per distinct (zone, quarter hour)."""
+    zones = tz if isinstance(tz, pa.Array | pa.ChunkedArray) else pa.array(tz, type=pa.string())
+    encoded = pc.dictionary_encode(zones)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    names = encoded.dictionary.to_pylist()
+    zone_index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     quarter = utc_us // _QUARTER_US
-    keys = np.char.add(tz.astype(str), np.char.add("|", quarter.astype(str)))
+    keys = quarter * len(names) + zone_index
     distinct, inverse = np.unique(keys, return_inverse=True)
     values = np.empty(distinct.size, dtype=np.int64)
-    for i, key in enumerate(distinct):
-        name, q = str(key).rsplit("|", 1)
-        values[i] = _offset_us(name, int(q))
+    for i, key in enumerate(distinct.tolist()):
+        q, z = divmod(key, len(names))
+        values[i] = _offset_us(names[z], q)
     return values[inverse]
 
 
 def local_parts(
-    utc_us: npt.NDArray[np.int64], tz: npt.NDArray[np.object_]
+    utc_us: npt.NDArray[np.int64], tz: npt.NDArray[np.object_] | pa.Array | pa.ChunkedArray
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(local day number since 1970-01-01, local minute of the day) of each instant."""
     local = utc_us + utc_offsets_us(utc_us, tz)

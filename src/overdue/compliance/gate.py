@@ -27,6 +27,7 @@ a cap. The caps in the loop run compiled (numba) over integer keys; the rest is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import numba
@@ -70,8 +71,14 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 
-def _texts(table: pa.Table, name: str) -> npt.NDArray[np.object_]:
-    return np.array(table.column(name).to_pylist(), dtype=object)
+def _is_in(table: pa.Table, name: str, values: Sequence[str]) -> BoolArray:
+    """Rows whose text column ``name`` is one of ``values`` (vectorised in Arrow)."""
+    hit = pc.is_in(table.column(name), value_set=pa.array(list(values), type=pa.string()))
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _to_bool(values: pa.Array | pa.ChunkedArray) -> BoolArray:
+    return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool)
 
 
 def _flag_matrix(
@@ -96,7 +103,6 @@ def _static_rules(
     planned: pa.Table,
     flags: pa.Table | None,
     profile: Profile,
-    channel: npt.NDArray[np.object_],
     third: BoolArray,
     minute: IntArray,
 ) -> npt.NDArray[np.int8]:
@@ -104,8 +110,8 @@ def _static_rules(
     n = planned.num_rows
     rule = np.zeros(n, dtype=np.int8)
     customer_id = planned.column("customer_id").combine_chunks()
-    channels = sorted(set(channel.tolist()))
-    names = list(FLAG_RULES) + ["vulnerable", "hardship"] + [f"opt_out_{c}" for c in channels]
+    channels = sorted(str(c) for c in pc.unique(planned.column("channel")).to_pylist())
+    names = [*FLAG_RULES, "vulnerable", "hardship"] + [f"opt_out_{c}" for c in channels]
     flag = _flag_matrix(customer_id, flags, names)
 
     def block(name: str, hit: BoolArray) -> None:
@@ -115,33 +121,35 @@ def _static_rules(
         block(name, flag[name])
     opted = np.zeros(n, dtype=bool)
     for c in channels:
-        opted |= (channel == c) & flag[f"opt_out_{c}"]
+        if flag[f"opt_out_{c}"].any():
+            opted |= _is_in(planned, "channel", [c]) & flag[f"opt_out_{c}"]
     block("opt_out", opted)
-    tone = _texts(planned, "tone")
-    friendly = tone == "friendly"
-    vulnerable_ok = friendly & np.isin(channel, VULNERABLE_CHANNELS) & ~third
+    friendly = _is_in(planned, "tone", ["friendly"])
+    vulnerable_ok = friendly & _is_in(planned, "channel", VULNERABLE_CHANNELS) & ~third
     block("vulnerable", flag["vulnerable"] & ~vulnerable_ok)
-    block("hardship", flag["hardship"] & ~(friendly & ~np.isin(channel, HARDSHIP_EXCLUDED)))
-    template = _texts(planned, "template")
-    locate = np.array([t.endswith("_locate") for t in template], dtype=bool)
+    hardship_ok = friendly & ~_is_in(planned, "channel", HARDSHIP_EXCLUDED)
+    block("hardship", flag["hardship"] & ~hardship_ok)
+    locate = _to_bool(pc.ends_with(planned.column("template"), "_locate"))
     block("third_party_debt", third & ~locate)
     start, end = profile.quiet_start_minute, profile.quiet_end_minute
     if start <= end:
         quiet = (minute >= start) & (minute < end)
     else:
         quiet = (minute >= start) | (minute < end)
-    block("quiet_hours", quiet & np.isin(channel, profile.quiet_channels))
+    block("quiet_hours", quiet & _is_in(planned, "channel", profile.quiet_channels))
     return rule
 
 
-def _codes(*columns: npt.NDArray[np.object_]) -> list[IntArray]:
+def _codes(*columns: pa.ChunkedArray) -> list[IntArray]:
     """Integer codes for text columns, shared between the columns of one call."""
-    joined = np.concatenate(columns) if columns else np.zeros(0, dtype=object)
-    _, inverse = np.unique(joined.astype(str), return_inverse=True)
+    joined = pa.chunked_array(
+        [chunk for col in columns for chunk in col.chunks], type=pa.string()
+    ).combine_chunks()
+    codes = pc.dictionary_encode(joined).indices.to_numpy(zero_copy_only=False).astype(np.int64)
     out, start = [], 0
     for col in columns:
-        out.append(inverse[start : start + col.size].astype(np.int64))
-        start += col.size
+        out.append(codes[start : start + len(col)])
+        start += len(col)
     return out
 
 
@@ -274,22 +282,16 @@ def _cap_inputs(
         1,
     )
     hist = history.window(day0 - reach - 1, day1)
-    h_cust_s, h_acct_s, h_num_s = (
-        _texts(hist, c) for c in ("customer_id", "account_id", "to_address")
-    )
-    p_cust_s, p_acct_s, p_num_s = (
-        _texts(planned, c) for c in ("customer_id", "account_id", "to_address")
-    )
-    p_cust, h_cust = _codes(p_cust_s, h_cust_s)
-    p_acct, h_acct = _codes(p_acct_s, h_acct_s)
-    p_num, h_num = _codes(p_num_s, h_num_s)
+    p_cust, h_cust = _codes(planned.column("customer_id"), hist.column("customer_id"))
+    p_acct, h_acct = _codes(planned.column("account_id"), hist.column("account_id"))
+    p_num, h_num = _codes(planned.column("to_address"), hist.column("to_address"))
     h_day = (
         pc.cast(hist.column("local_date"), pa.int32())
         .to_numpy(zero_copy_only=False)
         .astype(np.int64)
     )
-    h_call = np.isin(_texts(hist, "channel"), profile.call_channels)
-    h_third = _texts(hist, "recipient_kind") == "third_party"
+    h_call = _is_in(hist, "channel", profile.call_channels)
+    h_third = _is_in(hist, "recipient_kind", ["third_party"])
     h_conn = (
         pc.fill_null(hist.column("connected"), False).to_numpy(zero_copy_only=False).astype(bool)
     )
@@ -378,12 +380,10 @@ def check(
             "blocked_rule", pa.array([], pa.string())
         )
     utc = pc.cast(planned.column("planned_at_utc"), pa.int64()).to_numpy(zero_copy_only=False)
-    tz = _texts(planned, "time_zone")
-    day, minute = local_parts(utc, tz)
-    channel = _texts(planned, "channel")
-    third = _texts(planned, "recipient_kind") == "third_party"
-    is_call = np.isin(channel, profile.call_channels)
-    rule = _static_rules(planned, flags, profile, channel, third, minute)
+    day, minute = local_parts(utc, planned.column("time_zone"))
+    third = _is_in(planned, "recipient_kind", ["third_party"])
+    is_call = _is_in(planned, "channel", profile.call_channels)
+    rule = _static_rules(planned, flags, profile, third, minute)
     counted = (rule == 0) & (is_call | third)
     if counted.any():
         (
