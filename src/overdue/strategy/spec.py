@@ -74,7 +74,7 @@ Language = Literal["zh-CN", "en"]
 Status = Literal["current", "in_grace", "overdue", "charged_off", "settled"]
 Product = Literal["revolving", "installment"]
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _LOCAL_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 Name = Annotated[StrictStr, Field(pattern=_NAME.pattern)]
 
