@@ -56,3 +56,23 @@ def test_the_matrix_is_the_frame() -> None:
     x = fg.gbm_frame(table, schema, engineered=True)
     assert list(x.columns) == fg.gbm_columns(schema, engineered=True)
     np.testing.assert_array_equal(fg.gbm_matrix(table, schema, True), gbm_compiled.as_matrix(x))
+
+
+def test_path_contributions_sum_to_the_raw_score_and_track_shap() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 6))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    signal = np.nan_to_num(x[:, 0]) + 0.5 * np.nan_to_num(x[:, 1])
+    y = (signal + rng.normal(size=3000) > 0).astype(int)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 15, "seed": 1, "num_threads": 1},
+        lgb.Dataset(x, y), num_boost_round=60,
+    )  # fmt: skip
+    forest = gbm_compiled.from_booster(booster)
+    raw = booster.predict(x, raw_score=True)
+    contrib = gbm_compiled.path_contributions(forest, x)
+    assert contrib.shape == x.shape
+    np.testing.assert_allclose(contrib.sum(axis=1) + gbm_compiled.bias(forest), raw, atol=1e-9)
+    shap = booster.predict(x, pred_contrib=True)[:, :-1]
+    assert (contrib.argmax(axis=1) == shap.argmax(axis=1)).mean() > 0.7
+    assert np.all(contrib[:, 2:].std(axis=0) < contrib[:, :2].std(axis=0).min())

@@ -58,12 +58,18 @@ def observation_dates(snapshot_dir: Path, step_days: int) -> list[date]:
 def book_dataset(
     source: FeatureSource, dates: list[date], target: TargetConfig,
     log: Callable[[str], None] = lambda _m: None,
+    cache: dict[date, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
     """Features + label for every date of ``dates`` (rows whose outcome is not known yet are
-    left out)."""
+    left out). ``cache`` keeps each date's features for the next model trained on them."""
     frames = []
     for day in dates:
-        feats = build_features(source, day)
+        if cache is not None and day in cache:
+            feats = cache[day]
+        else:
+            feats = build_features(source, day)
+            if cache is not None:
+                cache[day] = feats
         part = labels(feats, day, source.snapshot_dir, target)
         log(f"{day}: {len(part)} rows in the population, {int(part[LABEL].sum())} bad")
         if len(part):
@@ -114,11 +120,12 @@ def book_metrics(y: np.ndarray, risk: np.ndarray) -> dict[str, Any]:
 def train_book_model(
     book_dir: Path, snapshot_dir: Path, out: Path, options: BookTrainOptions, created_at: str,
     backend: Backend | None = None, log: Callable[[str], None] = lambda _m: None,
+    cache: dict[date, pd.DataFrame] | None = None,
 ) -> tuple[Path, dict[str, Any]]:  # fmt: skip
     """Train one book model into the registry ``out``; return (version folder, book.json)."""
     source = FeatureSource(backend or DuckDBBackend(), snapshot_dir, book_dir)
     dates = observation_dates(snapshot_dir, options.step_days)
-    data = book_dataset(source, dates, options.target, log)
+    data = book_dataset(source, dates, options.target, log, cache)
     train, valid = split_by_time(data, options.valid_dates)
     if len(valid) < MIN_VALID_ROWS or valid[LABEL].nunique() < 2:
         raise BadInput(f"validation dates hold {len(valid)} rows: too few to validate")

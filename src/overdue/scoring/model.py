@@ -63,9 +63,17 @@ class ScoringModel:
     def probability(self, frame: pd.DataFrame, kind: str | None = None) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.logit(frame, kind)))
 
-    def score(self, frame: pd.DataFrame, n_reasons: int = DEFAULT_REASONS) -> pd.DataFrame:
-        """Probability of bad, points and (``n_reasons`` > 0) reason codes, one row per input row."""
+    def score(
+        self, frame: pd.DataFrame, n_reasons: int = DEFAULT_REASONS, reason_method: str = "shap"
+    ) -> pd.DataFrame:
+        """Probability of bad, points and (``n_reasons`` > 0) reason codes, one row per input row.
+
+        LightGBM reasons come from exact TreeSHAP (``reason_method="shap"``: LightGBM's own
+        ``pred_contrib``) or from the compiled path attribution (``"path"``: each split's change
+        of expected value, about 20 times faster; the same sum, not the same split between
+        features)."""
         assert 0 <= n_reasons <= reasons.MAX_REASONS
+        assert reason_method in ("shap", "path"), reason_method
         out: dict[str, Any] = {}
         if self.id_column and self.id_column in frame.columns:
             out[self.id_column] = frame[self.id_column].to_numpy()
@@ -75,7 +83,12 @@ class ScoringModel:
             why = None
             if n_reasons:
                 x = fg.gbm_frame(frame, self.schema, self.engineered)
-                contrib = gbm.contributions(self.booster, x)
+                if reason_method == "path":
+                    assert self._forest is not None  # built by gbm_logit above
+                    matrix = gbm_compiled.as_matrix(x)
+                    contrib = gbm_compiled.path_contributions(self._forest, matrix)
+                else:
+                    contrib = gbm.contributions(self.booster, x)
                 described = [fg.describe(self.schema, f) for f in self.gbm_features]
                 x.columns = self.gbm_features
                 why = reasons.gbm_reasons(contrib, x, described, n_reasons)

@@ -118,7 +118,7 @@ def score_rows(features: pd.DataFrame, models: list[BookModel], as_of: date) -> 
         rows = features.loc[in_population(features, bm.target)].reset_index(drop=True)
         if not len(rows):
             continue
-        scored = bm.model.score(rows[list(FEATURES)], n_reasons=N_REASONS)
+        scored = bm.model.score(rows[list(FEATURES)], n_reasons=N_REASONS, reason_method="path")
         part = pd.DataFrame({
             "account_id": rows["account_id"].to_numpy(),
             "model": bm.name,
