@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from overdue.portfolio.eod import run_eod, snapshot_dates
-from overdue.scoring.book import BookTrainOptions, train_book_model
+from overdue.portfolio.eod import run_eod, snapshot_dates, snapshot_path
+from overdue.scoring.book import BookTrainOptions, read_book_info, train_book_model
 from overdue.scoring.gains_svg import gains_svg
 from overdue.scoring.score_eod import score_snapshot
 from overdue.scoring.targets import TargetConfig
@@ -64,7 +65,10 @@ def main() -> None:
     for name in ("early_warning", "collection"):
         t = time.perf_counter()
         options = BookTrainOptions(TargetConfig(name), seed=args.seed, effort=args.effort)
-        _folder, info = train_book_model(book, snaps, models / name, options, created)
+        if (models / name / "registry.json").is_file():  # trained by an earlier run: reuse
+            info = read_book_info(models / name)
+        else:
+            _folder, info = train_book_model(book, snaps, models / name, options, created)
         c = info["validation"]["champion"]
         (work / f"gains_{name}.svg").write_text(gains_svg(c["gains"], f"{name} (validation)"))
         figures[name] = {k: round(c[k], 4) for k in ("auc", "ks", "gini", "capture_10",
@@ -73,8 +77,10 @@ def main() -> None:
                              valid=info["valid_dates"], seconds=round(time.perf_counter() - t))  # fmt: skip
         print(name, json.dumps(figures[name]))
     base = ends[-1]
-    for k in (1, 2):
+    for k in (1, 2, 3):
         day = base + timedelta(days=k)
+        if day in set(snapshot_dates(snaps)):
+            shutil.rmtree(snapshot_path(snaps, day))  # measure the daily run again
         t = time.perf_counter()
         run_eod(book, day, snaps)
         batch = time.perf_counter() - t
