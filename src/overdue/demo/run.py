@@ -15,7 +15,7 @@ from overdue.case_file import load_case_text
 from overdue.config.policies import build_policy, load_preset
 from overdue.demo.book_pipeline import DemoBook, build_demo_book
 from overdue.demo.illustrations import AS_OF, ILLUSTRATIONS
-from overdue.demo.sections import models_section
+from overdue.demo.sections import models_section, strategies_section, strategy_rows
 from overdue.domain.engine import AccountState, account_state
 
 
@@ -107,7 +107,10 @@ def run_demo(out: Path, *, accounts: int, months: int, days: int, seed: int) -> 
         f"Book: {demo_book.book} ({accounts:,} accounts); snapshots {demo_book.first_day} → "
         f"{demo_book.last_day} in {demo_book.snapshots}; times {demo_book.seconds}"
     )
-    sections = [models_section(run_models(demo_book, out / "models", seed, console))]
+    sections = [
+        models_section(run_models(demo_book, out / "models", seed, console)),
+        strategies_section(run_strategies(out / "strategies", accounts, days, seed, console)),
+    ]
     report = write_monitoring_report(demo_book, out / "report.html", sections)
     console.print(f"[bold]Monitoring report / 监控报告: {report}[/bold]")
     database_url, logins = load_store(demo_book, out / "overdue.db", console)
@@ -135,6 +138,44 @@ def run_models(demo_book: DemoBook, out: Path, seed: int, console: Console) -> d
     console.print(table)
     for name, reason in result["skipped"].items():
         console.print(f"Model {name} not trained: {reason}")
+    return result
+
+
+DEMO_STRATEGY_DAYS = 20
+DEMO_STRATEGY_ACCOUNTS = 3_000
+
+
+def run_strategies(
+    out: Path, accounts: int, days: int, seed: int, console: Console
+) -> dict[str, Any]:
+    """The default strategy against the aggressive one, day by day through the daily run."""
+    from overdue.strategy.simulate import demo_strategies
+
+    sim_accounts = min(accounts, DEMO_STRATEGY_ACCOUNTS)
+    sim_days = min(days, DEMO_STRATEGY_DAYS)
+    console.print(
+        f"Running the default and aggressive strategies for {sim_days} simulated days on "
+        f"{sim_accounts:,} accounts (every contact through the compliance gate) …"
+    )
+    result = demo_strategies(out, accounts=sim_accounts, days=sim_days, seed=seed)
+    rows, blocked = strategy_rows(result)
+    table = Table(title="Strategies per arm / 各实验组")
+    for column in ("strategy", "arm", "contacts", "blocked", "promises", "recovered ¥"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["strategy"],
+            row["arm"],
+            f"{row['contacts']:,}",
+            f"{row['blocked']:,}",
+            f"{row['promises']:,}",
+            f"{row['recovered_fen'] / 100:,.2f}",
+        )
+    console.print(table)
+    console.print(f"Blocked by rule / 按规则拦截: {blocked}; summary: {result['summary']}")
+    (out / "demo_strategies.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     return result
 
 

@@ -84,8 +84,33 @@ def models_section(result: Mapping[str, Any]) -> str:
     )
 
 
-def strategies_section(arms: Sequence[Mapping[str, Any]], blocked: Mapping[str, int]) -> str:
+def strategy_rows(result: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Flatten ``demo_strategies``' result: one row per strategy arm, blocked attempts by rule."""
+    rows: list[dict[str, Any]] = []
+    blocked: dict[str, int] = {}
+    for label, data in result.get("strategies", {}).items():
+        for arm, figures in data["arms"].items():
+            arm_blocked = figures.get("blocked_by_rule", {})
+            rows.append(
+                {
+                    "strategy": f"{label}: {data['name']}",
+                    "arm": arm,
+                    "accounts": figures["customers"],
+                    "contacts": figures["contacts"],
+                    "blocked": sum(arm_blocked.values()),
+                    "promises": figures["promises"],
+                    "recovered_fen": figures["recovered_fen"],
+                    "complaints": figures["complaints"],
+                }
+            )
+            for rule, count in arm_blocked.items():
+                blocked[rule] = blocked.get(rule, 0) + int(count)
+    return rows, blocked
+
+
+def strategies_section(result: Mapping[str, Any]) -> str:
     """Contacts, blocked attempts by rule, promises and recoveries per strategy arm."""
+    arms, blocked = strategy_rows(result)
     rows = [
         _row(
             [
@@ -104,7 +129,7 @@ def strategies_section(arms: Sequence[Mapping[str, Any]], blocked: Mapping[str, 
     headers = [
         "strategy / 策略",
         "arm / 组",
-        "accounts / 账户",
+        "customers / 客户",
         "contacts sent / 已发送联系",
         "blocked / 被拦截",
         "promises / 承诺还款",
@@ -112,8 +137,12 @@ def strategies_section(arms: Sequence[Mapping[str, Any]], blocked: Mapping[str, 
         "complaints / 投诉",
     ]
     blocked_rows = [_row([esc(rule), f"{count:,}"]) for rule, count in sorted(blocked.items())]
+    days = f"{esc(result.get('first_day'))} → {esc(result.get('last_day'))}"
     return (
         "<section><h2>Strategies per arm / 各实验组策略效果</h2>"
+        f"<p>Simulated days / 模拟日期: {days}; every contact passed the compliance gate. "
+        "Per-contact log / 逐条联系记录: "
+        f"{esc(result.get('contacts_csv'))}</p>"
         + table(headers, rows)
         + "<h3>Blocked attempts by rule / 按规则统计的拦截</h3>"
         + table(["rule / 规则", "attempts / 次数"], blocked_rows)
