@@ -189,37 +189,50 @@ def education_columns(
     is left null (the message then leaves that sentence out). The currency comes from
     ``accounts`` (``currency``), else CNY; the name from ``customers`` (``name``), else empty.
     """
-    ids = planned.column("account_id").to_pylist()
-    wanted = pc.is_in(snapshot.column("account_id"), value_set=pa.array(sorted(set(ids))))
-    rows = {r["account_id"]: r for r in snapshot.filter(wanted).to_pylist()}
-    names = _by_key(customers, "customer_id", "name")
-    currencies = _by_key(accounts, "account_id", "currency")
-    out: dict[str, list[Any]] = {name: [] for name in EDUCATION_SCHEMA.names}
-    cache: dict[str, tuple[Any, ...]] = {}
-    for account_id, customer_id in zip(ids, planned.column("customer_id").to_pylist(), strict=True):
-        if account_id not in cache:
-            cache[account_id] = _education(rows[account_id], as_of, policies)
-        dpd, due, amount, penalty, later = cache[account_id]
-        out["customer_name"].append(names.get(customer_id, ""))
-        out["currency"].append(currencies.get(account_id) or "CNY")
-        out["dpd"].append(dpd)
-        out["due_date"].append(due)
-        out["amount_due_fen"].append(amount)
-        out["penalty_fen"].append(penalty)
-        out["penalty_in_7_days_fen"].append(later)
-    return pa.Table.from_pydict(out, schema=EDUCATION_SCHEMA)
+    ids = planned.column("account_id").combine_chunks()
+    distinct = pc.unique(ids)
+    slot = pc.index_in(ids, value_set=distinct).to_numpy(zero_copy_only=False)
+    where = pc.index_in(distinct, value_set=snapshot.column("account_id").combine_chunks())
+    assert where.null_count == 0, "planned contacts name accounts missing from the snapshot"
+    needed = [
+        "dpd",
+        "status",
+        "policy",
+        "product",
+        "penalty_outstanding_fen",
+        "total_overdue_fen",
+        "oldest_past_due_date",
+        "items",
+    ]
+    rows = snapshot.select(needed).take(where).to_pylist()
+    per_account = [_education(row, as_of, policies) for row in rows]
+    n = len(per_account)
+    columns = list(zip(*per_account, strict=True)) if n else [(), (), (), (), ()]
+    take = pa.array(slot, type=pa.int64())
+    return pa.table(
+        {
+            "customer_name": _lookup_text(
+                planned.column("customer_id"), customers, "customer_id", "name", ""
+            ),
+            "currency": _lookup_text(ids, accounts, "account_id", "currency", "CNY"),
+            "dpd": pa.array(columns[0], pa.int32()).take(take),
+            "due_date": pa.array(columns[1], pa.date32()).take(take),
+            "amount_due_fen": pa.array(columns[2], pa.int64()).take(take),
+            "penalty_fen": pa.array(columns[3], pa.int64()).take(take),
+            "penalty_in_7_days_fen": pa.array(columns[4], pa.int64()).take(take),
+        },
+        schema=EDUCATION_SCHEMA,
+    )
 
 
-def _by_key(table: pa.Table | None, key: str, column: str) -> dict[str, str]:
+def _lookup_text(
+    keys: pa.Array | pa.ChunkedArray, table: pa.Table | None, key: str, column: str, default: str
+) -> pa.Array:
     if table is None or column not in table.column_names:
-        return {}
-    return {
-        k: v
-        for k, v in zip(
-            table.column(key).to_pylist(), table.column(column).to_pylist(), strict=True
-        )
-        if v
-    }
+        return pa.repeat(pa.scalar(default, pa.string()), len(keys))
+    pos = pc.index_in(keys, value_set=table.column(key).combine_chunks())
+    values = table.column(column).combine_chunks().take(pos)
+    return pc.fill_null(pc.cast(values, pa.string()), default)
 
 
 def _education(

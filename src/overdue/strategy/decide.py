@@ -16,11 +16,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from overdue.compliance.clock import utc_for_local
 from overdue.contact.render import education_columns
@@ -83,13 +84,13 @@ _ADDRESS_COLUMN: Final = {
     "legal": "postal_address",
     "agency": "",
 }
-_ADDRESS_FALLBACK: Final = {
-    "push_token": "push:{}",
-    "phone": "tel:{}",
-    "email": "{}@customers.invalid",
-    "postal_address": "post:{}",
-    "emergency_phone": "tel:ec-{}",
-    "": "agency:{}",
+_ADDRESS_FALLBACK: Final = {  # (prefix, suffix) around the customer id when no address is known
+    "push_token": ("push:", ""),
+    "phone": ("tel:", ""),
+    "email": ("", "@customers.invalid"),
+    "postal_address": ("post:", ""),
+    "emergency_phone": ("tel:ec-", ""),
+    "": ("agency:", ""),
 }
 
 
@@ -323,12 +324,76 @@ def _trigger_days(step: Step) -> list[int]:
     return days[:MAX_REPEATS_PER_TRIGGER_STEP]
 
 
-def _address(frame: AccountFrame, rows: npt.NDArray[np.int64], step: Step) -> list[str]:
+def _join(*parts: pa.Array | str) -> pa.Array:
+    """Element-wise text concatenation of arrays and constant strings."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _address(
+    frame: AccountFrame, rows: npt.NDArray[np.int64], step: Step, customers: pa.Array
+) -> pa.Array:
     column = "emergency_phone" if step.recipient == "third_party" else _ADDRESS_COLUMN[step.channel]
-    pattern = _ADDRESS_FALLBACK[column]
-    values = frame.text[column][rows] if column else np.full(rows.size, "", dtype=object)
-    customers = frame.customer_id.take(pa.array(rows)).to_pylist()
-    return [v if v else pattern.format(c) for v, c in zip(values, customers, strict=True)]
+    prefix, suffix = _ADDRESS_FALLBACK[column]
+    fallback = _join(prefix, customers, suffix)
+    if not column:
+        return fallback
+    given = pa.array(frame.text[column][rows], type=pa.string())
+    return pc.if_else(pc.greater(pc.utf8_length(given), 0), given, fallback)
+
+
+def _const(value: object, n: int, kind: pa.DataType) -> pa.Array:
+    return pa.repeat(pa.scalar(value, type=kind), n)
+
+
+def _block(
+    spec: StrategySpec,
+    frame: AccountFrame,
+    arms: npt.NDArray[np.object_],
+    offset: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    block: tuple[Step, str, str, int, int],
+    zone_utc: dict[int, npt.NDArray[np.int64]],
+    zone_codes: npt.NDArray[np.int64],
+) -> pa.Table:
+    """The planned rows of one (step, send time) block."""
+    step, seg_name, path, prio, minute = block
+    n = rows.size
+    step_id = step.id if len(step.at) == 1 else f"{step.id}@{minute // 60:02d}{minute % 60:02d}"
+    take = pa.array(rows, type=pa.int64())
+    accounts = frame.account_id.take(take)
+    customers = frame.customer_id.take(take)
+    prefix = f"{frame.as_of.isoformat()}|"
+    tail = f"|{step_id}|{step.channel}"
+    ids = [
+        hashlib.sha256(f"{prefix}{a}{tail}".encode()).hexdigest()[:32] for a in accounts.to_pylist()
+    ]
+    utc = zone_utc[minute][zone_codes[rows]]
+    reason = _join(
+        f"segment {seg_name}, path {path}, step {step.id} on day ",
+        pa.array([f"{d:+d}" for d in offset[rows].tolist()], type=pa.string()),
+    )
+    columns = {
+        "contact_id": pa.array(ids, type=pa.string()),
+        "as_of": _const(frame.as_of, n, pa.date32()),
+        "customer_id": customers,
+        "account_id": accounts,
+        "channel": _const(step.channel, n, pa.string()),
+        "to_address": _address(frame, rows, step, customers),
+        "recipient_kind": _const(step.recipient, n, pa.string()),
+        "planned_at_utc": pa.array(utc, type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "time_zone": pa.array(frame.text["time_zone"][rows], type=pa.string()),
+        "language": pa.array(frame.text["language"][rows], type=pa.string()),
+        "template": _const(step.template_name, n, pa.string()),
+        "tone": _const(step.tone, n, pa.string()),
+        "strategy": _const(spec.name, n, pa.string()),
+        "strategy_version": _const(spec.strategy_version, n, pa.string()),
+        "segment": _const(seg_name, n, pa.string()),
+        "arm": pa.array(arms[rows], type=pa.string()),
+        "step_id": _const(step_id, n, pa.string()),
+        "priority": _const(prio, n, pa.int32()),
+        "reason": reason,
+    }
+    return pa.table(columns, schema=PLANNED_SCHEMA)
 
 
 def _build(
@@ -340,56 +405,22 @@ def _build(
     candidates: _Candidates,
 ) -> tuple[pa.Table, pa.Table]:
     """The planned contacts within capacity, and the ones capacity dropped."""
+    del segment
     total = sum(r.size for r in candidates.rows)
     assert total <= MAX_PLANNED_PER_DAY, f"{total} planned contacts exceed the daily limit"
-    cols: dict[str, list[object]] = {name: [] for name in PLANNED_SCHEMA.names}
-    balance: list[npt.NDArray[np.int64]] = []
-    account_ids = np.array(frame.account_id.to_pylist(), dtype=object)
-    customer_ids = np.array(frame.customer_id.to_pylist(), dtype=object)
-    zone_cache: dict[tuple[str, int], int] = {}
-    for rows, (step, seg_name, path, prio, minute) in zip(
-        candidates.rows, candidates.steps, strict=True
-    ):
-        step_id = step.id if len(step.at) == 1 else f"{step.id}@{minute // 60:02d}{minute % 60:02d}"
-        accounts = account_ids[rows]
-        zones = frame.text["time_zone"][rows]
-        utc = []
-        for tz in zones:
-            key = (tz, minute)
-            if key not in zone_cache:
-                zone_cache[key] = utc_for_local(frame.as_of, minute, tz)
-            utc.append(zone_cache[key])
-        n = rows.size
-        cols["contact_id"] += [contact_id(frame.as_of, a, step_id, step.channel) for a in accounts]
-        cols["as_of"] += [frame.as_of] * n
-        cols["customer_id"] += list(customer_ids[rows])
-        cols["account_id"] += list(accounts)
-        cols["channel"] += [step.channel] * n
-        cols["to_address"] += _address(frame, rows, step)
-        cols["recipient_kind"] += [step.recipient] * n
-        cols["planned_at_utc"] += utc
-        cols["time_zone"] += list(zones)
-        cols["language"] += list(frame.text["language"][rows])
-        cols["template"] += [step.template_name] * n
-        cols["tone"] += [step.tone] * n
-        cols["strategy"] += [spec.name] * n
-        cols["strategy_version"] += [spec.strategy_version] * n
-        cols["segment"] += [seg_name] * n
-        cols["arm"] += list(arms[rows])
-        cols["step_id"] += [step_id] * n
-        cols["priority"] += [prio] * n
-        cols["reason"] += [
-            f"segment {seg_name}, path {path}, step {step.id} on day {d:+d}" for d in offset[rows]
-        ]
-        balance.append(frame.balance_fen[rows])
-    arrays = [
-        pa.array(cols[f.name], type=pa.int64() if f.name == "planned_at_utc" else f.type)
-        for f in PLANNED_SCHEMA
+    encoded = pc.dictionary_encode(pa.array(frame.text["time_zone"], type=pa.string()))
+    zone_names = encoded.dictionary.to_pylist()
+    zone_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    zone_utc = {
+        minute: np.array([utc_for_local(frame.as_of, minute, z) for z in zone_names], np.int64)
+        for minute in {block[4] for block in candidates.steps}
+    }
+    blocks = [
+        _block(spec, frame, arms, offset, rows, block, zone_utc, zone_codes)
+        for rows, block in zip(candidates.rows, candidates.steps, strict=True)
     ]
-    arrays[PLANNED_SCHEMA.get_field_index("planned_at_utc")] = arrays[
-        PLANNED_SCHEMA.get_field_index("planned_at_utc")
-    ].cast(pa.timestamp("us", tz="UTC"))
-    table = pa.Table.from_arrays(arrays, schema=PLANNED_SCHEMA)
+    table = pa.concat_tables(blocks) if blocks else PLANNED_SCHEMA.empty_table()
+    balance = [frame.balance_fen[rows] for rows in candidates.rows]
     bal = np.concatenate(balance) if balance else np.zeros(0, dtype=np.int64)
     keep = _within_capacity(table, bal, spec.daily_limits())
     return table.filter(pa.array(keep)), table.filter(pa.array(~keep))
@@ -403,13 +434,26 @@ def _within_capacity(
     keep = np.ones(n, dtype=bool)
     if n == 0 or not limits:
         return keep
-    channel = np.array(table.column("channel").to_pylist(), dtype=object)
-    prio = table.column("priority").to_numpy()
-    ids = np.array(table.column("contact_id").to_pylist(), dtype=object)
-    order = np.lexsort((ids, -balance_fen, prio))
+    keyed = pa.table(
+        {
+            "priority": table.column("priority"),
+            "minus_balance": pa.array(-balance_fen),
+            "contact_id": table.column("contact_id"),
+        }
+    )
+    order = pc.sort_indices(
+        keyed,
+        sort_keys=[
+            ("priority", "ascending"),
+            ("minus_balance", "ascending"),
+            ("contact_id", "ascending"),
+        ],
+    ).to_numpy()
+    channel = table.column("channel")
     for name, limit in limits.items():
-        in_channel = order[channel[order] == name]
-        keep[in_channel[limit:]] = False
+        in_channel = pc.equal(channel, name).to_numpy(zero_copy_only=False)
+        ranked = order[in_channel[order]]
+        keep[ranked[limit:]] = False
     return keep
 
 
@@ -424,50 +468,82 @@ def _decisions(
     offset: npt.NDArray[np.int64],
 ) -> pa.Table:
     """One row per planned contact, per capacity drop, and per account without a contact."""
-    n_planned = planned.num_rows
-    contacted = set(planned.column("account_id").to_pylist())
-    dropped_accounts = dropped.column("account_id").to_pylist()
-    account_ids = frame.account_id.to_pylist()
-    seen = contacted | set(dropped_accounts)
-    idle = [i for i, a in enumerate(account_ids) if a not in seen]
-    idle_why = [why_none[i] or f"no step due today (day {offset[i]:+d})" for i in idle]
-    cols: dict[str, list[Any]] = {
-        "as_of": [frame.as_of] * (n_planned + dropped.num_rows + len(idle)),
-        "account_id": planned.column("account_id").to_pylist()
-        + dropped_accounts
-        + [account_ids[i] for i in idle],
-        "customer_id": planned.column("customer_id").to_pylist()
-        + dropped.column("customer_id").to_pylist()
-        + frame.customer_id.take(pa.array(idle, type=pa.int64())).to_pylist(),
-        "segment": planned.column("segment").to_pylist()
-        + dropped.column("segment").to_pylist()
-        + [segment[i] for i in idle],
-        "arm": planned.column("arm").to_pylist()
-        + dropped.column("arm").to_pylist()
-        + [arms[i] for i in idle],
-        "action": [
-            f"{c}:{s}"
-            for c, s in zip(
-                planned.column("channel").to_pylist(),
-                planned.column("step_id").to_pylist(),
-                strict=True,
-            )
+    seen = pa.concat_arrays(
+        [
+            planned.column("account_id").combine_chunks(),
+            dropped.column("account_id").combine_chunks(),
         ]
-        + [NONE_ACTION] * (dropped.num_rows + len(idle)),
-        "contact_id": planned.column("contact_id").to_pylist()
-        + [""] * (dropped.num_rows + len(idle)),
-        "reason": planned.column("reason").to_pylist()
-        + [
-            f"capacity: {c} full ({s})"
-            for c, s in zip(
-                dropped.column("channel").to_pylist(),
-                dropped.column("step_id").to_pylist(),
-                strict=True,
-            )
-        ]
-        + idle_why,
-    }
-    total = len(cols["account_id"])
-    cols["strategy"] = [spec.name] * total
-    cols["strategy_version"] = [spec.strategy_version] * total
-    return pa.Table.from_pydict(cols, schema=DECISION_SCHEMA)
+    )
+    idle = ~pc.is_in(frame.account_id, value_set=seen).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(idle)
+    idle_why = [
+        why or f"no step due today (day {off:+d})"
+        for why, off in zip(why_none[rows].tolist(), offset[rows].tolist(), strict=True)
+    ]
+    take = pa.array(rows, type=pa.int64())
+    parts = [
+        _decision_part(
+            planned,
+            _join(
+                planned.column("channel").combine_chunks(),
+                ":",
+                planned.column("step_id").combine_chunks(),
+            ),
+            planned.column("contact_id").combine_chunks(),
+            planned.column("reason").combine_chunks(),
+        ),
+        _decision_part(
+            dropped,
+            _const(NONE_ACTION, dropped.num_rows, pa.string()),
+            _const("", dropped.num_rows, pa.string()),
+            _join(
+                "capacity: ",
+                dropped.column("channel").combine_chunks(),
+                " full (",
+                dropped.column("step_id").combine_chunks(),
+                ")",
+            ),
+        ),
+        pa.table(
+            {
+                "account_id": frame.account_id.take(take),
+                "customer_id": frame.customer_id.take(take),
+                "segment": pa.array(segment[rows], type=pa.string()),
+                "arm": pa.array(arms[rows], type=pa.string()),
+                "action": _const(NONE_ACTION, rows.size, pa.string()),
+                "contact_id": _const("", rows.size, pa.string()),
+                "reason": pa.array(idle_why, type=pa.string()),
+            }
+        ),
+    ]
+    body = pa.concat_tables(parts)
+    total = body.num_rows
+    return pa.table(
+        {
+            "as_of": _const(frame.as_of, total, pa.date32()),
+            "account_id": body.column("account_id"),
+            "customer_id": body.column("customer_id"),
+            "strategy": _const(spec.name, total, pa.string()),
+            "strategy_version": _const(spec.strategy_version, total, pa.string()),
+            "segment": body.column("segment"),
+            "arm": body.column("arm"),
+            "action": body.column("action"),
+            "contact_id": body.column("contact_id"),
+            "reason": body.column("reason"),
+        },
+        schema=DECISION_SCHEMA,
+    )
+
+
+def _decision_part(table: pa.Table, action: pa.Array, ids: pa.Array, reason: pa.Array) -> pa.Table:
+    return pa.table(
+        {
+            "account_id": table.column("account_id").combine_chunks(),
+            "customer_id": table.column("customer_id").combine_chunks(),
+            "segment": table.column("segment").combine_chunks(),
+            "arm": table.column("arm").combine_chunks(),
+            "action": action,
+            "contact_id": ids,
+            "reason": reason,
+        }
+    )
