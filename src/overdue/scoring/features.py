@@ -359,6 +359,8 @@ def finish(raw: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Raw per-account columns (``feature_expr``) → the feature table: META + FEATURES."""
     r = raw
     out = pd.DataFrame({name: r[name] for name in META if name != "as_of"})
+    for name in ("delinquent_since", "next_due_date"):  # same type from every engine
+        out[name] = pd.to_datetime(r[name]).astype("datetime64[s]")
     out.insert(1, "as_of", pd.Series([as_of] * len(r), dtype="object"))
     for name in ("dpd", "max_dpd", "total_overdue_fen", "penalty_accrued_fen",
                  "revolved_amount_fen", "outstanding_fen", "n_items_past", "n_items_late",
