@@ -2,7 +2,7 @@
 
 The book carries language, time zone, region and segment; phone, e-mail, name, address and ID
 number are generated (``overdue.cases.synthetic``) and flagged synthetic. Inserts are batched
-Core ``insert`` executemany calls; rows already in the store are left as they are.
+writes (``COPY`` on PostgreSQL); rows already in the store are left as they are.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from overdue.cases.bulk_write import insert_rows, update_rows
 from overdue.cases.synthetic import fake_person
-from overdue.store.tables import LANGUAGES, Account, ChannelPreference, ContactPoint, Customer
+from overdue.store.tables import LANGUAGES, Account, ContactPoint, Customer
 
 BATCH_ROWS = 20_000
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
-DEFAULT_CHANNELS = ("sms", "voice_agent", "voice_robot", "email", "push")
 
 
 def chunks(rows: Sequence[Any], size: int = BATCH_ROWS) -> Iterator[Sequence[Any]]:
@@ -119,26 +119,14 @@ def existing_ids(session: Session, column: Any, ids: Sequence[str]) -> set[str]:
 def ensure_customers(
     session: Session, customer_ids: Iterable[str], book: BookPeople, as_of: date
 ) -> int:
-    """Insert the customers (with contact points and channel consent) not yet in the store."""
+    """Insert the customers (with phone, e-mail and emergency-contact points) not yet in the
+    store. Channel preferences are stored only when a customer states one (no row = consent
+    by default, no opt-out)."""
     wanted = sorted(set(customer_ids))
     missing = [c for c in wanted if c not in existing_ids(session, Customer.customer_id, wanted)]
     rows = [_customer_row(c, book.customers.get(c), as_of) for c in missing]
-    for part in chunks(rows):
-        session.execute(insert(Customer), list(part))
-        points = [p for row in part for p in _contact_rows(row)]
-        session.execute(insert(ContactPoint), points)
-        prefs = [
-            {
-                "customer_id": row["customer_id"],
-                "channel": ch,
-                "consent": True,
-                "opted_out": False,
-                "source": "synthetic",
-            }
-            for row in part
-            for ch in DEFAULT_CHANNELS
-        ]
-        session.execute(insert(ChannelPreference), prefs)
+    insert_rows(session, Customer, rows)
+    insert_rows(session, ContactPoint, [p for row in rows for p in _contact_rows(row)])
     return len(rows)
 
 
@@ -166,11 +154,11 @@ def upsert_accounts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     known = existing_ids(session, Account.account_id, [r["account_id"] for r in rows])
     new = [r for r in rows if r["account_id"] not in known]
     old = [r for r in rows if r["account_id"] in known]
-    for part in chunks(new):
-        session.execute(insert(Account), list(part))
+    insert_rows(session, Account, new)
     fields = ("status", "dpd", "bucket_cn", "total_overdue_fen", "charged_off_on", "snapshot_as_of")
-    for part in chunks(old):
-        session.execute(
-            update(Account),
-            [{"account_id": r["account_id"], **{f: r[f] for f in fields}} for r in part],
-        )
+    update_rows(
+        session,
+        Account,
+        "account_id",
+        [{"account_id": r["account_id"], **{f: r[f] for f in fields}} for r in old],
+    )

@@ -11,8 +11,8 @@ folder when the models wrote one) and, for the business date ``as_of``:
 - closes cases whose account is cured (DPD 0; ``settled`` when nothing is owed any more) or was
   charged off while placed with an agency (``charged_off_placed``).
 
-Work is done with batched Core inserts and executemany updates; a rerun of the same day changes
-nothing more.
+Writes are batched (``COPY`` and one ``UPDATE ... FROM`` on PostgreSQL, executemany elsewhere);
+a rerun of the same day changes nothing more.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from overdue.cases.book_import import (
@@ -37,6 +37,7 @@ from overdue.cases.book_import import (
     read_book,
     upsert_accounts,
 )
+from overdue.cases.bulk_write import insert_rows, update_rows
 from overdue.cases.clock import instant
 from overdue.cases.config import BUCKETS_CN, EntryRule
 from overdue.cases.queues import QueueRouter
@@ -283,8 +284,7 @@ def _open_new(
                 **figures,
             }
         )
-    for part in chunks(inserts):
-        session.execute(insert(Case), list(part))
+    insert_rows(session, Case, inserts)
     result.opened = len(inserts)
 
 
@@ -304,21 +304,26 @@ def _update_and_close(
         case = open_cases[row["account_id"]]
         figures = _figures(row, scores)
         reason = _close_reason(row, case)
-        change: dict[str, Any] = {"case_id": case.case_id, "updated_on": as_of, **figures}
+        change: dict[str, Any] = {
+            "case_id": case.case_id,
+            "updated_on": as_of,
+            "status": case.status,
+            "closed_on": None,
+            "close_reason": None,
+            "queue": router.route(figures["bucket_cn"], case.segment, case.language),
+            **figures,
+        }
         if reason is not None:
             change.update(status="closed", closed_on=as_of, close_reason=reason)
             result.closed[reason] = result.closed.get(reason, 0) + 1
             events.append(_event(case.case_id, "closed", as_of, when, reason))
         else:
-            change["queue"] = router.route(figures["bucket_cn"], case.segment, case.language)
             if figures["bucket_cn"] != case.bucket_cn:
                 detail = f"{case.bucket_cn} → {figures['bucket_cn']}"
                 events.append(_event(case.case_id, "bucket_changed", as_of, when, detail))
         updates.append(change)
-    for part in chunks(updates):
-        session.execute(update(Case), list(part))
-    for part in chunks(events):
-        session.execute(insert(CaseEvent), list(part))
+    update_rows(session, Case, "case_id", updates)
+    insert_rows(session, CaseEvent, events)
     result.updated = len(updates) - sum(result.closed.values())
 
 
