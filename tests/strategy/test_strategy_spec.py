@@ -116,3 +116,16 @@ def test_a_third_party_step_needs_a_locate_template(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="cannot read"):
         load_spec(tmp_path / "missing.yaml")
+
+
+def test_the_example_in_the_docs_loads_with_its_templates(tmp_path: Path) -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "strategy" / "specs.md").read_text(encoding="utf-8")
+    text = re.search(r"```yaml\n(.*?)```", page, re.S)
+    assert text is not None
+    path = tmp_path / "doc.yaml"
+    path.write_text(text.group(1), encoding="utf-8")
+    spec = load_spec(path)
+    assert spec.daily_limits() == {"sms": 100000, "voice_agent": 1600, "voice_robot": 10000}
