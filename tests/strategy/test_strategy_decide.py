@@ -254,3 +254,20 @@ def test_arm_shares_are_close_to_the_spec() -> None:
     arms = assign_arms(ids, "salt", 0.05, [("champion", 0.8), ("b", 0.2)]).to_pylist()
     assert abs(arms.count("holdout") / 20_000 - 0.05) < 0.01
     assert abs(arms.count("b") / 20_000 - 0.95 * 0.2) < 0.015
+
+
+def test_contact_ids_are_unique_even_when_a_trigger_reuses_a_path() -> None:
+    spec = load_spec("aggressive")
+    ids = champions(3, spec.experiment.salt, spec.experiment.holdout_share)
+    rows = [account(f"A{i}", c, dpd=5) for i, c in enumerate(ids)]
+    events = pa.table(
+        {
+            "account_id": ["A0"],
+            "kind": ["promise_broken"],
+            "on_date": pa.array([AS_OF - timedelta(days=4)], pa.date32()),
+        }
+    )
+    planned = decide_all(snapshot(rows), None, customers(ids), events, spec, AS_OF).planned
+    contact_ids = planned.column("contact_id").to_pylist()
+    assert len(contact_ids) == len(set(contact_ids))
+    assert "trigger:promise_broken" in set(planned.column("segment").to_pylist())

@@ -359,6 +359,8 @@ def _block(
     step, seg_name, path, prio, minute = block
     n = rows.size
     step_id = step.id if len(step.at) == 1 else f"{step.id}@{minute // 60:02d}{minute % 60:02d}"
+    if seg_name.startswith("trigger:"):  # a trigger's steps never share ids with a path's
+        step_id = f"{seg_name.removeprefix('trigger:')}.{step_id}"
     take = pa.array(rows, type=pa.int64())
     accounts = frame.account_id.take(take)
     customers = frame.customer_id.take(take)
@@ -422,8 +424,19 @@ def _build(
     table = pa.concat_tables(blocks) if blocks else PLANNED_SCHEMA.empty_table()
     balance = [frame.balance_fen[rows] for rows in candidates.rows]
     bal = np.concatenate(balance) if balance else np.zeros(0, dtype=np.int64)
+    first = _first_of_each_id(table)
+    if not first.all():  # two segments/triggers planned the same contact: keep the first
+        table, bal = table.filter(pa.array(first)), bal[first]
     keep = _within_capacity(table, bal, spec.daily_limits())
     return table.filter(pa.array(keep)), table.filter(pa.array(~keep))
+
+
+def _first_of_each_id(table: pa.Table) -> npt.NDArray[np.bool_]:
+    codes = pc.dictionary_encode(table.column("contact_id").combine_chunks()).indices
+    _, first = np.unique(codes.to_numpy(zero_copy_only=False), return_index=True)
+    keep = np.zeros(table.num_rows, dtype=bool)
+    keep[first] = True
+    return keep
 
 
 def _within_capacity(
