@@ -14,9 +14,9 @@ response model's parameters. Steps:
    hold-out's treatment). Binary variables ``x[s, a]``, one per segment; maximise
    Σ n_s · (effect − cost − complaint_price · complaints) · x (n_s: account-days a day) subject to each channel's daily
    capacity (the spec's ``capacities``) and the compliance caps (expected calls per customer a
-   day within the profile's caps). Solved with HiGHS (``scipy.optimize.milp``). An effect whose
-   interval reaches below zero is priced at its lower bound (we only pay for what the data
-   shows). Complaints are priced at ``COMPLAINT_PRICE_FEN`` each.
+   day within the profile's caps). Solved with HiGHS (``scipy.optimize.milp``). Effects enter
+   at their point estimate (expected recovery); their intervals are reported with the choice.
+   Complaints are priced at ``COMPLAINT_PRICE_FEN`` each.
 3. **Output.** The strategy spec with each segment's path replaced by the chosen one (no
    contact: the segment is kept and recorded, without a path), no challengers, the same
    hold-out: a YAML file :func:`overdue.strategy.spec.load_spec` accepts, plus the effect table.
@@ -195,7 +195,7 @@ def allocate(
             if arm == "holdout":
                 continue
             effect = row["effect_vs_holdout_fen"]
-            gain = effect["value"] if effect["low"] > 0 else min(effect["value"], effect["low"])
+            gain = effect["value"]  # the expected effect (unbiased: the arms are random)
             net = gain - row["cost_per_account_day_fen"]
             net -= complaint_price_fen * row["complaints_per_account_day"]
             value.append(n * net)
