@@ -159,6 +159,7 @@ def train_book_model(
         "valid_bad_rate": float(valid[LABEL].mean()),
         "validation": valid_metrics,
         "seed": options.seed,
+        "book_dir": str(book_dir.resolve()),
         "features": list(FEATURES),
         "monotone": list(monotone),
     }

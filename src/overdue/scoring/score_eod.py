@@ -68,6 +68,7 @@ class BookModel:
     version: str  # "v3"
     model: ScoringModel
     target: TargetConfig
+    book_dir: str | None = None  # the book it was trained on
 
 
 @dataclass
@@ -97,7 +98,9 @@ def load_book_models(models_dir: Path) -> list[BookModel]:
         if key not in _CACHE:
             info = read_book_info(root)
             target = TargetConfig(**info["target"])
-            _CACHE[key] = BookModel(name, folder.name, registry.load_model(root), target)
+            _CACHE[key] = BookModel(
+                name, folder.name, registry.load_model(root), target, info.get("book_dir")
+            )
         found.append(_CACHE[key])
     if not found:
         raise BadInput(
@@ -211,19 +214,23 @@ def score_snapshot(
 ) -> ScoreResult:  # fmt: skip
     """Score the snapshot of ``as_of`` into ``SNAPSHOT_DIR/as_of=D/scores/``.
 
-    ``book_dir`` (the book the batch ran on) is needed for the account and payment features.
-    ``full`` scores every account of each population (no carry-forward).
+    ``book_dir`` is the book the batch ran on (account and payment features); by default the
+    book the models were trained on. ``full`` scores every account of each population (no
+    carry-forward).
     """
-    if book_dir is None:
-        raise BadInput("score_snapshot: book_dir (the book the batch ran on) is required")
     assert 0 <= warning_days <= 60
     days = snapshot_dates(snapshot_dir)
     if as_of not in days:
         raise BadInput(f"{snapshot_dir}: no snapshot for {as_of} (run overdue eod first)")
     earlier = [d for d in days if d < as_of]
     previous = earlier[-1] if earlier else None
-    backend = backend or make_backend(engine)
     models = load_book_models(models_dir)
+    if book_dir is None:
+        trained_on = [bm.book_dir for bm in models if bm.book_dir]
+        if not trained_on:
+            raise BadInput("score_snapshot: give book_dir (the book the batch ran on)")
+        book_dir = Path(trained_on[0])
+    backend = backend or make_backend(engine)
     source = FeatureSource(backend, snapshot_dir, book_dir)
     result = ScoreResult(str(as_of), backend.name, "")
     started = time.perf_counter()
