@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 from hypothesis import given, settings
@@ -271,3 +272,49 @@ def test_contact_ids_are_unique_even_when_a_trigger_reuses_a_path() -> None:
     contact_ids = planned.column("contact_id").to_pylist()
     assert len(contact_ids) == len(set(contact_ids))
     assert "trigger:promise_broken" in set(planned.column("segment").to_pylist())
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    accounts=st.lists(
+        st.tuples(st.integers(0, 120), st.integers(0, 12), st.integers(1, 900_000), st.booleans()),
+        min_size=1,
+        max_size=40,
+    ),
+    sms_per_day=st.integers(0, 5),
+    zone=st.sampled_from(["Asia/Shanghai", "America/New_York", "Asia/Kolkata"]),
+)
+def test_decision_invariants(
+    accounts: list[tuple[int, int, int, bool]], sms_per_day: int, zone: str
+) -> None:
+    spec = parse_spec(
+        SPEC.replace("holdout_share: 0.0", "holdout_share: 0.2").replace(
+            "per_day: 2", f"per_day: {sms_per_day}"
+        ),
+        "t.yaml",
+    )
+    rows = [
+        account(f"A{i}", f"C{i // 2}", dpd=dpd, due_in=due_in, principal_fen=p)
+        for i, (dpd, due_in, p, _) in enumerate(accounts)
+    ]
+    ids = sorted({r["customer_id"] for r in rows})
+    flags = pa.table(
+        {
+            "customer_id": [f"C{i // 2}" for i, a in enumerate(accounts) if a[3]],
+            "dispute": [True] * sum(a[3] for a in accounts),
+        }
+    )
+    result = decide_all(snapshot(rows), None, customers(ids, zone), None, spec, AS_OF, flags=flags)
+    planned, decisions = result.planned.to_pylist(), result.decisions.to_pylist()
+    assert {d["account_id"] for d in decisions} == {r["account_id"] for r in rows}
+    assert sum(p["channel"] == "sms" for p in planned) <= sms_per_day
+    assert len({p["contact_id"] for p in planned}) == len(planned)
+    disputed = set(flags.column("customer_id").to_pylist())
+    arm_of: dict[str, str] = {}
+    for d in decisions:
+        assert arm_of.setdefault(d["customer_id"], d["arm"]) == d["arm"]
+        assert d["strategy_version"] == spec.strategy_version
+    for p in planned:
+        assert p["arm"] != "holdout" and p["customer_id"] not in disputed
+        local = p["planned_at_utc"].astimezone(ZoneInfo(zone))
+        assert (local.date(), local.hour, local.minute) == (AS_OF, 10, 0)

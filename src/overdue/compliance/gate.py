@@ -88,13 +88,12 @@ def _flag_matrix(
     out = {name: np.zeros(n, dtype=bool) for name in names}
     if flags is None or flags.num_rows == 0:
         return out
-    pos = pc.fill_null(
-        pc.index_in(customer_id, value_set=flags.column("customer_id").combine_chunks()), -1
-    ).to_numpy(zero_copy_only=False)
+    known = pc.cast(flags.column("customer_id").combine_chunks(), pa.string())
+    pos = pc.fill_null(pc.index_in(customer_id, value_set=known), -1).to_numpy(zero_copy_only=False)
     found = pos >= 0
     for name in names:
         if name in flags.column_names:
-            values = pc.fill_null(flags.column(name), False).to_numpy(zero_copy_only=False)
+            values = _to_bool(pc.cast(flags.column(name), pa.bool_()))
             out[name][found] = values[pos[found]].astype(bool)
     return out
 

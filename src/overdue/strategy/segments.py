@@ -53,7 +53,8 @@ def _lookup(keys: pa.Array, table: pa.Table | None, key: str) -> npt.NDArray[np.
     """Row of ``table`` for every key (-1 when absent)."""
     if table is None or table.num_rows == 0:
         return np.full(len(keys), -1, dtype=np.int64)
-    pos = pc.index_in(keys, value_set=table.column(key).combine_chunks())
+    values = pc.cast(table.column(key).combine_chunks(), pa.string())
+    pos = pc.index_in(pc.cast(keys, pa.string()), value_set=values)
     return pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -75,7 +76,8 @@ def _take_bool(table: pa.Table | None, column: str, rows: npt.NDArray[np.int64])
     out = np.zeros(rows.size, dtype=bool)
     if table is None or column not in table.column_names:
         return out
-    values = pc.fill_null(table.column(column), False).to_numpy(zero_copy_only=False)
+    column_values = pc.cast(table.column(column), pa.bool_())
+    values = pc.fill_null(column_values, False).to_numpy(zero_copy_only=False)
     found = rows >= 0
     out[found] = values[rows[found]].astype(bool)
     return out
