@@ -318,3 +318,25 @@ def test_decision_invariants(
         assert p["arm"] != "holdout" and p["customer_id"] not in disputed
         local = p["planned_at_utc"].astimezone(ZoneInfo(zone))
         assert (local.date(), local.hour, local.minute) == (AS_OF, 10, 0)
+
+
+def test_events_today_takes_the_most_recent_matching_event() -> None:
+    from overdue.strategy.early_warning import events_today
+
+    events = pa.table(
+        {
+            "account_id": ["A1", "A1", "A2", "A3", "A3"],
+            "kind": [
+                "promise_broken",
+                "promise_broken",
+                "promise_broken",
+                "autodebit_failed",
+                "promise_broken",
+            ],
+            "on_date": pa.array([AS_OF - timedelta(days=d) for d in (5, 2, 9, 0, 1)], pa.date32()),
+        }
+    )
+    got = events_today(
+        events, pa.array(["A1", "A2", "A3", "A4"]), "promise_broken", AS_OF, [1, 2, 5]
+    )
+    assert got.tolist() == [2, -1, 1, -1]

@@ -124,10 +124,19 @@ def events_today(
         return result
     today = day_number(as_of)
     ev_days = pc.cast(of_kind.column("on_date"), pa.int32()).to_numpy(zero_copy_only=False)
-    for offset in sorted(set(offsets), reverse=True):
-        on_day = of_kind.column("account_id").filter(pa.array(ev_days == today - offset))
-        if len(on_day) == 0:
-            continue
-        hit = pc.is_in(account_ids, value_set=pc.unique(on_day)).to_numpy(zero_copy_only=False)
-        result[hit] = offset
+    since = today - ev_days.astype(np.int64)
+    hit = np.isin(since, np.array(sorted(set(offsets)), dtype=np.int64))
+    if not hit.any():
+        return result
+    found = (
+        pa.table(
+            {"account_id": of_kind.column("account_id").filter(pa.array(hit)), "since": since[hit]}
+        )
+        .group_by("account_id")
+        .aggregate([("since", "min")])
+    )
+    pos = pc.index_in(account_ids, value_set=found.column("account_id").combine_chunks())
+    pos_np = pc.fill_null(pos, -1).to_numpy(zero_copy_only=False)
+    smallest = found.column("since_min").to_numpy()
+    result[pos_np >= 0] = smallest[pos_np[pos_np >= 0]]
     return result
