@@ -16,6 +16,8 @@ from overdue.web.auth import SESSION_COOKIE, token_hash
 def test_healthz_answers_without_a_session(app: FastAPI) -> None:
     answer = client(app).get("/healthz")
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
 
 
 def test_openapi_documents_the_api(app: FastAPI) -> None:

@@ -15,7 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from overdue.web.deps import LoginRedirect
 from overdue.web.i18n import normalise
@@ -155,22 +157,40 @@ def _service_handler(status: int):
 
 
 def _add_middleware(app: FastAPI, settings: WebSettings) -> None:
-    @app.middleware("http")
-    async def language_and_headers(request: Request, call_next):
-        response: Response = await call_next(request)
+    app.add_middleware(LanguageAndHeaders, secure_cookies=settings.secure_cookies)
+
+
+class LanguageAndHeaders:
+    """Plain ASGI middleware (cheaper than BaseHTTPMiddleware): remembers ``?lang=`` in a cookie
+    and adds the security headers to every HTTP answer."""
+
+    def __init__(self, app: ASGIApp, secure_cookies: bool) -> None:
+        self.app = app
+        self.secure = "; Secure" if secure_cookies else ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         chosen = normalise(request.query_params.get("lang"))
-        if chosen and request.cookies.get("lang") != chosen:
-            response.set_cookie(
-                "lang",
-                chosen,
-                max_age=LANG_COOKIE_SECONDS,
-                samesite="lax",
-                secure=settings.secure_cookies,
-                httponly=True,
-            )
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+        remember = chosen if chosen and request.cookies.get("lang") != chosen else None
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                if remember:
+                    headers.append(
+                        "set-cookie",
+                        f"lang={remember}; Max-Age={LANG_COOKIE_SECONDS}; Path=/; HttpOnly; "
+                        f"SameSite=lax{self.secure}",
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def api_json(data: object, status: int = 200) -> JSONResponse:
