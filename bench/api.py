@@ -40,7 +40,7 @@ MAX_USERS = 500
 SERVER = (
     "import sys; from overdue.web import WebSettings, run_server; "
     "run_server(WebSettings(database_url=sys.argv[1], webhook_secret='bench'), '127.0.0.1', "
-    "int(sys.argv[2]))"
+    "int(sys.argv[2]), int(sys.argv[3]))"
 )
 
 
@@ -212,9 +212,9 @@ def generate_in_database(engine: sa.Engine, n: int, collectors: list[int]) -> No
             conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
 
 
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)], env=env)
+    return subprocess.Popen([sys.executable, "-c", SERVER, url, str(port), str(workers)], env=env)
 
 
 async def wait_healthy(base_url: str, seconds: float = 60) -> None:
@@ -327,6 +327,7 @@ def report(timings: Timings, args: argparse.Namespace, command: str) -> None:
     print(f"\ncommand: {command}")
     print(
         f"{args.cases:,} cases in PostgreSQL, {args.users} users, think {args.think} s, "
+        f"{args.workers} uvicorn worker(s), "
         f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
     )
     print(f"{'page':6} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
@@ -349,6 +350,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--think", type=float, default=1.0)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn processes (cores)")
     parser.add_argument("--schema", default="bench_api")
     parser.add_argument(
         "--db",
@@ -368,7 +370,7 @@ def main() -> None:
         parser.error(f"--users 1..{MAX_USERS}, --cases >= --users, --seconds > 0")
     command = " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     url = prepare(args.db, args.schema, args.cases, args.users, args.fresh, args.loader)
-    server = start_server(url, args.port)
+    server = start_server(url, args.port, args.workers)
     base_url = f"http://127.0.0.1:{args.port}"
     try:
         asyncio.run(wait_healthy(base_url))

@@ -127,3 +127,16 @@ def test_idle_session_is_sent_to_login(store_url: str) -> None:
     _expire(app, last_seen_at=datetime.now(UTC) - timedelta(minutes=6))
     assert c.get("/dashboard").headers["location"] == "/login"
     app.state.engine.dispose()
+
+
+def test_settings_travel_to_worker_processes_unchanged(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from overdue.web import WebSettings
+    from overdue.web.server import settings_from_json, settings_to_json
+
+    settings = WebSettings(
+        database_url="sqlite:///x.db", snapshot_dir=tmp_path, webhook_secret="s",
+        session_idle_minutes=7, business_date=date(2024, 6, 30),
+    )  # fmt: skip
+    assert settings_from_json(settings_to_json(settings)) == settings

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         book: Path | None = typer.Option(
             None, "--book", help="The book's folder (adds vintage curves to the dashboard)."
         ),
+        workers: int = typer.Option(1, "--workers", help="Server processes (about one per core)."),
         secure_cookies: bool = typer.Option(
             False, "--secure-cookies", help="Mark cookies Secure (serve behind HTTPS)."
         ),
@@ -40,6 +41,8 @@ def register(app: typer.Typer) -> None:
 
         if not 1 <= port <= 65535:
             raise BadInput(f"--port: {port} is not a TCP port (1..65535)")
+        if not 1 <= workers <= 64:
+            raise BadInput(f"--workers: {workers} must be 1..64")
         for name, folder in (("--snapshots", snapshots), ("--book", book)):
             if folder is not None and not folder.is_dir():
                 raise BadInput(f"{name}: {folder} is not a folder")
@@ -55,4 +58,4 @@ def register(app: typer.Typer) -> None:
             secure_cookies=secure_cookies,
         )
         typer.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
-        run_server(settings, host, port)
+        run_server(settings, host, port, workers)

@@ -16,7 +16,9 @@ def create_app(settings: WebSettings):
     return _create(settings)
 
 
-def run_server(settings: WebSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
+def run_server(
+    settings: WebSettings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
+) -> None:
     from overdue.web.server import run_server as _run
 
-    _run(settings, host, port)
+    _run(settings, host, port, workers)
