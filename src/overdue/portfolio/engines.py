@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,9 +21,18 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig, run_batches
+from overdue.portfolio.eod_inputs import BookTables, rebuild_rows
+from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig, batch_kernel, run_batches
 
 BATCH_ROWS = 20_000  # accounts per Arrow batch handed to the kernel
+INPUT_ENV = "OVERDUE_EOD_INPUT"  # DuckDB rebuild inputs: "flat" (the default) or "nested"
+THREADS_ENV = "OVERDUE_EOD_THREADS"  # kernel threads on DuckDB (default: the CPUs, at most 8)
+MAX_KERNEL_THREADS = 8
+MAX_BATCHES_IN_FLIGHT = 4  # per kernel thread: batches read ahead of the writer
+MEMORY_ENV = "OVERDUE_DUCKDB_MEMORY"  # DuckDB's memory limit (it spills to disk beyond it)
+DEFAULT_DUCKDB_MEMORY = "4GB"
+# The snapshot's Parquet settings: fast to write, and read back as fast as the defaults.
+SNAPSHOT_WRITE = {"compression": "zstd", "compression_level": 1}
 
 
 class Backend(Protocol):
@@ -35,12 +46,23 @@ class Backend(Protocol):
 
     def apply_kernel(self, expr: ir.Table, config: KernelConfig, out_dir: Path) -> int: ...
 
+    def rebuild_kernel(
+        self,
+        book: BookTables,
+        config: KernelConfig,
+        out_dir: Path,
+        only: ir.Table | None = None,
+    ) -> int: ...
+
 
 class DuckDBBackend:
     name = "duckdb"
 
     def __init__(self, threads: int | None = None) -> None:
         self.con = ibis.duckdb.connect(threads=threads) if threads else ibis.duckdb.connect()
+        # DuckDB would take 80 % of the RAM before spilling; the batch keeps within a budget.
+        memory = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_DUCKDB_MEMORY
+        self.con.con.execute(f"SET memory_limit = '{_memory_setting(memory)}'")
         self._empty = 0
 
     def read_table(self, files: Sequence[Path], schema: pa.Schema, base: Path | None) -> ir.Table:
@@ -56,18 +78,85 @@ class DuckDBBackend:
         return int(self.con.execute(expr.count()))
 
     def apply_kernel(self, expr: ir.Table, config: KernelConfig, out_dir: Path) -> int:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        rows = 0
-        writer = pq.ParquetWriter(out_dir / "part-0.parquet", SNAPSHOT_SCHEMA)
+        # DuckDB 2 renamed fetch_record_batch (which Ibis 12 still calls): use the SQL directly.
+        batches = self.con.con.sql(self.con.compile(expr)).to_arrow_reader(BATCH_ROWS)
+        return write_snapshot(parallel_kernel(batches, config), out_dir)
+
+    def rebuild_kernel(
+        self,
+        book: BookTables,
+        config: KernelConfig,
+        out_dir: Path,
+        only: ir.Table | None = None,
+    ) -> int:
+        """``apply_kernel(rebuild_rows(book, config.as_of, only), …)``, the same rows grouped in
+        memory instead of nested in SQL (``flat_rebuild``; ``OVERDUE_EOD_INPUT=nested``: not)."""
+        choice = os.environ.get(INPUT_ENV, "flat").strip().lower() or "flat"
+        if choice not in ("flat", "nested"):
+            raise ValueError(f"{INPUT_ENV}={choice!r}: must be flat or nested")
+        if choice == "nested":
+            return self.apply_kernel(rebuild_rows(book, config.as_of, only), config, out_dir)
+        from overdue.portfolio.flat_rebuild import rebuild_batches
+
+        batches = rebuild_batches(self.con.con, self.con.compile, book, config.as_of, only)
+        return write_snapshot(parallel_kernel(batches, config), out_dir)
+
+
+def _memory_setting(value: str) -> str:
+    """A DuckDB memory size such as ``4GB`` or ``512MB`` (nothing else goes into the SQL)."""
+    number, unit = value[:-2], value[-2:].upper()
+    if not (number.isdigit() and unit in ("MB", "GB") and int(number) > 0):
+        raise ValueError(f"{MEMORY_ENV}={value!r}: must look like 4GB or 512MB")
+    return f"{int(number)}{unit}"
+
+
+def kernel_threads() -> int:
+    """Threads that run the compiled kernel (``OVERDUE_EOD_THREADS``, else the CPUs)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    threads = int(raw) if raw else (os.cpu_count() or 1)
+    if not 1 <= threads <= MAX_KERNEL_THREADS:
+        raise ValueError(f"{THREADS_ENV}={raw!r}: must be 1..{MAX_KERNEL_THREADS}")
+    return threads
+
+
+def parallel_kernel(
+    batches: Iterable[pa.RecordBatch], config: KernelConfig, threads: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """``run_batches(batches, config)``, the batches run by ``threads`` threads, output in input
+    order. The compiled kernel releases the GIL, so they share the CPUs with the reading and
+    writing (Arrow and DuckDB release it too)."""
+    threads = threads or kernel_threads()
+    if threads == 1:
+        yield from run_batches(batches, config)
+        return
+    run = batch_kernel()
+    pending: deque[Future[pa.RecordBatch]] = deque()
+    with ThreadPoolExecutor(threads, thread_name_prefix="overdue-kernel") as pool:
         try:
-            # DuckDB 2 renamed fetch_record_batch (which Ibis 12 still calls): use the SQL directly.
-            batches = self.con.con.sql(self.con.compile(expr)).to_arrow_reader(BATCH_ROWS)
-            for out in run_batches(batches, config):
-                writer.write_batch(out)
-                rows += out.num_rows
+            for batch in batches:
+                if batch.num_rows:
+                    pending.append(pool.submit(run, batch, config))
+                while len(pending) > threads * MAX_BATCHES_IN_FLIGHT:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
         finally:
-            writer.close()
-        return rows
+            for future in pending:
+                future.cancel()
+
+
+def write_snapshot(batches: Iterator[pa.RecordBatch], out_dir: Path) -> int:
+    """Write the kernel's output batches as one Parquet file in ``out_dir``; return the rows."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    writer = pq.ParquetWriter(out_dir / "part-0.parquet", SNAPSHOT_SCHEMA, **SNAPSHOT_WRITE)
+    try:
+        for out in batches:
+            writer.write_batch(out)
+            rows += out.num_rows
+    finally:
+        writer.close()
+    return rows
 
 
 class SparkBackend:
@@ -103,6 +192,15 @@ class SparkBackend:
         out = df.mapInArrow(kernel, _spark_schema(SNAPSHOT_SCHEMA))
         out.write.mode("overwrite").parquet(str(out_dir))
         return int(self.session.read.parquet(str(out_dir)).count())
+
+    def rebuild_kernel(
+        self,
+        book: BookTables,
+        config: KernelConfig,
+        out_dir: Path,
+        only: ir.Table | None = None,
+    ) -> int:
+        return self.apply_kernel(rebuild_rows(book, config.as_of, only), config, out_dir)
 
 
 def _conform(table: ir.Table, schema: pa.Schema) -> ir.Table:

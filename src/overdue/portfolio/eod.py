@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from overdue.domain.policy import Policy, Product
 from overdue.portfolio import contract
 from overdue.portfolio.engines import Backend, make_backend
-from overdue.portfolio.eod_inputs import BookTables, rebuild_rows, replay_accounts, resume_rows
+from overdue.portfolio.eod_inputs import BookTables, replay_accounts, resume_rows
 from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig
 
 SNAPSHOT_PREFIX = "as_of="
@@ -236,9 +236,7 @@ def _compute(
     started = time.perf_counter()
     if config.previous is None:
         history = load_book(backend, data_dir, None, config.as_of)
-        result.accounts = backend.apply_kernel(
-            rebuild_rows(history, config.as_of), config, tmp / "accounts"
-        )
+        result.accounts = backend.rebuild_kernel(history, config, tmp / "accounts")
         result.replayed = result.accounts
         result.seconds["kernel"] = round(time.perf_counter() - started, 3)
         return
@@ -254,8 +252,8 @@ def _compute(
     if result.replayed:
         started = time.perf_counter()
         history = load_book(backend, data_dir, None, config.as_of)
-        written = backend.apply_kernel(
-            rebuild_rows(history, config.as_of, only=replay), config, tmp / "accounts" / "replayed"
+        written = backend.rebuild_kernel(
+            history, config, tmp / "accounts" / "replayed", only=replay
         )
         result.replayed = written
         result.seconds["replay"] = round(time.perf_counter() - started, 3)

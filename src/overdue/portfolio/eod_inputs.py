@@ -71,24 +71,37 @@ def _base_accounts(book: BookTables, as_of: date) -> ir.Table:
     )
 
 
+def window_events(
+    book: BookTables, table_name: str, as_of: date, only: ir.Table | None = None
+) -> ir.Table:
+    """One event table's rows booked up to ``as_of`` (of the accounts in ``only``, if given)."""
+    events = book.events[table_name]
+    events = events.filter(events.entry_date <= ibis.literal(as_of))
+    if only is not None:  # collect only the accounts asked for, not the whole history
+        events = events.semi_join(only, "account_id")
+    return events
+
+
 def _attach_events(
     rows: ir.Table, book: BookTables, as_of: date, only: ir.Table | None = None
 ) -> ir.Table:
     for name, (table_name, fields) in COLLECTIONS.items():
-        events = book.events[table_name]
-        events = events.filter(events.entry_date <= ibis.literal(as_of))
-        if only is not None:  # collect only the accounts asked for, not the whole history
-            events = events.semi_join(only, "account_id")
-        collected = _collect(events, name, fields)
+        collected = _collect(window_events(book, table_name, as_of, only), name, fields)
         rows = rows.left_join(collected, "account_id").drop("account_id_right")
+    return rows
+
+
+def rebuild_accounts(book: BookTables, as_of: date, only: ir.Table | None = None) -> ir.Table:
+    """The accounts a rebuild covers (opened by ``as_of``; those in ``only``, if given)."""
+    rows = _base_accounts(book, as_of)
+    if only is not None:
+        rows = rows.semi_join(only, "account_id")
     return rows
 
 
 def rebuild_rows(book: BookTables, as_of: date, only: ir.Table | None = None) -> ir.Table:
     """Every account (or those in ``only``) with all its events booked up to ``as_of``."""
-    rows = _base_accounts(book, as_of)
-    if only is not None:
-        rows = rows.semi_join(only, "account_id")
+    rows = rebuild_accounts(book, as_of, only)
     return _attach_events(rows, book, as_of, only).order_by("account_id")
 
 

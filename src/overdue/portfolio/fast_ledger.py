@@ -156,7 +156,7 @@ def _same_bytes(
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def string_hashes(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
     """FNV-1a of each string (to find duplicate item ids fast); exact bytes decide."""
     n = offsets.shape[0] - 1
@@ -840,7 +840,7 @@ def _run_account(
     return st[S_FAIL] == 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # batches run in threads (``engines.parallel_kernel``)
 def _run_accounts(
     accts: np.ndarray,
     item_off: np.ndarray,

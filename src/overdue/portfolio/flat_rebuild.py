@@ -1,0 +1,155 @@
+"""The rebuild's input rows on DuckDB without nesting in SQL: the same rows, grouped in memory.
+
+``eod_inputs.rebuild_rows`` asks the engine for one nested row per account (a group-by and a
+``collect`` of structs per event table, joined to the accounts, sorted by account id). On DuckDB
+that query was the largest step of a rebuild (26 s of 95 s at 1M accounts, see
+docs/performance.md). Here DuckDB only does what it is fast at:
+
+1. number the accounts in account-id order (``idx``, the rank the nested rows come in);
+2. per event table, a hash join of the events to that numbering (no group-by, no sort of
+   strings), returned as flat Arrow columns;
+
+and the events are grouped by account here, with an O(n) counting sort on ``idx``. The nested
+batches are then assembled over the sorted flat columns (list offsets, no per-row work): the very
+rows ``rebuild_rows`` gives, with the same list columns (null where an account has no event, as
+the left join gives), for the same kernel. Event order inside a list does not matter (the kernel
+sorts each account's records; the nested query gives them in no order either).
+
+Accounts are processed in slabs of ``slab_accounts`` (each slab's events are held in memory at
+once, the join reading the event files once per slab), then handed on in batches of
+``batch_accounts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+from overdue.portfolio.eod_inputs import COLLECTIONS, BookTables, rebuild_accounts, window_events
+
+SLAB_ACCOUNTS = 2_000_000  # accounts whose events are in memory at once (≈ 3 GB at 12 months)
+BATCH_ACCOUNTS = 20_000  # accounts per nested batch handed to the kernel
+MAX_SLABS = 10_000
+MAX_LIST_VALUES = (1 << 31) - 1  # int32 list offsets
+ACCOUNT_COLUMNS = ("account_id", "customer_id", "product", "policy")
+INDEX_TABLE = "overdue_rebuild_accounts"
+
+
+@njit(cache=True)
+def _counting_order(idx: np.ndarray, lo: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, order): ``order`` lists the rows grouped by ``idx - lo`` (0 ≤ · < n)."""
+    offsets = np.zeros(n + 1, np.int64)
+    for k in range(idx.shape[0]):
+        offsets[idx[k] - lo + 1] += 1
+    for a in range(n):
+        offsets[a + 1] += offsets[a]
+    fill = offsets[:-1].copy()
+    order = np.empty(idx.shape[0], np.int64)
+    for k in range(idx.shape[0]):
+        a = idx[k] - lo
+        order[fill[a]] = k
+        fill[a] += 1
+    return offsets, order
+
+
+@dataclass
+class _Grouped:
+    """One event table's rows of a slab, grouped by account: a struct array and offsets."""
+
+    structs: pa.StructArray
+    offsets: np.ndarray  # account a (slab-relative) owns structs[offsets[a]:offsets[a+1]]
+
+    def lists(self, first: int, last: int) -> pa.Array:
+        """The list column of the slab's accounts ``first:last`` (null where none)."""
+        begin, end = int(self.offsets[first]), int(self.offsets[last])
+        assert end - begin <= MAX_LIST_VALUES, "too many events in one batch"
+        local = (self.offsets[first : last + 1] - begin).astype(np.int32)
+        empty = local[1:] == local[:-1]
+        return pa.ListArray.from_arrays(
+            pa.array(local),
+            self.structs.slice(begin, end - begin),
+            mask=pa.array(empty) if empty.any() else None,
+        )
+
+
+def _grouped(events: pa.Table, fields: tuple[str, ...], lo: int, n: int) -> _Grouped:
+    idx = events.column("idx").to_numpy().astype(np.int64, copy=False)
+    offsets, order = _counting_order(idx, lo, n)
+    take = pa.array(order)
+    columns = [events.column(f).take(take).combine_chunks() for f in fields]
+    structs = pa.StructArray.from_arrays(columns, names=list(fields))
+    return _Grouped(structs, offsets)
+
+
+def rebuild_batches(
+    con: Any,
+    compile_sql: Any,
+    book: BookTables,
+    as_of: date,
+    only: Any = None,
+    *,
+    slab_accounts: int = SLAB_ACCOUNTS,
+    batch_accounts: int = BATCH_ACCOUNTS,
+) -> Iterator[pa.RecordBatch]:
+    """``rebuild_rows(book, as_of, only)`` as nested Arrow batches, in account-id order.
+
+    ``con`` is the DuckDB connection the book's Ibis tables live on and ``compile_sql`` turns an
+    Ibis expression into its SQL there.
+    """
+    assert 0 < batch_accounts <= slab_accounts, "batch_accounts must be in 1..slab_accounts"
+    accounts_sql = compile_sql(rebuild_accounts(book, as_of, only))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {INDEX_TABLE} AS SELECT *, "
+        f"(row_number() OVER (ORDER BY account_id) - 1)::BIGINT AS idx FROM ({accounts_sql})"
+    )
+    try:
+        n = int(con.sql(f"SELECT count(*) FROM {INDEX_TABLE}").fetchall()[0][0])
+        assert n <= MAX_SLABS * slab_accounts, f"{n} accounts: more than {MAX_SLABS} slabs"
+        events_sql = {
+            name: (compile_sql(window_events(book, table, as_of)), fields)
+            for name, (table, fields) in COLLECTIONS.items()
+        }
+        for lo in range(0, n, slab_accounts):
+            hi = min(n, lo + slab_accounts)
+            yield from _slab(con, events_sql, lo, hi, batch_accounts)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {INDEX_TABLE}")
+
+
+def _slab(
+    con: Any,
+    events_sql: dict[str, tuple[str, tuple[str, ...]]],
+    lo: int,
+    hi: int,
+    batch_accounts: int,
+) -> Iterator[pa.RecordBatch]:
+    columns = ", ".join(ACCOUNT_COLUMNS)
+    accounts = con.sql(
+        f"SELECT {columns} FROM {INDEX_TABLE} WHERE idx >= {lo} AND idx < {hi} ORDER BY idx"
+    ).to_arrow_table()
+    assert accounts.num_rows == hi - lo, "the account numbering has gaps"
+    grouped: dict[str, _Grouped] = {}
+    for name, (sql, fields) in events_sql.items():
+        selected = ", ".join(f"e.{f}" for f in fields)
+        events = con.sql(
+            f"SELECT a.idx, {selected} FROM ({sql}) AS e "
+            f"JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id "
+            f"WHERE a.idx >= {lo} AND a.idx < {hi}"
+        ).to_arrow_table()
+        grouped[name] = _grouped(events, fields, lo, hi - lo)
+        del events
+    for first in range(0, hi - lo, batch_accounts):
+        last = min(hi - lo, first + batch_accounts)
+        head = accounts.slice(first, last - first)
+        arrays = [head.column(c).combine_chunks() for c in ACCOUNT_COLUMNS]
+        names = list(ACCOUNT_COLUMNS)
+        for name, group in grouped.items():
+            arrays.append(group.lists(first, last))
+            names.append(name)
+        yield pa.RecordBatch.from_arrays(arrays, names=names)
