@@ -123,7 +123,8 @@ def ensure_customers(
     store. Channel preferences are stored only when a customer states one (no row = consent
     by default, no opt-out)."""
     wanted = sorted(set(customer_ids))
-    missing = [c for c in wanted if c not in existing_ids(session, Customer.customer_id, wanted)]
+    known = existing_ids(session, Customer.customer_id, wanted)
+    missing = [c for c in wanted if c not in known]
     rows = [_customer_row(c, book.customers.get(c), as_of) for c in missing]
     insert_rows(session, Customer, rows)
     insert_rows(session, ContactPoint, [p for row in rows for p in _contact_rows(row)])
