@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from overdue.cases.bulk_write import insert_rows, update_rows
-from overdue.cases.synthetic import fake_person
+from overdue.cases.synthetic import FakePerson, fake_person
 from overdue.store.tables import LANGUAGES, Account, ContactPoint, Customer
 
 BATCH_ROWS = 20_000
@@ -83,11 +83,19 @@ def _customer_row(customer_id: str, book: dict[str, Any] | None, as_of: date) ->
         "segment": (book or {}).get("segment") or None,
         "synthetic": True,
         "updated_on": as_of,
+        "_emergency_phone": person.emergency_phone,
     }
 
 
 def _contact_rows(customer: dict[str, Any]) -> list[dict[str, Any]]:
-    person = fake_person(customer["customer_id"], customer["language"], customer["region"])
+    person = FakePerson(
+        name=customer["name"],
+        phone=customer["phone"],
+        email=customer["email"],
+        address=customer["address"],
+        id_number=customer["id_number"],
+        emergency_phone=customer.pop("_emergency_phone"),
+    )
     base = {"customer_id": customer["customer_id"], "synthetic": True}
     return [
         {**base, "kind": "phone", "value": person.phone, "is_primary": True, "relation": "debtor"},
@@ -126,8 +134,9 @@ def ensure_customers(
     known = existing_ids(session, Customer.customer_id, wanted)
     missing = [c for c in wanted if c not in known]
     rows = [_customer_row(c, book.customers.get(c), as_of) for c in missing]
+    points = [p for row in rows for p in _contact_rows(row)]
     insert_rows(session, Customer, rows)
-    insert_rows(session, ContactPoint, [p for row in rows for p in _contact_rows(row)])
+    insert_rows(session, ContactPoint, points)
     return len(rows)
 
 

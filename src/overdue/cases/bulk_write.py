@@ -53,8 +53,19 @@ def _quoted(columns: list[str]) -> list[str]:
     return [f'"{c}"' for c in columns]
 
 
+def _column_text(values: list[Any]) -> list[str]:
+    """A column in COPY text format; the type is dispatched once per column, not per value."""
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {int} or kinds <= {float} or kinds <= {int, float}:
+        return [r"\N" if v is None else str(v) for v in values]
+    if kinds <= {bool}:
+        return [r"\N" if v is None else ("t" if v else "f") for v in values]
+    return [tsv(v) for v in values]
+
+
 def _copy(session: Session, table: str, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
-    lines = "".join("\t".join(tsv(row[c]) for c in columns) + "\n" for row in rows)
+    text_columns = [_column_text([row[c] for row in rows]) for c in columns]
+    lines = "\n".join("\t".join(parts) for parts in zip(*text_columns, strict=True)) + "\n"
     raw: Any = session.connection().connection.driver_connection
     with (
         raw.cursor() as cursor,
