@@ -40,7 +40,9 @@ def db(request: Request) -> Iterator[Session]:
         session.close()
 
 
-DB = Annotated[Session, Depends(db)]
+# scope="function": commit before the response is sent, so a redirect that follows a write (a
+# new session after sign-in, a promise) always finds it committed
+DB = Annotated[Session, Depends(db, scope="function")]
 
 
 def optional_user(request: Request, session: DB) -> auth.SessionUser | None:
