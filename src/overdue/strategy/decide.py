@@ -12,7 +12,6 @@ segment's), then larger balance first, then contact id.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from overdue.compliance.clock import utc_for_local
+from overdue.contact.keys import contact_key
 from overdue.contact.render import education_columns
 from overdue.domain.policy import Policy
 from overdue.strategy.arms import HOLDOUT, assign_arms
@@ -100,9 +100,8 @@ class DecisionResult(NamedTuple):
 
 
 def contact_id(as_of: date, account_id: str, step_id: str, channel: str) -> str:
-    """sha256 of ``as_of|account_id|step_id|channel``, first 32 hex characters (the outbox key)."""
-    text = f"{as_of.isoformat()}|{account_id}|{step_id}|{channel}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    """The outbox idempotency key of a planned contact (one definition: ``contact.keys``)."""
+    return contact_key(as_of, account_id, step_id, channel)
 
 
 def step_fires(step: Step, offset: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
@@ -364,11 +363,7 @@ def _block(
     take = pa.array(rows, type=pa.int64())
     accounts = frame.account_id.take(take)
     customers = frame.customer_id.take(take)
-    prefix = f"{frame.as_of.isoformat()}|"
-    tail = f"|{step_id}|{step.channel}"
-    ids = [
-        hashlib.sha256(f"{prefix}{a}{tail}".encode()).hexdigest()[:32] for a in accounts.to_pylist()
-    ]
+    ids = [contact_key(frame.as_of, a, step_id, step.channel) for a in accounts.to_pylist()]
     utc = zone_utc[minute][zone_codes[rows]]
     reason = _join(
         f"segment {seg_name}, path {path}, step {step.id} on day ",
