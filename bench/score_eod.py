@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_models"))
     parser.add_argument("--effort", default="quick")
+    parser.add_argument("--prepare-only", action="store_true", help="stop before the daily runs")
     args = parser.parse_args()
     work: Path = args.work
     book, snaps, models = work / "book", work / "snapshots", work / "models"
@@ -76,6 +77,8 @@ def main() -> None:
         figures[name].update(n=c["n"], kind=info["kind"], train_dates=len(info["train_dates"]),
                              valid=info["valid_dates"], seconds=round(time.perf_counter() - t))  # fmt: skip
         print(name, json.dumps(figures[name]))
+    if args.prepare_only:
+        return
     base = ends[-1]
     for k in (1, 2, 3):
         day = base + timedelta(days=k)

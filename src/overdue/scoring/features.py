@@ -20,7 +20,7 @@ Point in time: a feature for ``as_of`` reads only
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -284,9 +284,19 @@ def _payment_features(source: FeatureSource, as_of: date, only: ir.Table | None)
     )
 
 
-def feature_expr(source: FeatureSource, as_of: date, only: ir.Table | None = None) -> ir.Table:
-    """The Ibis expression of the raw per-account columns at ``as_of`` (before ``finish``),
-    for every account of the snapshot or only those in ``only`` (a table with ``account_id``)."""
+# The parts of the raw feature row: name → (the key column the part names its account id by).
+PART_KEYS = {"acc": "aid", "items": "iid", "hist": "hid", "trans": "tid", "pay": "pid", "lag": "lid"}
+
+
+def feature_parts(
+    source: FeatureSource, as_of: date, only: ir.Table | None = None
+) -> tuple[ir.Table, dict[str, ir.Table]]:
+    """The snapshot's base columns and the per-account parts (accounts, items, history,
+    transitions, payments, 3-month lag), each keyed by its own id column (``PART_KEYS``).
+
+    ``feature_expr`` left-joins them in one query; the DuckDB daily run executes them one by
+    one and joins them in Arrow (small queries compile much faster than one long join chain).
+    """
     days = source.snapshot_dates(as_of)
     if not days or days[-1] != as_of:
         raise BadInput(
@@ -299,24 +309,50 @@ def feature_expr(source: FeatureSource, as_of: date, only: ir.Table | None = Non
         "max_dpd", "total_overdue_fen", "penalty_accrued_fen", "revolved_amount_fen",
         "paid_total_fen",
     )  # fmt: skip
-    acc = _accounts(source).rename(aid="account_id")
-    base = base.left_join(acc, base.account_id == acc.aid).drop("aid")
-    items = _item_features(snap, as_of).rename(iid="account_id")
-    base = base.left_join(items, base.account_id == items.iid).drop("iid")
-    hist = _history_features(source, days, as_of, only)
-    base = base.left_join(hist, base.account_id == hist.hid).drop("hid")
-    trans = _transition_features(source, days, as_of, only)
-    base = base.left_join(trans, base.account_id == trans.tid).drop("tid")
-    pay = _payment_features(source, as_of, only)
-    base = base.left_join(pay, base.account_id == pay.pid).drop("pid")
+    acc = _accounts(source)
+    parts: dict[str, ir.Table] = {
+        "acc": _keep(acc, only).rename(aid="account_id"),
+        "items": _item_features(snap, as_of).rename(iid="account_id"),
+        "hist": _history_features(source, days, as_of, only),
+        "trans": _transition_features(source, days, as_of, only),
+        "pay": _payment_features(source, as_of, only),
+    }
     lag = _lag_features(source, days, as_of, only)
     if lag is not None:
-        base = base.left_join(lag, base.account_id == lag.lid).drop("lid")
-    else:
+        parts["lag"] = lag
+    return base, parts
+
+
+def feature_expr(source: FeatureSource, as_of: date, only: ir.Table | None = None) -> ir.Table:
+    """The Ibis expression of the raw per-account columns at ``as_of`` (before ``finish``),
+    for every account of the snapshot or only those in ``only`` (a table with ``account_id``)."""
+    base, parts = feature_parts(source, as_of, only)
+    for name, part in parts.items():
+        key = PART_KEYS[name]
+        base = base.left_join(part, base.account_id == part[key]).drop(key)
+    if "lag" not in parts:
         base = base.mutate(
             overdue_lag_fen=ibis.null("int64"), paid_lag_fen=ibis.null("int64")
         )
     return base.order_by("account_id")
+
+
+def raw_features_in_parts(
+    run: Callable[[ir.Table], pa.Table], source: FeatureSource, as_of: date,
+    only: ir.Table | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """``feature_expr``'s rows, each part run by ``run`` (an Ibis table → an Arrow table) and
+    left-joined to the base in Arrow, sorted by account id."""
+    base_expr, parts = feature_parts(source, as_of, only)
+    out = run(base_expr)
+    for name, part in parts.items():
+        key = PART_KEYS[name]
+        out = out.join(run(part), keys="account_id", right_keys=key, join_type="left outer")
+    if "lag" not in parts:
+        nulls = pa.nulls(out.num_rows, pa.int64())
+        out = out.append_column("overdue_lag_fen", nulls).append_column("paid_lag_fen", nulls)
+    out = out.sort_by("account_id")
+    return out.to_pandas()
 
 
 # -- the engine-independent finishing step --------------------------------------------------------

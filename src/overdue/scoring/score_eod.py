@@ -32,15 +32,23 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from overdue.errors import BadInput
 from overdue.portfolio.engines import Backend, make_backend
 from overdue.portfolio.eod import snapshot_dates, snapshot_files, snapshot_path
 from overdue.portfolio.kernel import SNAPSHOT_SCHEMA
-from overdue.scoring import registry
+from overdue.scoring import features_generic as fg
+from overdue.scoring import gbm_compiled, reasons, registry
 from overdue.scoring.book import read_book_info
-from overdue.scoring.features import FEATURES, FeatureSource, feature_expr, finish
+from overdue.scoring.features import (
+    FEATURES,
+    FeatureSource,
+    feature_expr,
+    finish,
+    raw_features_in_parts,
+)
 from overdue.scoring.model import ScoringModel
 from overdue.scoring.targets import TargetConfig, in_population
 
@@ -121,21 +129,47 @@ def score_rows(features: pd.DataFrame, models: list[BookModel], as_of: date) -> 
         rows = features.loc[in_population(features, bm.target)].reset_index(drop=True)
         if not len(rows):
             continue
-        scored = bm.model.score(rows[list(FEATURES)], n_reasons=N_REASONS, reason_method="path")
+        probability, codes = _probability_and_codes(bm.model, rows[list(FEATURES)])
         part = pd.DataFrame({
             "account_id": rows["account_id"].to_numpy(),
             "model": bm.name,
             "model_version": bm.version,
-            "score": scored["probability"].to_numpy(dtype="float64"),
+            "score": probability,
             "score_as_of": as_of,
         })  # fmt: skip
         for k in range(1, N_REASONS + 1):
-            codes = scored[f"reason_{k}"].astype(object)
-            part[f"reason_{k}"] = codes.where(codes.notna(), "").astype(str).to_numpy()
+            part[f"reason_{k}"] = codes[k - 1]
         parts.append(part)
     if not parts:
         return _empty_scores()
     return pd.concat(parts, ignore_index=True)
+
+
+def _probability_and_codes(
+    model: ScoringModel, frame: pd.DataFrame
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The probability of bad and the top ``N_REASONS`` reason codes ("" when none) per row.
+
+    LightGBM: the compiled path attribution, codes only (the same codes as
+    ``model.score(..., reason_method="path")`` without building the zh-CN/en texts the daily
+    run does not store); scorecards: ``model.score``.
+    """
+    if model.kind != "gbm":
+        scored = model.score(frame, n_reasons=N_REASONS, reason_method="path")
+        codes = []
+        for k in range(1, N_REASONS + 1):
+            column = scored[f"reason_{k}"].astype(object)
+            codes.append(column.where(column.notna(), "").astype(str).to_numpy())
+        return scored["probability"].to_numpy(dtype="float64"), codes
+    assert model.gbm_features is not None
+    logit = model.gbm_logit(frame)  # builds the compiled forest on first use
+    assert model._forest is not None
+    x = fg.gbm_frame(frame, model.schema, model.engineered)
+    contrib = gbm_compiled.path_contributions(model._forest, gbm_compiled.as_matrix(x))
+    order, _impact = reasons._top_k(contrib, N_REASONS)
+    names = np.array([*model.gbm_features, ""], dtype=object)  # -1 (no reason) picks ""
+    codes = [names[order[:, r]].astype(str) for r in range(N_REASONS)]
+    return 1.0 / (1.0 + np.exp(-logit)), codes
 
 
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
@@ -197,6 +231,12 @@ def _previous_scores(snapshot_dir: Path, previous: date | None) -> pd.DataFrame:
     return pq.read_table(folder, schema=SCORE_SCHEMA).to_pandas()
 
 
+def _member(values: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Which ``values`` (account ids) are in ``of``, as a bool array (Arrow's hash lookup)."""
+    found = pc.is_in(pa.array(values, pa.string()), value_set=pa.array(of, pa.string()))
+    return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
 def _ids_table(backend: Backend, ids: list[str], work: Path) -> ir.Table:
     file = work / "fresh_ids.parquet"
     schema = pa.schema([("account_id", pa.string())])
@@ -248,11 +288,12 @@ def score_snapshot(
     member = np.zeros(len(flags), dtype=bool)
     for bm in models:
         member |= in_population(flags, bm.target)
-    has_prev = set(prev_scores["account_id"])
+    ids = flags["account_id"].to_numpy(dtype=object)
+    has_prev = _member(ids, prev_scores["account_id"].to_numpy(dtype=object))
     wanted = flags["due_soon"] | flags["new_delinquent"] | flags["changed"]
-    wanted = (wanted | ~flags["account_id"].isin(has_prev)).to_numpy(dtype=bool)
-    wanted = member & (wanted | full)
-    fresh_ids = flags.loc[wanted, "account_id"].tolist()
+    wanted = (wanted.to_numpy(dtype=bool) | ~has_prev) & member
+    wanted = wanted | (member & full)
+    fresh_ids = ids[wanted].tolist()
     result.seconds["select"] = round(time.perf_counter() - started, 2)
 
     started = time.perf_counter()
@@ -264,9 +305,10 @@ def score_snapshot(
             fresh = _empty_scores()
     result.seconds["score"] = round(time.perf_counter() - started, 2)
 
-    carried = prev_scores[~prev_scores["account_id"].isin(set(fresh_ids))]
     # unchanged accounts keep their state, hence their population (a DPD change is a change)
-    carried = carried[carried["account_id"].isin(set(flags.loc[member, "account_id"]))]
+    prev_ids = prev_scores["account_id"].to_numpy(dtype=object)
+    keep = ~_member(prev_ids, ids[wanted]) & _member(prev_ids, ids[member])
+    carried = prev_scores[keep]
     out = pd.concat([fresh, carried], ignore_index=True).sort_values(
         ["model", "account_id"], kind="stable"
     )
@@ -285,12 +327,15 @@ def _score_fresh(
     backend: Backend, source: FeatureSource, as_of: date, only: ir.Table | None,
     models_dir: Path, models: list[BookModel],
 ) -> pd.DataFrame:  # fmt: skip
-    expr = feature_expr(source, as_of, only)
     if backend.name == "duckdb":
-        raw = backend.con.execute(expr)  # type: ignore[attr-defined]
-        features = finish(raw.reset_index(drop=True), as_of)
-        return score_rows(features, models, as_of)
-    return _score_on_spark(backend, expr, as_of, models_dir)
+        con: Any = backend.con  # type: ignore[attr-defined]
+
+        def run(expr: ir.Table) -> pa.Table:
+            return con.con.sql(con.compile(expr)).to_arrow_table()
+
+        raw = raw_features_in_parts(run, source, as_of, only)
+        return score_rows(finish(raw, as_of), models, as_of)
+    return _score_on_spark(backend, feature_expr(source, as_of, only), as_of, models_dir)
 
 
 def _score_on_spark(backend: Backend, expr: ir.Table, as_of: date, models_dir: Path) -> pd.DataFrame:
