@@ -6,7 +6,7 @@
 2. trains early_warning and collection (overdue models book-train: time-based validation)
    and prints AUC, KS and the share of bads found in the riskiest 10 % / 20 %, writes the
    validation gains charts (SVG) into --work;
-3. then runs two daily batches after the last month end and, for each, times the batch
+3. then runs --days daily batches after the last month end and, for each, times the batch
    (run_eod, incremental from the day before) and the scoring (score_snapshot: fresh accounts
    only, the rest carried) side by side; prints the scoring cost as a share of the batch.
 """
@@ -46,6 +46,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_models"))
     parser.add_argument("--effort", default="quick")
     parser.add_argument("--prepare-only", action="store_true", help="stop before the daily runs")
+    parser.add_argument("--days", type=int, default=3, help="daily runs after the month end")
+    parser.add_argument(
+        "--keep-first", action="store_true",
+        help="reuse the first day's snapshot and scores if there (its batch rebuilds from the "
+        "month end and every account is scored fresh: not a typical day)",
+    )  # fmt: skip
     args = parser.parse_args()
     work: Path = args.work
     book, snaps, models = work / "book", work / "snapshots", work / "models"
@@ -80,8 +86,13 @@ def main() -> None:
     if args.prepare_only:
         return
     base = ends[-1]
-    for k in (1, 2, 3):
+    assert 1 <= args.days <= 28
+    for k in range(1, args.days + 1):
         day = base + timedelta(days=k)
+        first_kept = k == 1 and args.keep_first and (snapshot_path(snaps, day) / "scores").is_dir()
+        if first_kept:
+            print(f"{day}: kept from an earlier run (not measured)")
+            continue
         if day in set(snapshot_dates(snaps)):
             shutil.rmtree(snapshot_path(snaps, day))  # measure the daily run again
         t = time.perf_counter()
