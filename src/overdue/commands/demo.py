@@ -32,6 +32,7 @@ def serve_demo(result: Any, host: str, port: int) -> None:
         snapshot_dir=book.snapshots,
         book_dir=book.book,
         business_date=book.last_day,
+        strategy_figures=result.strategy_figures,
     )
     typer.echo(f"Web app / 网页: http://{host}:{port}/  (Ctrl-C stops it)")
     for role, (username, password) in result.logins.items():

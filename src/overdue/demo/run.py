@@ -15,7 +15,7 @@ from overdue.case_file import load_case_text
 from overdue.config.policies import build_policy, load_preset
 from overdue.demo.book_pipeline import DemoBook, build_demo_book
 from overdue.demo.illustrations import AS_OF, ILLUSTRATIONS
-from overdue.demo.sections import models_section, strategies_section, strategy_rows
+from overdue.demo.sections import models_section, strategies_section
 from overdue.domain.engine import AccountState, account_state
 
 
@@ -92,6 +92,7 @@ class DemoResult:
     report: Path
     database_url: str
     logins: dict[str, tuple[str, str]]
+    strategy_figures: Path
 
 
 def run_demo(out: Path, *, accounts: int, months: int, days: int, seed: int) -> DemoResult:
@@ -114,7 +115,8 @@ def run_demo(out: Path, *, accounts: int, months: int, days: int, seed: int) -> 
     report = write_monitoring_report(demo_book, out / "report.html", sections)
     console.print(f"[bold]Monitoring report / 监控报告: {report}[/bold]")
     database_url, logins = load_store(demo_book, out / "overdue.db", console)
-    return DemoResult(demo_book, report, database_url, logins)
+    figures = out / "strategies" / "demo_strategies.json"
+    return DemoResult(demo_book, report, database_url, logins, figures)
 
 
 def run_models(demo_book: DemoBook, out: Path, seed: int, console: Console) -> dict[str, Any]:
@@ -149,6 +151,7 @@ def run_strategies(
     out: Path, accounts: int, days: int, seed: int, console: Console
 ) -> dict[str, Any]:
     """The default strategy against the aggressive one, day by day through the daily run."""
+    from overdue.strategy.arm_figures import arm_rows
     from overdue.strategy.simulate import demo_strategies
 
     sim_accounts = min(accounts, DEMO_STRATEGY_ACCOUNTS)
@@ -158,18 +161,18 @@ def run_strategies(
         f"{sim_accounts:,} accounts (every contact through the compliance gate) …"
     )
     result = demo_strategies(out, accounts=sim_accounts, days=sim_days, seed=seed)
-    rows, blocked = strategy_rows(result)
+    rows, blocked = arm_rows(result)
     table = Table(title="Strategies per arm / 各实验组")
     for column in ("strategy", "arm", "contacts", "blocked", "promises", "recovered ¥"):
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["strategy"],
-            row["arm"],
-            f"{row['contacts']:,}",
-            f"{row['blocked']:,}",
-            f"{row['promises']:,}",
-            f"{row['recovered_fen'] / 100:,.2f}",
+            row.strategy,
+            row.arm,
+            f"{row.contacts:,}",
+            f"{row.blocked:,}",
+            f"{row.promises:,}",
+            f"{row.recovered_fen / 100:,.2f}",
         )
     console.print(table)
     console.print(f"Blocked by rule / 按规则拦截: {blocked}; summary: {result['summary']}")

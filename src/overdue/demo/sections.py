@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from overdue.reports.monitoring_report import esc, table
+from overdue.strategy.arm_figures import arm_rows
 
 MODEL_TITLES = {
     "early_warning": "Early warning (before the due date) / 到期前预警",
@@ -84,44 +85,20 @@ def models_section(result: Mapping[str, Any]) -> str:
     )
 
 
-def strategy_rows(result: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Flatten ``demo_strategies``' result: one row per strategy arm, blocked attempts by rule."""
-    rows: list[dict[str, Any]] = []
-    blocked: dict[str, int] = {}
-    for label, data in result.get("strategies", {}).items():
-        for arm, figures in data["arms"].items():
-            arm_blocked = figures.get("blocked_by_rule", {})
-            rows.append(
-                {
-                    "strategy": f"{label}: {data['name']}",
-                    "arm": arm,
-                    "accounts": figures["customers"],
-                    "contacts": figures["contacts"],
-                    "blocked": sum(arm_blocked.values()),
-                    "promises": figures["promises"],
-                    "recovered_fen": figures["recovered_fen"],
-                    "complaints": figures["complaints"],
-                }
-            )
-            for rule, count in arm_blocked.items():
-                blocked[rule] = blocked.get(rule, 0) + int(count)
-    return rows, blocked
-
-
 def strategies_section(result: Mapping[str, Any]) -> str:
     """Contacts, blocked attempts by rule, promises and recoveries per strategy arm."""
-    arms, blocked = strategy_rows(result)
+    arms, blocked = arm_rows(result)
     rows = [
         _row(
             [
-                esc(arm["strategy"]),
-                esc(arm["arm"]),
-                f"{int(arm['accounts']):,}",
-                f"{int(arm['contacts']):,}",
-                f"{int(arm['blocked']):,}",
-                f"{int(arm['promises']):,}",
-                f"{int(arm['recovered_fen']) / 100:,.2f}",
-                f"{int(arm['complaints']):,}",
+                esc(arm.strategy),
+                esc(arm.arm),
+                f"{int(arm.customers):,}",
+                f"{int(arm.contacts):,}",
+                f"{int(arm.blocked):,}",
+                f"{int(arm.promises):,}",
+                f"{int(arm.recovered_fen) / 100:,.2f}",
+                f"{int(arm.complaints):,}",
             ]
         )
         for arm in arms

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from overdue.domain.buckets import CN_BUCKETS
+from overdue.strategy.arm_figures import ArmFigures, arm_rows
 from overdue.web import charts, performance
 from overdue.web.deps import DB, PageUser, lang_of, require_role, settings_of
 from overdue.web.i18n import Lang
@@ -64,6 +67,14 @@ def _performance_chart(lang: Lang, rows: list[performance.Row]) -> dict[str, Any
     }
 
 
+def _strategy_arms(path: Path | None) -> tuple[list[ArmFigures], list[tuple[str, int]]]:
+    """Contacts, blocked attempts, promises and recoveries per arm of the last strategy run."""
+    if path is None or not path.is_file():
+        return [], []
+    rows, blocked = arm_rows(json.loads(path.read_text(encoding="utf-8")))
+    return rows, sorted(blocked.items())
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, session: DB, user: PageUser) -> HTMLResponse:
     require_role(user, *DASHBOARD_ROLES)
@@ -111,6 +122,7 @@ def dashboard(request: Request, session: DB, user: PageUser) -> HTMLResponse:
                 )
                 for a in measures.alerts[-charts.MAX_ALERTS_SHOWN :]
             ]
+    context["arms"], context["blocked_by_rule"] = _strategy_arms(settings.strategy_figures)
     return render(
         request,
         "dashboard.html",

@@ -29,9 +29,11 @@ def _plain(value: Any) -> Any:
 
 def settings_from_json(text: str) -> WebSettings:
     raw = json.loads(text)
-    for key in ("snapshot_dir", "book_dir"):
+    for key in ("snapshot_dir", "book_dir", "strategy_figures"):
         raw[key] = Path(raw[key]) if raw.get(key) else None
-    raw["business_date"] = date.fromisoformat(raw["business_date"]) if raw.get("business_date") else None
+    raw["business_date"] = (
+        date.fromisoformat(raw["business_date"]) if raw.get("business_date") else None
+    )
     return WebSettings(**raw)
 
 
@@ -53,7 +55,9 @@ def run_server(
     assert 0 <= port <= 65535, "port 0..65535"
     assert 1 <= workers <= MAX_WORKERS, f"workers 1..{MAX_WORKERS}"
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level="warning", access_log=False
+        )
         return
     os.environ[SETTINGS_ENV] = settings_to_json(settings)
     uvicorn.run(

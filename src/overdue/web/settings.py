@@ -23,6 +23,7 @@ class WebSettings:
     database_url: str | None = None
     snapshot_dir: Path | None = None
     book_dir: Path | None = None
+    strategy_figures: Path | None = None  # JSON of a strategy run's arms (the demo writes one)
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     webhook_secret: str = "change-me"
