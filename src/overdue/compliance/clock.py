@@ -1,6 +1,7 @@
 """Local clocks: UTC instants ↔ the customer's own wall clock, vectorised over time zones.
 
-Offsets are looked up with ``zoneinfo`` once per distinct (zone, quarter hour) and then applied
+Offsets are looked up with ``zoneinfo`` once per distinct (zone, UTC day) — per quarter hour
+on the days a zone changes its offset — and then applied
 to every row with numpy, so daylight-saving changes are honoured without a per-row call.
 """
 
@@ -20,6 +21,7 @@ US_PER_MINUTE: Final = 60_000_000
 US_PER_DAY: Final = 86_400_000_000
 _QUARTER_US: Final = 15 * US_PER_MINUTE
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_DAY_CELLS: Final = 4_000_000  # (zone, UTC day) cells before falling back to sorting
 
 
 @lru_cache(maxsize=1024)
@@ -43,13 +45,44 @@ def utc_offsets_us(
 ) -> npt.NDArray[np.int64]:
     """The UTC offset (µs) of each zone at each instant.
 
-    Offsets change only on quarter hours, so one lookup per distinct (zone, quarter hour)."""
+    One lookup per distinct (zone, UTC day): where a zone has the same offset at the first and
+    the last quarter hour of that day, every instant of the day gets it (no zone changes its
+    offset and back within one day); the days with a change look up each distinct quarter hour
+    (offsets change only on quarter hours)."""
     zones = tz if isinstance(tz, pa.Array | pa.ChunkedArray) else pa.array(tz, type=pa.string())
     encoded = pc.dictionary_encode(zones)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     names = encoded.dictionary.to_pylist()
+    if utc_us.size == 0:
+        return np.zeros(0, dtype=np.int64)
     zone_index = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    quarters_per_day = US_PER_DAY // _QUARTER_US
+    utc_day = utc_us // US_PER_DAY
+    first_day = int(utc_day.min())
+    n_days = int(utc_day.max()) - first_day + 1
+    if n_days * len(names) > _MAX_DAY_CELLS:
+        return _offsets_by_quarter(utc_us, zone_index, names)
+    cell = zone_index * n_days + (utc_day - first_day)
+    present = np.zeros(n_days * len(names), dtype=bool)
+    present[cell] = True
+    table = np.zeros(present.size, dtype=np.int64)
+    mixed = np.zeros(present.size, dtype=bool)
+    for key in np.flatnonzero(present).tolist():
+        z, d = divmod(key, n_days)
+        start = (first_day + d) * quarters_per_day
+        table[key] = _offset_us(names[z], start)
+        mixed[key] = _offset_us(names[z], start + quarters_per_day - 1) != table[key]
+    out: npt.NDArray[np.int64] = table[cell]
+    changing = mixed[cell]
+    if changing.any():
+        out[changing] = _offsets_by_quarter(utc_us[changing], zone_index[changing], names)
+    return out
+
+
+def _offsets_by_quarter(
+    utc_us: npt.NDArray[np.int64], zone_index: npt.NDArray[np.int64], names: list[str]
+) -> npt.NDArray[np.int64]:
     quarter = utc_us // _QUARTER_US
     keys = quarter * len(names) + zone_index
     distinct, inverse = np.unique(keys, return_inverse=True)
@@ -57,7 +90,8 @@ def utc_offsets_us(
     for i, key in enumerate(distinct.tolist()):
         q, z = divmod(key, len(names))
         values[i] = _offset_us(names[z], q)
-    return values[inverse]
+    out: npt.NDArray[np.int64] = values[inverse]
+    return out
 
 
 def local_parts(

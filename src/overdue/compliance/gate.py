@@ -66,6 +66,8 @@ VULNERABLE_CHANNELS: Final = ("push", "sms", "email", "letter", "voice_agent")
 HARDSHIP_EXCLUDED: Final = ("field_visit", "agency", "legal")
 MAX_BATCH_ROWS: Final = 20_000_000
 _NEVER: Final = -(10**9)
+# dense (entity, day) cells per key kind before the gate numbers keys by sorting instead
+DENSE_MAX_CELLS: Final = 1 << 25
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -81,20 +83,51 @@ def _to_bool(values: pa.Array | pa.ChunkedArray) -> BoolArray:
     return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool)
 
 
+class _Encoded:
+    """A text column as integer codes into its distinct values (Arrow hashing, no Python
+    strings per row). A null is a value of its own (code ``len(values) - 1`` or wherever Arrow
+    puts it), so every row has a code >= 0."""
+
+    def __init__(self, column: pa.Array | pa.ChunkedArray) -> None:
+        array = pc.cast(column, pa.string())
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        encoded = pc.dictionary_encode(array, null_encoding="encode")
+        self.values: pa.Array = encoded.dictionary
+        self.codes: IntArray = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def where(self, hit_per_value: BoolArray) -> BoolArray:
+        """Rows whose value has ``hit_per_value`` (a bool per distinct value)."""
+        return hit_per_value[self.codes]
+
+    def is_in(self, values: Sequence[str]) -> BoolArray:
+        hit = pc.is_in(self.values, value_set=pa.array(list(values), type=pa.string()))
+        return self.where(_to_bool(hit))
+
+    def lookup(self, column: pa.Array | pa.ChunkedArray) -> IntArray:
+        """Codes of another column's rows in these values; -1 where the value is not here."""
+        pos = pc.index_in(column, value_set=self.values)
+        return pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _flag_matrix(
-    customer_id: pa.Array, flags: pa.Table | None, names: list[str]
+    customer: _Encoded, flags: pa.Table | None, names: list[str]
 ) -> dict[str, BoolArray]:
-    n = len(customer_id)
+    n = customer.codes.size
     out = {name: np.zeros(n, dtype=bool) for name in names}
     if flags is None or flags.num_rows == 0:
         return out
     known = pc.cast(flags.column("customer_id").combine_chunks(), pa.string())
-    pos = pc.fill_null(pc.index_in(customer_id, value_set=known), -1).to_numpy(zero_copy_only=False)
-    found = pos >= 0
+    # per distinct planned customer: its row in the flags table (the first, as index_in does)
+    pos_value = pc.fill_null(pc.index_in(customer.values, value_set=known), -1)
+    pos_value = pos_value.to_numpy(zero_copy_only=False).astype(np.int64)
+    found = pos_value >= 0
     for name in names:
         if name in flags.column_names:
             values = _to_bool(pc.cast(flags.column(name), pa.bool_()))
-            out[name][found] = values[pos[found]].astype(bool)
+            per_value = np.zeros(pos_value.size, dtype=bool)
+            per_value[found] = values[pos_value[found]]
+            out[name] = customer.where(per_value)
     return out
 
 
@@ -104,14 +137,15 @@ def _static_rules(
     profile: Profile,
     third: BoolArray,
     minute: IntArray,
+    customer: _Encoded,
+    channel: _Encoded,
 ) -> npt.NDArray[np.int8]:
     """Rules 1–10 (no counting), first failing rule per row."""
     n = planned.num_rows
     rule = np.zeros(n, dtype=np.int8)
-    customer_id = planned.column("customer_id").combine_chunks()
-    channels = sorted(str(c) for c in pc.unique(planned.column("channel")).to_pylist())
+    channels = sorted(str(c) for c in channel.values.to_pylist() if c is not None)
     names = [*FLAG_RULES, "vulnerable", "hardship"] + [f"opt_out_{c}" for c in channels]
-    flag = _flag_matrix(customer_id, flags, names)
+    flag = _flag_matrix(customer, flags, names)
 
     def block(name: str, hit: BoolArray) -> None:
         rule[(rule == 0) & hit] = CODE[name]
@@ -121,35 +155,23 @@ def _static_rules(
     opted = np.zeros(n, dtype=bool)
     for c in channels:
         if flag[f"opt_out_{c}"].any():
-            opted |= _is_in(planned, "channel", [c]) & flag[f"opt_out_{c}"]
+            opted |= channel.is_in([c]) & flag[f"opt_out_{c}"]
     block("opt_out", opted)
-    friendly = _is_in(planned, "tone", ["friendly"])
-    vulnerable_ok = friendly & _is_in(planned, "channel", VULNERABLE_CHANNELS) & ~third
+    friendly = _Encoded(planned.column("tone")).is_in(["friendly"])
+    vulnerable_ok = friendly & channel.is_in(VULNERABLE_CHANNELS) & ~third
     block("vulnerable", flag["vulnerable"] & ~vulnerable_ok)
-    hardship_ok = friendly & ~_is_in(planned, "channel", HARDSHIP_EXCLUDED)
+    hardship_ok = friendly & ~channel.is_in(HARDSHIP_EXCLUDED)
     block("hardship", flag["hardship"] & ~hardship_ok)
-    locate = _to_bool(pc.ends_with(planned.column("template"), "_locate"))
+    template = _Encoded(planned.column("template"))
+    locate = template.where(_to_bool(pc.ends_with(template.values, "_locate")))
     block("third_party_debt", third & ~locate)
     start, end = profile.quiet_start_minute, profile.quiet_end_minute
     if start <= end:
         quiet = (minute >= start) & (minute < end)
     else:
         quiet = (minute >= start) | (minute < end)
-    block("quiet_hours", quiet & _is_in(planned, "channel", profile.quiet_channels))
+    block("quiet_hours", quiet & channel.is_in(profile.quiet_channels))
     return rule
-
-
-def _codes(*columns: pa.ChunkedArray) -> list[IntArray]:
-    """Integer codes for text columns, shared between the columns of one call."""
-    joined = pa.chunked_array(
-        [chunk for col in columns for chunk in col.chunks], type=pa.string()
-    ).combine_chunks()
-    codes = pc.dictionary_encode(joined).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    out, start = [], 0
-    for col in columns:
-        out.append(codes[start : start + len(col)])
-        start += len(col)
-    return out
 
 
 def _count_lookup(hist_key: IntArray, hist_mask: BoolArray, query: IntArray) -> IntArray:
@@ -159,22 +181,14 @@ def _count_lookup(hist_key: IntArray, hist_mask: BoolArray, query: IntArray) -> 
 
 
 def _last_day(
-    hist_entity: IntArray, hist_day: IntArray, hist_mask: BoolArray, entity: IntArray
+    hist_entity: IntArray, hist_day: IntArray, hist_mask: BoolArray, entity: IntArray, n_ent: int
 ) -> IntArray:
-    """The latest history day (where mask) per queried entity; _NEVER when none."""
-    out = np.full(entity.size, _NEVER, dtype=np.int64)
-    if not hist_mask.any():
-        return out
-    ent, day = hist_entity[hist_mask], hist_day[hist_mask]
-    order = np.lexsort((day, ent))
-    ent, day = ent[order], day[order]
-    last = np.r_[ent[1:] != ent[:-1], True]
-    ents, days = ent[last], day[last]
-    pos = np.searchsorted(ents, entity)
-    pos_ok = pos < ents.size
-    hit = np.zeros(entity.size, dtype=bool)
-    hit[pos_ok] = ents[pos[pos_ok]] == entity[pos_ok]
-    out[hit] = days[pos[hit]]
+    """The latest history day (where mask) per queried entity (codes < ``n_ent``, history
+    code -1 = not among them); _NEVER when none."""
+    last = np.full(n_ent, _NEVER, dtype=np.int64)
+    mask = hist_mask & (hist_entity >= 0)
+    np.maximum.at(last, hist_entity[mask], hist_day[mask])
+    out: IntArray = last[entity]
     return out
 
 
@@ -264,13 +278,130 @@ def _key(entity: IntArray, day: IntArray, day0: int, span: int) -> IntArray:
     return entity * span + (day - day0)
 
 
+class _HistoryParts:
+    """The history window around a batch, its rows coded by the batch's own entities."""
+
+    def __init__(
+        self,
+        hist: pa.Table,
+        profile: Profile,
+        cust: _Encoded,
+        acct: _Encoded,
+        num: _Encoded,
+    ) -> None:
+        self.cust = cust.lookup(hist.column("customer_id"))
+        self.acct = acct.lookup(hist.column("account_id"))
+        self.num = num.lookup(hist.column("to_address"))
+        self.day = (
+            pc.cast(hist.column("local_date"), pa.int32())
+            .to_numpy(zero_copy_only=False)
+            .astype(np.int64)
+        )
+        channel = _Encoded(hist.column("channel"))
+        self.call = channel.is_in(profile.call_channels)
+        self.third = _Encoded(hist.column("recipient_kind")).is_in(["third_party"])
+        self.conn = _to_bool(hist.column("connected"))
+        self.rp = _to_bool(hist.column("right_party"))
+        self.conv = _to_bool(hist.column("conversation"))
+        self.debtor_call = self.call & ~self.third
+
+
+def _dense_counts(key: IntArray, mask: BoolArray, entity: IntArray, size: int) -> IntArray:
+    keep = mask & (entity >= 0)
+    counts: IntArray = np.bincount(key[keep], minlength=size).astype(np.int64)
+    return counts
+
+
+def _dense_keys(
+    h: _HistoryParts,
+    p: tuple[IntArray, IntArray, IntArray],
+    sizes: tuple[int, int, int],
+    day: IntArray,
+    base: int,
+    span: int,
+    width: int,
+) -> tuple[IntArray, ...]:
+    """Keys = entity * span + day offset, used directly as array positions (daily batches)."""
+    p_cust, p_num, p_acct = p
+    n_cust, n_num, n_acct = sizes
+    cust_day = _key(p_cust, day, base, span)
+    num_day = _key(p_num, day, base, span)
+    debt_day = _key(p_acct, day, base, span)
+    h_cd = _key(h.cust, h.day, base, span)
+    h_nd = _key(h.num, h.day, base, span)
+    h_dd = _key(h.acct, h.day, base, span)
+    hist_connected = _dense_counts(h_cd, h.debtor_call & h.conn, h.cust, n_cust * span)
+    hist_unanswered = _dense_counts(h_nd, h.call & ~h.conn, h.num, n_num * span)
+    hist_third = _dense_counts(h_cd, h.third, h.cust, n_cust * span)
+    # width <= reach < span - 2 and planned offsets are >= reach + 1: debt_day - k stays
+    # within the same debt's cells
+    window_idx = debt_day[:, None] - np.arange(width, dtype=np.int64)[None, :]
+    hist_window = np.zeros(day.size, dtype=np.int64)
+    if width:
+        hist_debt = _dense_counts(h_dd, h.debtor_call, h.acct, n_acct * span)
+        hist_window = hist_debt[window_idx].sum(axis=1)
+    return (
+        cust_day,
+        num_day,
+        debt_day,
+        window_idx,
+        hist_window,
+        hist_connected,
+        hist_unanswered,
+        hist_third,
+    )
+
+
+def _sorted_keys(
+    h: _HistoryParts,
+    p: tuple[IntArray, IntArray, IntArray],
+    day: IntArray,
+    base: int,
+    span: int,
+    width: int,
+) -> tuple[IntArray, ...]:
+    """The same keys numbered by sorting (batches over many days, where dense cells would not
+    fit in memory)."""
+    p_cust, p_num, p_acct = p
+    cd_keys, cust_day = np.unique(_key(p_cust, day, base, span), return_inverse=True)
+    nd_keys, num_day = np.unique(_key(p_num, day, base, span), return_inverse=True)
+    dd_keys, debt_day = np.unique(_key(p_acct, day, base, span), return_inverse=True)
+    # history code -1 gives a negative key, which matches no batch key
+    h_cd = _key(h.cust, h.day, base, span)
+    h_nd = _key(h.num, h.day, base, span)
+    h_dd = _key(h.acct, h.day, base, span)
+    hist_connected = _count_lookup(h_cd, h.debtor_call & h.conn, cd_keys)
+    hist_unanswered = _count_lookup(h_nd, h.call & ~h.conn, nd_keys)
+    hist_third = _count_lookup(h_cd, h.third, cd_keys)
+    hist_window = np.zeros(day.size, dtype=np.int64)
+    window_idx = np.full((day.size, width), -1, dtype=np.int64)
+    p_dd = _key(p_acct, day, base, span)
+    for k in range(width):
+        query = p_dd - k
+        hist_window += _count_lookup(h_dd, h.debtor_call, query)
+        pos = np.searchsorted(dd_keys, query)
+        ok = pos < dd_keys.size
+        ok[ok] = dd_keys[pos[ok]] == query[ok]
+        window_idx[ok, k] = pos[ok]
+    return (
+        cust_day.astype(np.int64),
+        num_day.astype(np.int64),
+        debt_day.astype(np.int64),
+        window_idx,
+        hist_window,
+        hist_connected.astype(np.int64),
+        hist_unanswered.astype(np.int64),
+        hist_third.astype(np.int64),
+    )
+
+
 def _cap_inputs(
-    planned: pa.Table,
     history: ContactHistory,
     profile: Profile,
     day: IntArray,
-    is_call: BoolArray,
-    third: BoolArray,
+    cust: _Encoded,
+    acct: _Encoded,
+    num: _Encoded,
 ) -> tuple[IntArray, ...]:
     """Integer keys and history counts for :func:`_sequential_caps`."""
     day0, day1 = int(day.min()), int(day.max())
@@ -280,65 +411,31 @@ def _cap_inputs(
         profile.third_party_locate_after_days,
         1,
     )
-    hist = history.window(day0 - reach - 1, day1)
-    p_cust, h_cust = _codes(planned.column("customer_id"), hist.column("customer_id"))
-    p_acct, h_acct = _codes(planned.column("account_id"), hist.column("account_id"))
-    p_num, h_num = _codes(planned.column("to_address"), hist.column("to_address"))
-    h_day = (
-        pc.cast(hist.column("local_date"), pa.int32())
-        .to_numpy(zero_copy_only=False)
-        .astype(np.int64)
-    )
-    h_call = _is_in(hist, "channel", profile.call_channels)
-    h_third = _is_in(hist, "recipient_kind", ["third_party"])
-    h_conn = (
-        pc.fill_null(hist.column("connected"), False).to_numpy(zero_copy_only=False).astype(bool)
-    )
-    h_rp = (
-        pc.fill_null(hist.column("right_party"), False).to_numpy(zero_copy_only=False).astype(bool)
-    )
-    h_conv = (
-        pc.fill_null(hist.column("conversation"), False).to_numpy(zero_copy_only=False).astype(bool)
-    )
+    h = _HistoryParts(history.window(day0 - reach - 1, day1), profile, cust, acct, num)
     span = day1 - day0 + reach + 3
     base = day0 - reach - 1
-    # per (customer, day) and (number, day) keys of the batch, deduplicated
-    cd_keys, cust_day = np.unique(_key(p_cust, day, base, span), return_inverse=True)
-    nd_keys, num_day = np.unique(_key(p_num, day, base, span), return_inverse=True)
-    dd_keys, debt_day = np.unique(_key(p_acct, day, base, span), return_inverse=True)
-    h_cd = _key(h_cust, h_day, base, span)
-    h_nd = _key(h_num, h_day, base, span)
-    h_dd = _key(h_acct, h_day, base, span)
-    debtor_call_hist = h_call & ~h_third
-    hist_connected = _count_lookup(h_cd, debtor_call_hist & h_conn, cd_keys)
-    hist_unanswered = _count_lookup(h_nd, h_call & ~h_conn, nd_keys)
-    hist_third = _count_lookup(h_cd, h_third, cd_keys)
-    width = profile.call_window_days
-    hist_window = np.zeros(day.size, dtype=np.int64)
-    window_idx = np.full((day.size, width), -1, dtype=np.int64)
-    p_dd = _key(p_acct, day, base, span)
-    for k in range(width):
-        query = p_dd - k
-        hist_window += _count_lookup(h_dd, debtor_call_hist, query)
-        pos = np.searchsorted(dd_keys, query)
-        ok = pos < dd_keys.size
-        ok[ok] = dd_keys[pos[ok]] == query[ok]
-        window_idx[ok, k] = pos[ok]
-    hist_rpc_last = _last_day(h_cust, h_day, h_rp & ~h_third & h_conn, p_cust)
-    hist_conv_last = _last_day(h_acct, h_day, h_conv & debtor_call_hist, p_acct)
+    # the window counts only matter where the profile has a seven-in-seven rule
+    width = profile.call_window_days if profile.max_call_attempts_per_debt is not None else 0
+    p = (cust.codes, num.codes, acct.codes)
+    sizes = (len(cust.values), len(num.values), len(acct.values))
+    if max(sizes) * span <= DENSE_MAX_CELLS:
+        keys = _dense_keys(h, p, sizes, day, base, span, width)
+    else:
+        keys = _sorted_keys(h, p, day, base, span, width)
+    hist_rpc_last = _last_day(h.cust, h.day, h.rp & ~h.third & h.conn, cust.codes, sizes[0])
+    hist_conv_last = _last_day(h.acct, h.day, h.conv & h.debtor_call, acct.codes, sizes[2])
+    cust_day, num_day, debt_day, window_idx, hist_window, h_conn, h_unans, h_third = keys
     return (
-        cust_day.astype(np.int64),
-        num_day.astype(np.int64),
-        debt_day.astype(np.int64),
+        cust_day,
+        num_day,
+        debt_day,
         window_idx,
         hist_rpc_last,
         hist_conv_last,
         hist_window,
-        hist_connected.astype(np.int64),
-        hist_unanswered.astype(np.int64),
-        hist_third.astype(np.int64),
-        p_cust,
-        p_acct,
+        h_conn,
+        h_unans,
+        h_third,
     )
 
 
@@ -380,11 +477,15 @@ def check(
         )
     utc = pc.cast(planned.column("planned_at_utc"), pa.int64()).to_numpy(zero_copy_only=False)
     day, minute = local_parts(utc, planned.column("time_zone"))
-    third = _is_in(planned, "recipient_kind", ["third_party"])
-    is_call = _is_in(planned, "channel", profile.call_channels)
-    rule = _static_rules(planned, flags, profile, third, minute)
+    third = _Encoded(planned.column("recipient_kind")).is_in(["third_party"])
+    channel = _Encoded(planned.column("channel"))
+    is_call = channel.is_in(profile.call_channels)
+    cust = _Encoded(planned.column("customer_id"))
+    rule = _static_rules(planned, flags, profile, third, minute, cust, channel)
     counted = (rule == 0) & (is_call | third)
     if counted.any():
+        acct = _Encoded(planned.column("account_id"))
+        num = _Encoded(planned.column("to_address"))
         (
             cust_day,
             num_day,
@@ -396,9 +497,7 @@ def check(
             h_conn,
             h_unans,
             h_third,
-            p_cust,
-            p_acct,
-        ) = _cap_inputs(planned, history, profile, day, is_call, third)
+        ) = _cap_inputs(history, profile, day, cust, acct, num)
         order = np.lexsort((np.arange(n), utc))
         order = order[counted[order]]
         _sequential_caps(
@@ -407,10 +506,10 @@ def check(
             is_call,
             third,
             day.astype(np.int64),
-            p_cust,
+            cust.codes,
             cust_day,
             num_day,
-            p_acct,
+            acct.codes,
             debt_day,
             window_idx,
             rpc_last,
@@ -419,13 +518,13 @@ def check(
             h_conn,
             h_unans,
             h_third,
-            int(p_cust.max()) + 1,
-            int(p_acct.max()) + 1,
+            len(cust.values),
+            len(acct.values),
             _limits(profile),
         )
-    names = np.array(RULES, dtype=object)[rule]
+    names = pc.take(pa.array(RULES, type=pa.string()), pa.array(rule.astype(np.int32)))
     result = planned.append_column("allowed", pa.array(rule == 0)).append_column(
-        "blocked_rule", pa.array(names.tolist(), type=pa.string())
+        "blocked_rule", names
     )
     if record_blocked:
         history.record_blocked(result)

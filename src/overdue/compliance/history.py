@@ -90,8 +90,7 @@ def normalise_attempts(outcomes: pa.Table) -> pa.Table:
     assert n <= MAX_RECORD_ROWS, f"{n} outcome rows in one call exceed {MAX_RECORD_ROWS}"
     utc = pc.cast(outcomes.column("attempted_at_utc"), pa.timestamp("us", tz="UTC"))
     utc_us = pc.cast(utc, pa.int64()).to_numpy(zero_copy_only=False)
-    tz = np.array(outcomes.column("time_zone").to_pylist(), dtype=object)
-    day, _ = local_parts(utc_us, tz)
+    day, _ = local_parts(utc_us, outcomes.column("time_zone"))
 
     def text(name: str, default: str) -> pa.Array:
         if name in outcomes.column_names:
@@ -148,8 +147,7 @@ class ContactHistory:
         if blocked.num_rows == 0:
             return 0
         utc = pc.cast(blocked.column("planned_at_utc"), pa.int64()).to_numpy(zero_copy_only=False)
-        tz = np.array(blocked.column("time_zone").to_pylist(), dtype=object)
-        day, _ = local_parts(utc, tz)
+        day, _ = local_parts(utc, blocked.column("time_zone"))
         table = (
             pa.table(
                 {
