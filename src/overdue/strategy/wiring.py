@@ -9,12 +9,13 @@ compliance gate and its contact history (:mod:`overdue.compliance.gate`), the ou
 from __future__ import annotations
 
 import importlib
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from overdue.errors import BadInput
@@ -113,35 +114,35 @@ def unanswered(sent: pa.Table) -> pa.Table:
 
 
 def renderer() -> Any:
-    """The shipped templates' renderer: planned row → (subject, body); None when the
-    renderer is not installed (bodies are then left empty and rendered at dispatch)."""
-    try:
-        render = importlib.import_module("overdue.contact.render")
-    except ImportError:
-        return None
-    for name in ("render_planned", "render_row", "render_contact"):
-        function = getattr(render, name, None)
-        if function is not None:
-            return function
-    return None
+    """The shipped templates' renderer: planned row → (subject, body) in the row's language."""
+    from overdue.contact.render import render_planned
+
+    return render_planned
 
 
-def enqueue(store_url: str, allowed: pa.Table, render: Any) -> tuple[int, int]:
-    """Allowed contacts into the store's outbox (idempotent on the contact id)."""
+def enqueue(store_url: str, allowed: pa.Table, render: Any = None) -> tuple[int, int]:
+    """Allowed contacts into the store's outbox (idempotent on the contact id).
+
+    Every row carries its rendered subject and body (``render``, default the shipped
+    templates); ``created_at`` is the start of the contacts' business date (UTC), never the
+    wall clock."""
     from overdue.contact.outbox import enqueue as put
     from overdue.contact.outbox import rows_from_planned
     from overdue.store.db import make_engine, session_scope
 
-    engine = make_engine(store_url)
-    rows = rows_from_planned(allowed, render or _empty_body)
-    with session_scope(engine) as session:
-        result = put(session, rows)
+    if allowed.num_rows == 0:
+        return 0, 0
+    rows = rows_from_planned(allowed, render or renderer())
+    with session_scope(make_engine(store_url)) as session:
+        result = put(session, rows, now=business_instant(allowed))
     return int(result.inserted), int(result.duplicates)
 
 
-def _empty_body(row: dict[str, Any]) -> tuple[str | None, str]:
-    """No renderer: the body names the template and language to render at dispatch."""
-    return None, f"template:{row.get('template')}/{row.get('language')}"
+def business_instant(planned: pa.Table) -> datetime:
+    """Midnight UTC of the planned contacts' business date (``as_of``; one date a batch)."""
+    days = pc.unique(planned.column("as_of")).to_pylist()
+    assert len(days) == 1 and isinstance(days[0], date), f"one as_of per batch, got {days}"
+    return datetime.combine(days[0], time(0), tzinfo=UTC)
 
 
 def score(models: Path, snapshots: Path, as_of: date, book: Path, engine: str) -> pa.Table:
