@@ -279,31 +279,47 @@ def _key(entity: IntArray, day: IntArray, day0: int, span: int) -> IntArray:
 
 
 class _HistoryParts:
-    """The history window around a batch, its rows coded by the batch's own entities."""
+    """The history window around a batch, its rows coded by the batch's own entities.
+
+    Only the rows some rule counts are looked up (code -1 elsewhere and for entities not in
+    the batch): customers for connected debtor calls, third-party contacts and right-party
+    contacts; numbers for unanswered calls; debts for debtor calls (the rolling window) or
+    conversations."""
 
     def __init__(
         self,
         hist: pa.Table,
         profile: Profile,
-        cust: _Encoded,
-        acct: _Encoded,
-        num: _Encoded,
+        entities: tuple[_Encoded, _Encoded, _Encoded],
+        window: bool,
     ) -> None:
-        self.cust = cust.lookup(hist.column("customer_id"))
-        self.acct = acct.lookup(hist.column("account_id"))
-        self.num = num.lookup(hist.column("to_address"))
+        cust, acct, num = entities
         self.day = (
             pc.cast(hist.column("local_date"), pa.int32())
             .to_numpy(zero_copy_only=False)
             .astype(np.int64)
         )
-        channel = _Encoded(hist.column("channel"))
-        self.call = channel.is_in(profile.call_channels)
+        self.call = _Encoded(hist.column("channel")).is_in(profile.call_channels)
         self.third = _Encoded(hist.column("recipient_kind")).is_in(["third_party"])
         self.conn = _to_bool(hist.column("connected"))
         self.rp = _to_bool(hist.column("right_party"))
         self.conv = _to_bool(hist.column("conversation"))
         self.debtor_call = self.call & ~self.third
+        cust_rows = (self.debtor_call & self.conn) | self.third | (self.rp & self.conn)
+        debt_rows = self.debtor_call if window else self.debtor_call & self.conv
+        self.cust = _lookup_where(cust, hist.column("customer_id"), cust_rows)
+        self.acct = _lookup_where(acct, hist.column("account_id"), debt_rows)
+        self.num = _lookup_where(num, hist.column("to_address"), self.call & ~self.conn)
+
+
+def _lookup_where(
+    encoded: _Encoded, column: pa.ChunkedArray | pa.Array, rows: BoolArray
+) -> IntArray:
+    """``encoded.lookup`` of the ``rows`` of ``column``; -1 on the other rows."""
+    out = np.full(rows.size, -1, dtype=np.int64)
+    if rows.any():
+        out[rows] = encoded.lookup(pc.filter(column, pa.array(rows)))
+    return out
 
 
 def _dense_counts(key: IntArray, mask: BoolArray, entity: IntArray, size: int) -> IntArray:
@@ -411,11 +427,12 @@ def _cap_inputs(
         profile.third_party_locate_after_days,
         1,
     )
-    h = _HistoryParts(history.window(day0 - reach - 1, day1), profile, cust, acct, num)
-    span = day1 - day0 + reach + 3
-    base = day0 - reach - 1
     # the window counts only matter where the profile has a seven-in-seven rule
     width = profile.call_window_days if profile.max_call_attempts_per_debt is not None else 0
+    hist = history.window(day0 - reach - 1, day1)
+    h = _HistoryParts(hist, profile, (cust, acct, num), window=width > 0)
+    span = day1 - day0 + reach + 3
+    base = day0 - reach - 1
     p = (cust.codes, num.codes, acct.codes)
     sizes = (len(cust.values), len(num.values), len(acct.values))
     if max(sizes) * span <= DENSE_MAX_CELLS:
