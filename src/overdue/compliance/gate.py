@@ -85,8 +85,7 @@ def _to_bool(values: pa.Array | pa.ChunkedArray) -> BoolArray:
 
 class _Encoded:
     """A text column as integer codes into its distinct values (Arrow hashing, no Python
-    strings per row). A null is a value of its own (code ``len(values) - 1`` or wherever Arrow
-    puts it), so every row has a code >= 0."""
+    strings per row). A null is a value of its own, so every row has a code >= 0."""
 
     def __init__(self, column: pa.Array | pa.ChunkedArray) -> None:
         array = pc.cast(column, pa.string())
