@@ -28,7 +28,7 @@ def _run(backend):
     con = backend.con
 
     def run(expr) -> pa.Table:
-        return con.con.sql(con.compile(expr)).to_arrow_table()
+        return con.con.sql(con.compile(expr)).to_arrow_table().cast(expr.schema().to_pyarrow())
 
     return run
 

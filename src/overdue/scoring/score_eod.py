@@ -336,7 +336,9 @@ def _score_fresh(
         con: Any = backend.con  # type: ignore[attr-defined]
 
         def run(expr: ir.Table) -> pa.Table:
-            return con.con.sql(con.compile(expr)).to_arrow_table()
+            # Ibis's types (DuckDB's SUM of BIGINT is a 128-bit decimal in Arrow)
+            table = con.con.sql(con.compile(expr)).to_arrow_table()
+            return table.cast(expr.schema().to_pyarrow())
 
         raw = raw_features_in_parts(run, source, as_of, only)
         return score_rows(finish(raw, as_of), models, as_of)
