@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from overdue.domain.channels import CHANNELS
 from overdue.store.types import BigId, UTCDateTime
 
 NAMING_CONVENTION = {
@@ -53,17 +54,6 @@ ROLES = (
 LANGUAGES = ("zh-CN", "en")
 CONTACT_POINT_KINDS = ("phone", "email", "address", "app")
 CONTACT_RELATIONS = ("debtor", "emergency_contact")
-CHANNELS = (
-    "push",
-    "sms",
-    "email",
-    "voice_robot",
-    "voice_agent",
-    "letter",
-    "field_visit",
-    "agency",
-    "legal",
-)
 CASE_STATUSES = ("open", "paused", "closed")
 CLOSE_REASONS = ("cured", "settled", "charged_off_placed", "written_off")
 PAUSE_REASONS = ("dispute", "hardship")
@@ -78,7 +68,15 @@ APPROVAL_STATUSES = ("pending", "approved", "rejected")
 COMPLAINT_STATUSES = ("open", "resolved")
 OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "dead")
 INBOUND_KINDS = ("payment", "delivery_receipt", "call_outcome", "reply")
-CASE_EVENT_KINDS = ("opened", "updated", "bucket_changed", "paused", "resumed", "closed", "reopened")
+CASE_EVENT_KINDS = (
+    "opened",
+    "updated",
+    "bucket_changed",
+    "paused",
+    "resumed",
+    "closed",
+    "reopened",
+)
 
 
 def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:

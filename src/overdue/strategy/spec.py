@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from overdue.domain.channels import CHANNELS
 from overdue.errors import BadInput
 
 MAX_SPEC_FILE_BYTES: Final = 1_000_000
@@ -45,17 +46,6 @@ SHIPPED_SPECS: Final = ("default", "aggressive")
 Channel = Literal[
     "push", "sms", "email", "voice_robot", "voice_agent", "letter", "field_visit", "agency", "legal"
 ]
-CHANNELS: Final[tuple[str, ...]] = (
-    "push",
-    "sms",
-    "email",
-    "voice_robot",
-    "voice_agent",
-    "letter",
-    "field_visit",
-    "agency",
-    "legal",
-)
 Tone = Literal["friendly", "firm", "formal"]
 TONES: Final[tuple[str, ...]] = ("friendly", "firm", "formal")
 Recipient = Literal["debtor", "third_party"]

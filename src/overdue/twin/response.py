@@ -33,6 +33,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from overdue.domain.channels import CHANNELS
 from overdue.twin.customers import LatentType
 
 FloatArray = npt.NDArray[np.float64]
@@ -40,17 +41,6 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 UIntArray = npt.NDArray[np.uint64]
 
-CHANNELS: Final = (
-    "push",
-    "sms",
-    "email",
-    "voice_robot",
-    "voice_agent",
-    "letter",
-    "field_visit",
-    "agency",
-    "legal",
-)
 CHANNEL_INDEX: Final = {name: i for i, name in enumerate(CHANNELS)}
 CALL_CHANNELS: Final = frozenset({"voice_robot", "voice_agent"})
 TONES: Final = ("friendly", "firm", "formal")

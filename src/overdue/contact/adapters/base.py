@@ -5,17 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-CHANNELS = (
-    "push",
-    "sms",
-    "email",
-    "voice_robot",
-    "voice_agent",
-    "letter",
-    "field_visit",
-    "agency",
-    "legal",
-)
+from overdue.domain.channels import CHANNELS as CHANNELS  # re-exported for the adapters
+
 WEBHOOK_CHANNELS = ("sms", "voice_robot", "push")
 FILE_CHANNELS = ("letter", "agency", "legal")
 
