@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from conftest import SMALL
+from twin_support import SMALL
 
 from overdue.portfolio import book_layout
 from overdue.portfolio.contract import TABLES, schema_problems

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from conftest import real_panel
+from twin_support import real_panel
 
 from overdue.twin import calibration as cal
 
@@ -61,7 +61,7 @@ def test_real_panel_roll_rates() -> None:
 
 
 def test_twin_rates_are_of_the_real_order(small_book: Path) -> None:
-    from conftest import SMALL
+    from twin_support import SMALL
 
     from overdue.twin.generate import month_end_panel
 

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from conftest import SMALL
+from twin_support import SMALL
 
 from overdue.config.policies import build_policy, load_preset
 from overdue.domain.engine import account_state
