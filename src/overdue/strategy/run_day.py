@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from overdue.contact.outbox import PAYLOAD_COLUMNS as PAYLOAD_FIELDS
 from overdue.errors import BadInput
 from overdue.portfolio.eod import read_snapshot, run_eod, snapshot_path
 
@@ -258,20 +259,6 @@ def write_outbox(allowed: pa.Table, render: RenderFn | None, folder: Path, as_of
     return table.num_rows
 
 
-PAYLOAD_FIELDS: Final = (
-    "strategy",
-    "strategy_version",
-    "segment",
-    "arm",
-    "step_id",
-    "template",
-    "tone",
-    "language",
-    "time_zone",
-    "recipient_kind",
-    "priority",
-    "reason",
-)
 OUTBOX_SCHEMA: Final = pa.schema(
     [
         ("idempotency_key", pa.string()),
