@@ -170,6 +170,30 @@ def as_matrix(x: pd.DataFrame) -> np.ndarray:
 BLOCK_ROWS = 128
 
 
+@numba.njit(cache=True, inline="always")
+def _goes_left(
+    fval: float, flag: int, node: int, threshold: np.ndarray, cat_start: np.ndarray,
+    cat_len: np.ndarray, cat_values: np.ndarray,
+) -> bool:  # fmt: skip
+    """LightGBM's decision at ``node`` for value ``fval`` (bits of ``flag`` as ``packed`` set)."""
+    if (flag & 16) == 0:  # numerical, missing type None or NaN: the common case
+        # NaN goes where ``packed`` decided (bit 5); a number is compared.
+        return (flag & 32) != 0 if np.isnan(fval) else fval <= threshold[node]
+    if flag & 8:  # categorical
+        if not np.isnan(fval) and fval >= 0:
+            code = int(fval)
+            for k in range(cat_start[node], cat_start[node] + cat_len[node]):
+                if cat_values[k] == code:
+                    return True
+        return False
+    kind = (flag >> 1) & 3
+    if np.isnan(fval) and kind != 2:
+        fval = 0.0
+    if (kind == 1 and abs(fval) <= 1e-35) or (kind == 2 and np.isnan(fval)):
+        return (flag & 1) == 1
+    return fval <= threshold[node]
+
+
 @numba.njit(parallel=True, cache=True)
 def _raw_scores(
     x: np.ndarray, roots: np.ndarray, depth: np.ndarray, feature: np.ndarray,
@@ -195,28 +219,9 @@ def _raw_scores(
                     if f_index < 0:
                         continue
                     fval = x[start + r, f_index]
-                    flag = flags[node]
-                    if (flag & 16) == 0:  # numerical, missing type None or NaN: the common case
-                        # NaN goes where ``packed`` decided (bit 5); a number is compared.
-                        go_left = (flag & 32) != 0 if np.isnan(fval) else fval <= threshold[node]
-                        nodes[r] = children[node, 0] if go_left else children[node, 1]
-                        continue
-                    go_left = False
-                    if flag & 8:  # categorical
-                        if not np.isnan(fval) and fval >= 0:
-                            code = int(fval)
-                            for k in range(cat_start[node], cat_start[node] + cat_len[node]):
-                                if cat_values[k] == code:
-                                    go_left = True
-                                    break
-                    else:
-                        kind = (flag >> 1) & 3
-                        if np.isnan(fval) and kind != 2:
-                            fval = 0.0
-                        if (kind == 1 and abs(fval) <= 1e-35) or (kind == 2 and np.isnan(fval)):
-                            go_left = (flag & 1) == 1
-                        else:
-                            go_left = fval <= threshold[node]
+                    go_left = _goes_left(
+                        fval, flags[node], node, threshold, cat_start, cat_len, cat_values
+                    )
                     nodes[r] = children[node, 0] if go_left else children[node, 1]
             for r in range(size):
                 total[r] += threshold[nodes[r]]  # a leaf keeps its value in ``threshold``
@@ -250,25 +255,9 @@ def _path_contributions(
                 if f_index < 0:
                     break
                 fval = x[r, f_index]
-                flag = flags[node]
-                go_left = False
-                if (flag & 16) == 0:
-                    go_left = (flag & 32) != 0 if np.isnan(fval) else fval <= threshold[node]
-                elif flag & 8:
-                    if not np.isnan(fval) and fval >= 0:
-                        code = int(fval)
-                        for k in range(cat_start[node], cat_start[node] + cat_len[node]):
-                            if cat_values[k] == code:
-                                go_left = True
-                                break
-                else:
-                    kind = (flag >> 1) & 3
-                    if np.isnan(fval) and kind != 2:
-                        fval = 0.0
-                    if (kind == 1 and abs(fval) <= 1e-35) or (kind == 2 and np.isnan(fval)):
-                        go_left = (flag & 1) == 1
-                    else:
-                        go_left = fval <= threshold[node]
+                go_left = _goes_left(
+                    fval, flags[node], node, threshold, cat_start, cat_len, cat_values
+                )
                 child = children[node, 0] if go_left else children[node, 1]
                 out[r, f_index] += value[child] - value[node]
                 node = child
