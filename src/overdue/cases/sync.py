@@ -70,6 +70,7 @@ class SyncResult:
     closed: dict[str, int] = field(default_factory=dict)
     customers_added: int = 0
     missing_from_snapshot: int = 0
+    over_capacity: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -77,8 +78,14 @@ class SyncResult:
         return (
             f"{self.as_of}: opened {self.opened}, updated {self.updated}, closed {closed}; "
             f"{self.customers_added} new customers; {self.missing_from_snapshot} open cases "
-            f"without a snapshot row ({self.seconds:.1f} s)"
+            f"without a snapshot row{self._over()} ({self.seconds:.1f} s)"
         )
+
+    def _over(self) -> str:
+        if not self.over_capacity:
+            return ""
+        full = ", ".join(f"{k} +{v}" for k, v in sorted(self.over_capacity.items()))
+        return f"; over capacity (every matching queue full): {full}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class _OpenCase:
     segment: str | None
     language: str
     agency_id: int | None
+    queue: str | None
 
 
 def snapshot_folder(snapshot_dir: Path, as_of: date) -> Path:
@@ -134,6 +142,7 @@ def _open_cases(session: Session) -> dict[str, _OpenCase]:
             Case.segment,
             Case.language,
             Case.agency_id,
+            Case.queue,
         ).where(Case.status != "closed")
     )
     return {r[0]: _OpenCase(*r[1:]) for r in rows}
@@ -250,8 +259,9 @@ def sync_cases(
         [account_row(r, book.accounts.get(r["account_id"]), as_of) for r in new_rows + kept_rows],
     )
     router = QueueRouter.load(session)
-    _open_new(session, new_rows, scores, router, as_of, result)
     _update_and_close(session, kept_rows, open_cases, scores, router, as_of, when, result)
+    _open_new(session, new_rows, scores, router, as_of, result)
+    result.over_capacity = dict(router.overflowed)
     session.flush()
     result.seconds = wallclock.perf_counter() - started
     return result
@@ -310,10 +320,12 @@ def _update_and_close(
             "status": case.status,
             "closed_on": None,
             "close_reason": None,
-            "queue": router.route(figures["bucket_cn"], case.segment, case.language),
+            "queue": router.route(figures["bucket_cn"], case.segment, case.language, case.queue),
             **figures,
         }
         if reason is not None:
+            router.leave(change["queue"])
+            change["queue"] = case.queue
             change.update(status="closed", closed_on=as_of, close_reason=reason)
             result.closed[reason] = result.closed.get(reason, 0) + 1
             events.append(_event(case.case_id, "closed", as_of, when, reason))
