@@ -55,6 +55,7 @@ class Profile(BaseModel):
     max_third_party_per_day: StrictInt = Field(default=1, ge=0)
     opt_out_channels: list[Channel] = Field(default_factory=list)
     record_retention_years: StrictInt = Field(ge=1)
+    validation_notice_days: StrictInt | None = Field(default=None, ge=0, le=30)
 
     @field_validator("quiet_start", "quiet_end")
     @classmethod

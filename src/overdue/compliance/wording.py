@@ -193,8 +193,12 @@ def source_problems(source: str, *, third_party: bool) -> list[str]:
     return found
 
 
-def check_template(template: str, language: str, recipient: str) -> list[str]:
-    """Every problem of one template in one language (rendered on every sample branch)."""
+def check_template(
+    template: str, language: str, recipient: str, channel: str | None = None
+) -> list[str]:
+    """Every problem of one template in one language (rendered on every sample branch).
+
+    The channel is the template name's prefix (``sms_friendly`` → sms) unless given."""
     from overdue.contact.render import TemplateMissing, render, sample_contexts, template_source
 
     where = f"template {language}/{template}"
@@ -204,7 +208,7 @@ def check_template(template: str, language: str, recipient: str) -> list[str]:
         return [f"{where}: missing"]
     third = recipient == "third_party"
     problems = source_problems(source, third_party=third)
-    channel = template.rsplit("_", 1)[0]
+    channel = channel or template.rsplit("_", 1)[0]
     for context in sample_contexts():
         try:
             message = render(template, language, {**context, "channel": channel})
@@ -219,6 +223,39 @@ def check_template(template: str, language: str, recipient: str) -> list[str]:
             problems.append("missing opt-out (STOP / 退订)")
     unique = list(dict.fromkeys(problems))
     return [f"{where}: {p}" for p in unique]
+
+
+def check_notice_template(template: str, channels: Sequence[str]) -> list[str]:
+    """Problems of a notice template sent by several channels (each rendered, both languages)."""
+    from overdue.contact.render import LANGUAGES
+
+    problems: list[str] = []
+    for language in LANGUAGES:
+        for channel in channels:
+            found = check_template(template, language, "debtor", channel)
+            problems += [f"{p} (as {channel})" for p in found]
+    return problems
+
+
+def check_profile_opt_out(opt_out_channels: Sequence[str]) -> list[str]:
+    """Shipped debtor templates of a profile's opt-out channels without an opt-out line."""
+    from overdue.contact.render import LANGUAGES, environment, render, sample_contexts
+
+    problems: list[str] = []
+    for name in sorted(environment().list_templates(filter_func=lambda n: n.endswith(".j2"))):
+        language, _, file = name.partition("/")
+        stem = file.removesuffix(".txt.j2")
+        channel = stem.rsplit("_", 1)[0]
+        if language not in LANGUAGES or stem.startswith("_") or stem.endswith("_locate"):
+            continue
+        if channel not in opt_out_channels:
+            continue
+        for context in sample_contexts():
+            body = render(stem, language, {**context, "channel": channel}).body
+            if not OPT_OUT[language].search(body):
+                problems.append(f"template {language}/{stem}: missing opt-out (STOP / 退订)")
+                break
+    return problems
 
 
 def check_spec_templates(spec: StrategySpec) -> Sequence[str]:

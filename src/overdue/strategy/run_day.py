@@ -10,7 +10,8 @@
    → ``SNAPSHOT_DIR/as_of=D/decisions/part-0.parquet``;
 4. ``gate``: every planned contact through the compliance gate
    (:func:`overdue.compliance.gate.check`) → ``SNAPSHOT_DIR/as_of=D/contacts/part-0.parquet``
-   (the plan plus ``allowed`` and ``blocked_rule``);
+   (the plan plus ``allowed`` and ``blocked_rule``), with the profile's validation notices
+   (:mod:`overdue.strategy.notices`; us: within 5 days of a debt's first collection contact);
 5. ``outbox``: the allowed contacts into the store's outbox (with a store URL; enqueueing is
    idempotent on the contact id) or into ``OUTBOX_DIR/as_of=D.parquet`` with the outbox's
    columns.
@@ -125,7 +126,7 @@ def run_day(
     auto-debits) start the strategy's triggers; ``history_state`` (account_id,
     promise_pending) feeds the ``promise_pending`` stop rule.
     """
-    from overdue.strategy import wiring
+    from overdue.strategy import notices, wiring
 
     data_dir, snapshots = Path(data_dir), Path(snapshots)
     spec = wiring.load_strategy(strategy)
@@ -156,6 +157,10 @@ def run_day(
         if history is None:
             history = history_from_files(snapshots, as_of)
         gated = wiring.gate(planned, history, flag_table, gate_profile)
+        gated = notices.add_notices(
+            gated, snapshots=snapshots, as_of=as_of, snapshot=snapshot, customers=customers,
+            flags=flag_table, history=history, profile=gate_profile,
+        )  # fmt: skip
         _write(gated, folder / "contacts")
         step.rows = gated.num_rows
         blocked = gated.filter(pc.invert(gated["allowed"]))
