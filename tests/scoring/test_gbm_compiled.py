@@ -76,3 +76,15 @@ def test_path_contributions_sum_to_the_raw_score_and_track_shap() -> None:
     shap = booster.predict(x, pred_contrib=True)[:, :-1]
     assert (contrib.argmax(axis=1) == shap.argmax(axis=1)).mean() > 0.7
     assert np.all(contrib[:, 2:].std(axis=0) < contrib[:, :2].std(axis=0).min())
+
+
+def test_one_walk_gives_both_contributions_and_the_same_raw_scores() -> None:
+    train = _frame(2000, 4)
+    y = train.pop("y").to_numpy()
+    params = gbm.lgb_params(gbm.GbmParams(num_leaves=15), len(y), 1, 1, None)
+    booster = lgb.train(params, lgb.Dataset(gbm.positional(train), y), num_boost_round=40)
+    forest = gbm_compiled.from_booster(booster)
+    x = gbm_compiled.as_matrix(_frame(1500, 5).drop(columns=["y"]))
+    contrib, raw = gbm_compiled.path_contributions_and_raw(forest, x)
+    assert np.array_equal(raw, gbm_compiled.raw_scores(forest, x))  # bit for bit
+    assert np.array_equal(contrib, gbm_compiled.path_contributions(forest, x))

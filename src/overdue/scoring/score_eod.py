@@ -37,8 +37,13 @@ import pyarrow.parquet as pq
 
 from overdue.errors import BadInput
 from overdue.portfolio.engines import Backend, make_backend
-from overdue.portfolio.eod import snapshot_dates, snapshot_files, snapshot_path
-from overdue.portfolio.kernel import SNAPSHOT_SCHEMA
+from overdue.portfolio.eod import (
+    snapshot_dates,
+    snapshot_files,
+    snapshot_item_files,
+    snapshot_path,
+)
+from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
 from overdue.scoring import features_generic as fg
 from overdue.scoring import gbm_compiled, reasons, registry
 from overdue.scoring.book import read_book_info
@@ -161,11 +166,12 @@ def _probability_and_codes(
             column = scored[f"reason_{k}"].astype(object)
             codes.append(column.where(column.notna(), "").astype(str).to_numpy())
         return scored["probability"].to_numpy(dtype="float64"), codes
-    assert model.gbm_features is not None
-    logit = model.gbm_logit(frame)  # builds the compiled forest on first use
-    assert model._forest is not None
-    x = fg.gbm_frame(frame, model.schema, model.engineered)
-    contrib = gbm_compiled.path_contributions(model._forest, gbm_compiled.as_matrix(x))
+    assert model.gbm_features is not None and model.booster is not None
+    if model._forest is None:
+        model._forest = gbm_compiled.from_booster(model.booster)
+    x = fg.gbm_matrix(frame, model.schema, model.engineered)
+    # one walk per tree and row gives the reasons and the raw score (= model.gbm_logit's)
+    contrib, logit = gbm_compiled.path_contributions_and_raw(model._forest, x)
     order, _impact = reasons._top_k(contrib, N_REASONS)
     names = np.array([*model.gbm_features, ""], dtype=object)  # -1 (no reason) picks ""
     codes = [names[order[:, r]].astype(str) for r in range(N_REASONS)]
@@ -181,7 +187,13 @@ def _to_arrow(frame: pd.DataFrame) -> pa.Table:
 
 def _state(source: FeatureSource, day: date) -> ir.Table:
     files = snapshot_files(source.snapshot_dir, day)
-    return source.backend.read_table(files, SNAPSHOT_SCHEMA, None)
+    return source.backend.read_table(files, ACCOUNT_STATE_SCHEMA, None)
+
+
+def _item_states(source: FeatureSource, day: date) -> ir.Table:
+    """The snapshot's item rows (its ``items/`` side table: one row per item ledger)."""
+    files = snapshot_item_files(source.snapshot_dir, day)
+    return source.backend.read_table(files, ITEM_ROW_SCHEMA, None)
 
 
 def selection_expr(
@@ -189,8 +201,8 @@ def selection_expr(
 ) -> ir.Table:
     """Per account of the snapshot: ``due_soon``, ``new_delinquent`` and ``changed``."""
     now = _state(source, as_of)
-    items = now.select("account_id", item=now["items"].unnest())
-    i = items.item
+    items = _item_states(source, as_of)
+    i = items
     unpaid = i["unpaid_principal_fen"] + i["unpaid_interest_fen"] + i["unpaid_fee_fen"]
     upcoming = (i["due_date"] > ibis.literal(as_of, type="date")) & (unpaid > 0)
     due = items.group_by(items.account_id.name("did")).aggregate(
@@ -215,7 +227,10 @@ def selection_expr(
         changed = changed | (joined[c].fill_null(blank) != joined[f"p_{c}"].fill_null(blank))
     since = ibis.literal(previous, type="date")
     return joined.select(
-        "account_id", "status", "bucket_cn", "next_due_date",
+        "account_id",
+        "status",
+        "bucket_cn",
+        "next_due_date",
         due_soon=joined.due_soon,
         new_delinquent=joined.delinquent_since.notnull() & (joined.delinquent_since > since),
         changed=changed,
@@ -345,7 +360,9 @@ def _score_fresh(
     return _score_on_spark(backend, feature_expr(source, as_of, only), as_of, models_dir)
 
 
-def _score_on_spark(backend: Backend, expr: ir.Table, as_of: date, models_dir: Path) -> pd.DataFrame:
+def _score_on_spark(
+    backend: Backend, expr: ir.Table, as_of: date, models_dir: Path
+) -> pd.DataFrame:
     from pyspark.sql.pandas.types import from_arrow_schema
 
     session: Any = backend.session  # type: ignore[attr-defined]
