@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from overdue.cases.bulk import bulk_load_cases
 from overdue.cases.users import hash_password
+from overdue.compliance.profile import load_profile
 from overdue.store.db import make_engine
 from overdue.store.migrate import upgrade
 from overdue.store.tables import Agency, Team, User
@@ -40,16 +41,16 @@ def seed_users(url: str) -> dict[str, int]:
     ids: dict[str, int] = {}
     with engine.begin() as conn:
         team_id = conn.execute(
-            sa.insert(Team.__table__).values(name="Team A", kind="collection").returning(
-                Team.__table__.c.id
-            )
+            sa.insert(Team.__table__)
+            .values(name="Team A", kind="collection")
+            .returning(Team.__table__.c.id)
         ).scalar_one()
         for name, kind in (("Service", "customer_service"), ("Risk", "risk"), ("Legal", "legal")):
             conn.execute(sa.insert(Team.__table__).values(name=name, kind=kind))
         agency_id = conn.execute(
-            sa.insert(Agency.__table__).values(code="AG1", name="Agency One").returning(
-                Agency.__table__.c.id
-            )
+            sa.insert(Agency.__table__)
+            .values(code="AG1", name="Agency One")
+            .returning(Agency.__table__.c.id)
         ).scalar_one()
         for username, role in [(r, r) for r in ROLES] + [("collector2", "collector")]:
             ids[username] = conn.execute(
@@ -66,7 +67,9 @@ def seed_users(url: str) -> dict[str, int]:
                 )
                 .returning(User.__table__.c.id)
             ).scalar_one()
-    bulk_load_cases(engine, CASES, 7, as_of=AS_OF, collector_ids=[ids["collector"], ids["collector2"]])
+    bulk_load_cases(
+        engine, CASES, 7, as_of=AS_OF, collector_ids=[ids["collector"], ids["collector2"]]
+    )
     engine.dispose()
     return ids
 
@@ -96,7 +99,20 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+# the cn profile without quiet hours and caps: a test that logs calls must not depend on the wall
+# clock or on how many calls it logs (test_web_contact_gate.py tests the gate with the real cn
+# profile, time zones chosen from the clock); the customer flags still apply
+PERMISSIVE_PROFILE = load_profile("cn").model_copy(
+    update={
+        "quiet_channels": [],
+        "max_connected_calls_per_day": None,
+        "max_unanswered_per_number_per_day": None,
+    }
+)
+
+
 def make_settings(url: str, **overrides: object) -> WebSettings:
+    overrides.setdefault("compliance_profile", PERMISSIVE_PROFILE)
     return WebSettings(database_url=url, webhook_secret=SECRET, **overrides)  # type: ignore[arg-type]
 
 

@@ -62,7 +62,11 @@ def collector_performance(session: Session, start: date, end: date) -> list[Perf
             func.count(),
             func.sum(ContactAttempt.right_party.cast(Integer)),
         )
-        .where(ContactAttempt.attempted_at >= first, ContactAttempt.attempted_at < after)
+        .where(
+            ContactAttempt.attempted_at >= first,
+            ContactAttempt.attempted_at < after,
+            ContactAttempt.blocked_rule.is_(None),  # a blocked attempt is not a contact
+        )
         .group_by(ContactAttempt.user_id),
     )
     promises = _by_user(

@@ -31,10 +31,16 @@ def register(app: typer.Typer) -> None:
         secure_cookies: bool = typer.Option(
             False, "--secure-cookies", help="Mark cookies Secure (serve behind HTTPS)."
         ),
+        profile: str = typer.Option(
+            "cn",
+            "--profile",
+            help="Compliance profile people's contacts pass: cn, us or a TOML file.",
+        ),
     ) -> None:
         """Serve the web pages and the REST API (OpenAPI at /openapi.json).
 
         The payments webhook secret comes from $OVERDUE_WEBHOOK_SECRET."""
+        from overdue.compliance.profile import load_profile
         from overdue.errors import BadInput
         from overdue.web.server import run_server
         from overdue.web.settings import WebSettings
@@ -46,16 +52,20 @@ def register(app: typer.Typer) -> None:
         for name, folder in (("--snapshots", snapshots), ("--book", book)):
             if folder is not None and not folder.is_dir():
                 raise BadInput(f"{name}: {folder} is not a folder")
+        load_profile(profile)  # a bad profile is refused here, with its file and key
         secret = os.environ.get("OVERDUE_WEBHOOK_SECRET", "")
         if not secret:
-            typer.echo("warning: OVERDUE_WEBHOOK_SECRET is not set; the webhook uses a dev secret",
-                       err=True)
+            typer.echo(
+                "warning: OVERDUE_WEBHOOK_SECRET is not set; the webhook uses a dev secret",
+                err=True,
+            )
         settings = WebSettings(
             database_url=db,
             snapshot_dir=snapshots,
             book_dir=book,
             webhook_secret=secret or "dev-secret-change-me",
             secure_cookies=secure_cookies,
+            compliance_profile=profile,
         )
         typer.echo(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
         run_server(settings, host, port, workers)

@@ -16,12 +16,20 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from overdue.cases import actions, customer_view, views
+from overdue.cases import actions, contact_gate, customer_view, views
 from overdue.store.tables import CASE_STATUSES, CHANNELS, TRANSFER_REASONS
 from overdue.web import admin, payments, webhook
 from overdue.web.auth import utc_now
-from overdue.web.deps import DB, ApiUser, actor_of, api_user, business_date, settings_of
-from overdue.web.problems import Problem
+from overdue.web.deps import (
+    DB,
+    ApiUser,
+    actor_of,
+    api_user,
+    business_date,
+    profile_of,
+    settings_of,
+)
+from overdue.web.problems import Problem, problem_response
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 authed = APIRouter(dependencies=[Depends(api_user)])
@@ -175,11 +183,18 @@ def case_contacts(session: DB, user: ApiUser, case_id: int) -> JSONResponse:
 
 
 @authed.post("/cases/{case_id}/outcomes", status_code=201)
-def log_outcome(session: DB, user: ApiUser, case_id: int, body: OutcomeIn) -> JSONResponse:
-    """Log a contact attempt and its outcome."""
-    attempt_id = actions.log_contact_outcome(
-        session, actor_of(user), case_id, **body.model_dump(), at=utc_now()
-    )
+def log_outcome(
+    request: Request, session: DB, user: ApiUser, case_id: int, body: OutcomeIn
+) -> JSONResponse:
+    """Log a contact attempt and its outcome, behind the compliance gate: a contact the gate
+    blocks is recorded as blocked (with its rule) and answered with 409 naming the rule."""
+    try:
+        attempt_id = contact_gate.attempt_contact(
+            session, actor_of(user), case_id, profile=profile_of(request), **body.model_dump(),
+            at=utc_now(),
+        )  # fmt: skip
+    except contact_gate.ContactBlocked as exc:  # answered, not raised: the record is committed
+        return problem_response(409, str(exc), slug=f"contact-blocked/{exc.verdict.rule}")
     return _json({"contact_attempt_id": attempt_id}, 201)
 
 

@@ -19,6 +19,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from overdue.compliance.profile import Profile, load_profile
 from overdue.web.deps import LoginRedirect
 from overdue.web.i18n import normalise
 from overdue.web.problems import (
@@ -78,6 +79,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     app.state.dashboard_cache = {}
+    chosen = settings.compliance_profile
+    app.state.profile = chosen if isinstance(chosen, Profile) else load_profile(chosen)
     app.state.business_date = None
     _add_handlers(app)
     _add_middleware(app, settings)

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from overdue.cases.access import Actor
+from overdue.compliance.profile import Profile
 from overdue.web import auth
 from overdue.web.i18n import Lang, normalise
 from overdue.web.problems import Problem
@@ -25,6 +26,12 @@ class LoginRedirect(Exception):
 
 def settings_of(request: Request) -> WebSettings:
     return request.app.state.settings
+
+
+def profile_of(request: Request) -> Profile:
+    """The compliance profile people's contacts pass (loaded once at start)."""
+    profile: Profile = request.app.state.profile
+    return profile
 
 
 def db(request: Request) -> Iterator[Session]:
@@ -54,7 +61,9 @@ def optional_user(request: Request, session: DB) -> auth.SessionUser | None:
     return user
 
 
-def api_user(request: Request, user: Annotated[auth.SessionUser | None, Depends(optional_user)]) -> auth.SessionUser:
+def api_user(
+    request: Request, user: Annotated[auth.SessionUser | None, Depends(optional_user)]
+) -> auth.SessionUser:
     """API routes: 401 without a valid session; writes also need header X-CSRF-Token."""
     if user is None:
         raise Problem(401, "sign in first: this route needs a session cookie (POST /login)")
@@ -78,7 +87,9 @@ async def page_form_user(
     """Form posts: the session's CSRF token must come back in the form field ``csrf_token``."""
     form = await request.form()
     if not auth.csrf_ok(user.csrf_token, str(form.get("csrf_token") or "")):
-        raise Problem(403, "the form's CSRF token is missing or wrong; reload the page", slug="csrf")
+        raise Problem(
+            403, "the form's CSRF token is missing or wrong; reload the page", slug="csrf"
+        )
     return user
 
 

@@ -137,3 +137,21 @@ TEAM_KINDS = {
     "legal": N_("Legal"),
     "agency": N_("Agency"),
 }
+# the compliance gate's rules (overdue.compliance.gate.RULES), as people read them
+BLOCK_RULES = {
+    "deceased": N_("the customer is deceased"),
+    "bankruptcy": N_("the customer is in bankruptcy"),
+    "do_not_contact": N_("the customer must not be contacted"),
+    "cease_communication": N_("the customer asked us to stop contacting them"),
+    "dispute": N_("the debt is disputed: collection is paused"),
+    "opt_out": N_("the customer opted out of this channel"),
+    "vulnerable": N_("vulnerable customer: friendly messages or a human agent only"),
+    "hardship": N_("hardship: friendly contacts only, no visits, agencies or legal steps"),
+    "third_party_debt": N_("a third party may not be told about the debt"),
+    "quiet_hours": N_("quiet hours in the customer's local time"),
+    "third_party_locate_only": N_("third parties only to locate a debtor who cannot be reached"),
+    "post_conversation": N_("no call within 7 days of a conversation about this debt"),
+    "seven_in_seven": N_("at most 7 call attempts in 7 days for this debt"),
+    "daily_connected_cap": N_("the daily limit of connected calls is reached"),
+    "unanswered_cap": N_("the daily limit of unanswered calls to this number is reached"),
+}

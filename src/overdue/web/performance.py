@@ -94,7 +94,9 @@ def today(conn: Connection) -> Today:
         contacts_today=int(
             scalar(
                 sa.select(sa.func.count()).where(
-                    contacts.c.attempted_at >= start, contacts.c.attempted_at < end
+                    contacts.c.attempted_at >= start,
+                    contacts.c.attempted_at < end,
+                    contacts.c.blocked_rule.is_(None),
                 )
             ).scalar_one()
         ),

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from overdue.compliance.profile import Profile
 from overdue.web.settings import WebSettings
 
 SETTINGS_ENV = "OVERDUE_WEB_SETTINGS"
@@ -24,6 +25,8 @@ def settings_to_json(settings: WebSettings) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Profile):
+        return value.model_dump()
     return str(value) if isinstance(value, Path | date) else value
 
 
@@ -31,6 +34,8 @@ def settings_from_json(text: str) -> WebSettings:
     raw = json.loads(text)
     for key in ("snapshot_dir", "book_dir", "strategy_figures"):
         raw[key] = Path(raw[key]) if raw.get(key) else None
+    if isinstance(raw.get("compliance_profile"), dict):
+        raw["compliance_profile"] = Profile(**raw["compliance_profile"])
     raw["business_date"] = (
         date.fromisoformat(raw["business_date"]) if raw.get("business_date") else None
     )

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from overdue.compliance.profile import Profile
+
 MAX_PAGE_SIZE = 200
 LOGIN_FAILURES_PER_MINUTE = 5
 
@@ -31,6 +33,8 @@ class WebSettings:
     login_failures_per_minute: int = LOGIN_FAILURES_PER_MINUTE
     default_language: str = "en"
     business_date: date | None = None
+    # the gate's profile for people's contacts: a shipped name (cn, us), a TOML file, or a Profile
+    compliance_profile: str | Path | Profile = "cn"
 
     def __post_init__(self) -> None:
         assert 1 <= self.session_idle_minutes <= 24 * 60, "idle timeout 1 minute .. 1 day"

@@ -13,13 +13,23 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
 
-from overdue.cases import actions, customer_view, views
+from overdue.cases import actions, contact_gate, customer_view, views
 from overdue.cases.access import Conflict, NotFound
-from overdue.store.tables import CASE_STATUSES, CHANNELS, TRANSFER_REASONS
+from overdue.compliance.profile import Profile
+from overdue.store.tables import CASE_STATUSES, CHANNELS, TRANSFER_REASONS, Case
 from overdue.web import labels
 from overdue.web.auth import utc_now
-from overdue.web.deps import DB, FormUser, PageUser, actor_of, business_date, lang_of
+from overdue.web.deps import (
+    DB,
+    FormUser,
+    PageUser,
+    actor_of,
+    business_date,
+    lang_of,
+    profile_of,
+)
 from overdue.web.i18n import Lang
 from overdue.web.render import render
 
@@ -77,16 +87,22 @@ def _timeline_rows(lang: Lang, entries: list[views.TimelineEntry]) -> list[dict[
                 part
                 for part in (
                     lang.gettext(labels.CHANNEL_NAMES.get(d["channel"], d["channel"])),
-                    lang.gettext(labels.OUTCOME_NAMES.get(d["outcome"] or "", "")) if d["outcome"] else "",
+                    lang.gettext(labels.OUTCOME_NAMES.get(d["outcome"] or "", ""))
+                    if d["outcome"]
+                    else "",
                     lang.gettext("Right party") if d["right_party"] else "",
                 )
                 if part
             )
             free = d.get("to_address") or ""
         elif e.kind == "promise":
-            text = lang.gettext("{amount} by {date}").format(
-                amount=lang.money(d["amount_fen"]), date=lang.date(d["promised_date"])
-            ) + " · " + lang.gettext(labels.PROMISE_STATUS.get(d["status"], d["status"]))
+            text = (
+                lang.gettext("{amount} by {date}").format(
+                    amount=lang.money(d["amount_fen"]), date=lang.date(d["promised_date"])
+                )
+                + " · "
+                + lang.gettext(labels.PROMISE_STATUS.get(d["status"], d["status"]))
+            )
         elif e.kind == "note":
             free = d["body"]
         elif e.kind == "transfer":
@@ -132,10 +148,12 @@ def case_page(
     reason: Annotated[str | None, Query(max_length=500)] = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
     error: Annotated[str | None, Query(max_length=500)] = None,
+    blocked: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     lang = lang_of(request, user)
     actor = actor_of(user)
     case = views.get_case(session, actor, case_id, reason=reason or None, at=utc_now())
+    call_now = _call_now(session, case_id, profile_of(request))
     entries = views.timeline(session, actor, case_id)
     parts, adds_up = _breakdown(case)
     as_of = business_date(request, session)
@@ -154,6 +172,8 @@ def case_page(
             "reasons": TRANSFER_REASONS,
             "flash": labels.FLASH.get(done or ""),
             "form_error": error,
+            "blocked_rule": labels.BLOCK_RULES.get(blocked or "") if blocked else None,
+            "call_now": call_now,
             "reason": reason or "",
             "local_now": lang.datetime(utc_now(), case.customer.time_zone),
             "customer_flags": labels.CUSTOMER_FLAGS,
@@ -163,6 +183,17 @@ def case_page(
         },
         user=user,
     )
+
+
+def _call_now(session: Session, case_id: int, profile: Profile) -> tuple[bool, str] | None:
+    """The gate's verdict on an agent's call to the debtor right now: (allowed, rule label)."""
+    case = session.get(Case, case_id)
+    if case is None or case.status == "closed":
+        return None
+    verdict = contact_gate.check_contact(
+        session, case, channel="voice_agent", at=utc_now(), profile=profile
+    )
+    return verdict.allowed, labels.BLOCK_RULES.get(verdict.rule, verdict.rule)
 
 
 def _back(case_id: int, **params: str) -> RedirectResponse:
@@ -186,6 +217,7 @@ def yuan_to_fen(text: str) -> int:
 
 @router.post("/cases/{case_id}/outcome")
 def post_outcome(
+    request: Request,
     session: DB,
     user: FormUser,
     case_id: int,
@@ -196,12 +228,13 @@ def post_outcome(
     note: Annotated[str, Form(max_length=actions.MAX_NOTE_CHARS)] = "",
 ) -> RedirectResponse:
     try:
-        with session.begin_nested():
-            actions.log_contact_outcome(
-                session, actor_of(user), case_id, channel=channel, outcome=outcome,
-                connected=connected or right_party, right_party=right_party,
-                note=note.strip() or None, at=utc_now(),
-            )  # fmt: skip
+        contact_gate.attempt_contact(
+            session, actor_of(user), case_id, profile=profile_of(request), channel=channel,
+            outcome=outcome, connected=connected or right_party, right_party=right_party,
+            note=note.strip() or None, at=utc_now(),
+        )  # fmt: skip
+    except contact_gate.ContactBlocked as exc:
+        return _back(case_id, blocked=exc.verdict.rule)  # the blocked attempt is kept
     except (ValueError, Conflict, NotFound) as exc:
         return _failed(case_id, exc)
     return _back(case_id, done="outcome")
