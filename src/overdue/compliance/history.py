@@ -80,7 +80,10 @@ def normalise_attempts(outcomes: pa.Table) -> pa.Table:
     contact's planned_at_utc), time_zone, connected. Defaults: recipient_kind "debtor", source "lender", right_party = connected and a
     debtor, conversation = a right-party call that connected, outcome "", contact_id "".
     """
-    if "attempted_at_utc" not in outcomes.column_names and "planned_at_utc" in outcomes.column_names:
+    if (
+        "attempted_at_utc" not in outcomes.column_names
+        and "planned_at_utc" in outcomes.column_names
+    ):
         # a planned contact made at its planned instant
         outcomes = outcomes.append_column("attempted_at_utc", outcomes.column("planned_at_utc"))
     missing = [c for c in REQUIRED if c not in outcomes.column_names]
@@ -125,9 +128,12 @@ def normalise_attempts(outcomes: pa.Table) -> pa.Table:
 class ContactHistory:
     """Attempts (with outcomes) and blocked attempts, partitioned by the debtor's local day."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_blocked: bool = True) -> None:
         self._attempts: dict[int, list[pa.Table]] = defaultdict(list)
         self._blocked: list[pa.Table] = []
+        # False: blocked attempts are counted by the caller only (a long simulation keeps
+        # millions of them, and no rule counts them)
+        self.keep_blocked = keep_blocked
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -144,8 +150,8 @@ class ContactHistory:
     def record_blocked(self, checked: pa.Table, source: str = LENDER) -> int:
         """Keep the rows of a gate result that were blocked, with their rule."""
         blocked = checked.filter(pc.invert(checked.column("allowed")))
-        if blocked.num_rows == 0:
-            return 0
+        if blocked.num_rows == 0 or not self.keep_blocked:
+            return blocked.num_rows
         utc = pc.cast(blocked.column("planned_at_utc"), pa.int64()).to_numpy(zero_copy_only=False)
         day, _ = local_parts(utc, blocked.column("time_zone"))
         table = (
@@ -165,6 +171,12 @@ class ContactHistory:
         )
         self._blocked.append(table)
         return table.num_rows
+
+    def forget_before(self, first_day: int) -> None:
+        """Drop the attempts of local days before ``first_day`` (no rule looks that far back
+        any more: bounds the memory of a long run)."""
+        for day in [d for d in self._attempts if d < first_day]:
+            del self._attempts[day]
 
     # --- reading ---------------------------------------------------------------------------
 

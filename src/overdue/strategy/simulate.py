@@ -68,8 +68,13 @@ CONTACT_COLUMNS: Final = (
     "strategy",
     "arm",
     "recipient_kind",
+    "tone",
+    "template",
+    "dpd",
 )
 Progress = Callable[[str, int, int], None]
+EPOCH: Final = date(1970, 1, 1)
+HISTORY_KEEP_DAYS: Final = 14  # the gate looks back 7 days (+ its margins); older attempts go
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,7 @@ def _new_run(
     world = World(people, flags, config.seed, book)
     arms = wiring.arms_of(spec, people.customer_id)
     first = read_snapshot(snaps, start - timedelta(days=1))
-    run = StrategyRun(label, spec, book, snaps, world, wiring.new_history(), arms)
+    run = StrategyRun(label, spec, book, snaps, world, wiring.new_history(keep_blocked=False), arms)
     run.state = DayState.of(first, start, people.account_id)
     run.start_bucket = [b or "new" for b in run.state.bucket_cn.tolist()]
     return run
@@ -251,6 +256,7 @@ def _simulate_day(run: StrategyRun, day: date, config: SimConfig, writer: _CsvWr
     _timed(run, "contacts + responses", time.perf_counter() - t0)
     if not config.keep_snapshots:
         _prune(run.snapshots, keep=day)
+    run.history.forget_before((day - EPOCH).days - HISTORY_KEEP_DAYS)
 
 
 def _make_contacts(
@@ -366,6 +372,7 @@ class _CsvWriter:
                     "strategy": pa.array([run.label] * n, pa.string()),
                     "arm": blocked["arm"],
                     "recipient_kind": blocked["recipient_kind"],
+                    **_plan_facts(blocked),
                 }
             )
         )
@@ -385,6 +392,7 @@ class _CsvWriter:
                     "strategy": pa.array([run.label] * n, pa.string()),
                     "arm": sent["arm"],
                     "recipient_kind": sent["recipient_kind"],
+                    **_plan_facts(sent),
                 }
             )
         )
@@ -399,6 +407,19 @@ class _CsvWriter:
 def _ids(table: pa.Table) -> dict[str, Any]:
     return {name: table[name] for name in ("contact_id", "customer_id", "account_id", "channel",
                                            "to_address")}  # fmt: skip
+
+
+def _plan_facts(table: pa.Table) -> dict[str, Any]:
+    """What the checker needs of the plan: tone, template and the account's DPD that day
+    (empty when the row has none, e.g. a notice built outside the decisions)."""
+    n = table.num_rows
+    facts: dict[str, Any] = {}
+    for name in ("tone", "template"):
+        column = table[name] if name in table.column_names else pa.nulls(n, pa.string())
+        facts[name] = pc.fill_null(pc.cast(column, pa.string()), "")
+    dpd = table["dpd"] if "dpd" in table.column_names else pa.nulls(n, pa.int32())
+    facts["dpd"] = pc.cast(dpd, pa.int32())
+    return facts
 
 
 def _write_people(
@@ -539,9 +560,22 @@ def _write_logs(run: StrategyRun, people: People, folder: Path) -> None:
     outcomes = sorted(run.snapshots.glob("as_of=*/outcomes/part-0.parquet"))
     for name, files in (("decisions", decisions), ("contacts", contacts), ("outcomes", outcomes)):
         if files:
-            parts = [pq.read_table(f) for f in files]
-            pq.write_table(pa.concat_tables(parts, promote_options="default"),
-                           folder / f"{name}.parquet")  # fmt: skip
+            _concat_files(files, folder / f"{name}.parquet")
+
+
+def _concat_files(files: list[Path], out: Path) -> None:
+    """The files' rows in one Parquet file, one file in memory at a time (a 90-day run's
+    gate rows do not fit at once); columns missing from a file are null."""
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
+    with pq.ParquetWriter(out, schema) as writer:
+        for f in files:
+            table = pq.read_table(f)
+            for name in schema.names:
+                if name not in table.column_names:
+                    table = table.append_column(
+                        name, pa.nulls(table.num_rows, schema.field(name).type)
+                    )
+            writer.write_table(table.select(schema.names).cast(schema))
 
 
 def demo_strategies(

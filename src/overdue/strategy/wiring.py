@@ -79,10 +79,10 @@ def gate(planned: pa.Table, history: Any, flags: pa.Table, profile: Any) -> pa.T
     return check(planned, history, flags, profile)
 
 
-def new_history() -> Any:
+def new_history(*, keep_blocked: bool = True) -> Any:
     from overdue.compliance.gate import ContactHistory
 
-    return ContactHistory()
+    return ContactHistory(keep_blocked=keep_blocked)
 
 
 def record(history: Any, outcomes: pa.Table) -> None:
