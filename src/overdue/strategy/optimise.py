@@ -10,16 +10,22 @@ response model's parameters. Steps:
    hold-out's (95 % interval, delta method with customers as clusters: the arms are drawn at
    random per customer, so the difference is causal), and the cost, complaints and contacts
    per channel per account-day of the contacts actually made.
-2. **Allocation.** One choice per segment: one of the logged arms' paths, or no contact (the
+2. **Shrinkage.** Each effect is shrunk toward zero by its own noise (empirical Bayes with a
+   normal prior N(0, tau^2), tau^2 estimated from the spread of all effects beyond their noise):
+   a noisy effect moves most of the way to zero, a precise one stays (:func:`shrink`).
+3. **Allocation.** One choice per segment: one of the logged arms' paths, or no contact (the
    hold-out's treatment). Binary variables ``x[s, a]``, one per segment; maximise
-   Σ n_s · (effect − cost − complaint_price · complaints) · x (n_s: account-days a day) subject to each channel's daily
-   capacity (the spec's ``capacities``) and the compliance caps (expected calls per customer a
-   day within the profile's caps). Solved with HiGHS (``scipy.optimize.milp``). Effects enter
-   at their point estimate (expected recovery); their intervals are reported with the choice.
+   Σ n_s · (shrunk effect − cost − complaint_price · complaints) · x (n_s: account-days a day)
+   subject to each channel's daily capacity (the spec's ``capacities``), the compliance caps
+   (expected calls per customer a day within the profile's caps) and **complaints may not
+   rise**: the expected complaints a day at most the champion's. With ``evidence`` (default), a
+   path whose effect interval includes zero while it costs or complains is not eligible: no
+   contact is the better-founded choice there. Solved with HiGHS (``scipy.optimize.milp``).
    Complaints are priced at ``COMPLAINT_PRICE_FEN`` each.
-3. **Output.** The strategy spec with each segment's path replaced by the chosen one (no
+4. **Output.** The strategy spec with each segment's path replaced by the chosen one (no
    contact: the segment is kept and recorded, without a path), no challengers, the same
-   hold-out: a YAML file :func:`overdue.strategy.spec.load_spec` accepts, plus the effect table.
+   hold-out (or another spec's hold-out share and salt, ``experiment_from``): a YAML file
+   :func:`overdue.strategy.spec.load_spec` accepts, plus the effect table and the choice.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from overdue.strategy import sim_metrics as sm
 
 COMPLAINT_PRICE_FEN: Final = 20_000  # what one complaint costs (handling, reputation): assumption
 NONE: Final = "none"
+CHAMPION: Final = "champion"
 MAX_SEGMENTS: Final = 200
 CALL_CHANNELS: Final = ("voice_robot", "voice_agent")
 CALLS_PER_DAY_CAP: Final = 3.0  # expected calls per customer a day (cn: 3 connected; us: 7/7)
@@ -176,29 +183,96 @@ def _made_per_account_day(
     return out
 
 
+def shrink(effects: dict[str, Any]) -> float:
+    """Shrink every arm's effect toward zero (empirical Bayes, normal prior N(0, tau^2)).
+
+    tau^2 = the effects' spread beyond their own noise, over every (segment, arm)
+    (:func:`_prior_variance`). Each arm gets ``effect_shrunk_fen`` = effect x tau^2 / (tau^2 +
+    se^2): a noisy effect (wide interval) moves most of the way to zero, a precise one stays.
+    Returns tau^2 (fen^2)."""
+    rows = [
+        row
+        for data in effects["segments"].values()
+        for arm, row in data["arms"].items()
+        if arm != "holdout"
+    ]
+    if not rows:
+        return 0.0
+    value = np.array([r["effect_vs_holdout_fen"]["value"] for r in rows])
+    se = np.array([_se(r["effect_vs_holdout_fen"]) for r in rows])
+    tau2 = _prior_variance(value, se)
+    for row, v, s in zip(rows, value, se, strict=True):
+        weight = tau2 / (tau2 + s * s) if tau2 + s * s > 0 else 0.0
+        row["effect_shrunk_fen"] = float(v * weight)
+    return tau2
+
+
+def _prior_variance(value: np.ndarray, se: np.ndarray, rounds: int = 100) -> float:
+    """tau^2 with E[effect^2] = se^2 + tau^2, each effect weighted by 1 / (se^2 + tau^2)^2
+    (Morris's fixed point: precise effects count more than noisy ones); at least 0."""
+    var = se * se
+    tau2 = max(0.0, float(np.mean(value**2 - var)))
+    for _ in range(rounds):
+        weight = 1.0 / (var + tau2) ** 2 if tau2 > 0 else 1.0 / np.maximum(var, 1e-12) ** 2
+        new = max(0.0, float(np.sum(weight * (value**2 - var)) / np.sum(weight)))
+        if abs(new - tau2) <= 1e-9 * max(1.0, tau2):
+            return new
+        tau2 = new
+    return tau2
+
+
+def _se(interval: dict[str, float]) -> float:
+    return (interval["high"] - interval["low"]) / (2 * sm.Z95)
+
+
+def _net(row: dict[str, Any], complaint_price_fen: float, evidence: bool) -> float | None:
+    """Expected net value per account-day of an arm's path (None: not eligible).
+
+    With ``evidence``, a path whose effect interval includes zero is not eligible when it
+    costs or complains: no contact is then the better-founded choice."""
+    effect = row["effect_vs_holdout_fen"]
+    cost = row["cost_per_account_day_fen"]
+    complaints = row["complaints_per_account_day"]
+    if evidence and effect["low"] <= 0 and (cost > 0 or complaints > 0):
+        return None
+    gain = row.get("effect_shrunk_fen", effect["value"])
+    return float(gain - cost - complaint_price_fen * complaints)
+
+
 def allocate(
     effects: dict[str, Any],
     capacities: dict[str, int],
     population: dict[str, float],
     complaint_price_fen: float = COMPLAINT_PRICE_FEN,
+    *,
+    evidence: bool = True,
+    complaints_cap_arm: str | None = CHAMPION,
 ) -> dict[str, Any]:
-    """Choose one arm's path (or none) per segment with HiGHS under capacities and caps."""
+    """Choose one arm's path (or none) per segment with HiGHS under capacities and caps.
+
+    ``complaints_cap_arm``: the expected complaints a day may not exceed those of this arm's
+    paths (the champion: complaints may not rise)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     choices: list[tuple[str, str]] = []
     value: list[float] = []
+    complaints: list[float] = []
+    cap_complaints = 0.0
     for seg, data in sorted(effects["segments"].items()):
         n = population.get(seg, data["per_day"])
         choices.append((seg, NONE))
         value.append(0.0)
+        complaints.append(0.0)
         for arm, row in sorted(data["arms"].items()):
+            if arm == complaints_cap_arm:
+                cap_complaints += n * row["complaints_per_account_day"]
             if arm == "holdout":
                 continue
-            effect = row["effect_vs_holdout_fen"]
-            gain = effect["value"]  # the expected effect (unbiased: the arms are random)
-            net = gain - row["cost_per_account_day_fen"]
-            net -= complaint_price_fen * row["complaints_per_account_day"]
+            net = _net(row, complaint_price_fen, evidence)
+            if net is None:
+                continue
             value.append(n * net)
+            complaints.append(n * row["complaints_per_account_day"])
             choices.append((seg, arm))
     assert len({s for s, _ in choices}) <= MAX_SEGMENTS
     k = len(choices)
@@ -206,6 +280,8 @@ def allocate(
     segments = sorted({s for s, _ in choices})
     one_each = np.array([[1.0 if s == seg else 0.0 for s, _ in choices] for seg in segments])
     constraints = [LinearConstraint(one_each, 1.0, 1.0)]
+    if complaints_cap_arm is not None:
+        constraints.append(LinearConstraint(np.array([complaints]), -np.inf, cap_complaints))
     for channel, cap in sorted(capacities.items()):
         row = np.zeros(k)
         for j, (seg, arm) in enumerate(choices):
@@ -226,9 +302,11 @@ def allocate(
     if result.x is None:
         raise ValueError(f"HiGHS found no allocation: {result.message}")
     chosen = {choices[j][0]: choices[j][1] for j in range(k) if result.x[j] > 0.5}
+    expected = float(sum(complaints[j] for j in range(k) if result.x[j] > 0.5))
     return {
         "status": str(result.message),
         "objective_fen": float(-result.fun),
+        "complaints_per_day": {"chosen": expected, "cap": cap_complaints},
         "chosen": dict(sorted(chosen.items())),
     }
 
@@ -261,24 +339,49 @@ def optimised_spec(spec: Any, chosen: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def optimise_from_logs(logs: Path, strategy: Any, out: Path) -> dict[str, Any]:
-    """Effects from ``logs``, allocation, and the optimised spec written to ``out`` (YAML)."""
+def optimise_from_logs(
+    logs: Path,
+    strategy: Any,
+    out: Path,
+    *,
+    experiment_from: Any = None,
+    evidence: bool = True,
+    complaints_cap_arm: str | None = CHAMPION,
+) -> dict[str, Any]:
+    """Effects from ``logs``, shrinkage, allocation, and the optimised spec written to ``out``.
+
+    ``experiment_from``: a spec (name, file or loaded) whose hold-out share and salt the
+    optimised spec takes — e.g. ``default``, so that it is compared with the default on the
+    same hold-out customers; by default the learning spec's own."""
     from overdue.strategy import wiring
     from overdue.strategy.spec import load_spec
 
     spec = wiring.load_strategy(strategy)
     no_path = {s.name for s in spec.segments if s.path is None}
     effects = estimate_effects(Path(logs), no_path)
+    tau2 = shrink(effects)
     population = {seg: float(data["per_day"]) for seg, data in effects["segments"].items()}
-    allocation = allocate(effects, spec.daily_limits(), population)
+    allocation = allocate(
+        effects, spec.daily_limits(), population,
+        evidence=evidence, complaints_cap_arm=complaints_cap_arm,
+    )  # fmt: skip
     data = optimised_spec(spec, allocation["chosen"])
+    if experiment_from is not None:
+        base = wiring.load_strategy(experiment_from)
+        data["experiment"]["salt"] = base.experiment.salt
+        data["experiment"]["holdout_share"] = base.experiment.holdout_share
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     header = "# Written by overdue optimise from logged outcomes (see docs/strategy/optimiser.md)\n"
     out.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     load_spec(out)  # the loader accepts it (raises SpecError otherwise)
     report = {"status": allocation["status"], "chosen": allocation["chosen"],
-              "objective_fen": allocation["objective_fen"], "effects": effects}  # fmt: skip
+              "objective_fen": allocation["objective_fen"],
+              "complaints_per_day": allocation["complaints_per_day"],
+              "method": {"shrinkage_tau2_fen2": tau2, "evidence": evidence,
+                         "complaints_cap_arm": complaints_cap_arm,
+                         "complaint_price_fen": COMPLAINT_PRICE_FEN},
+              "effects": effects}  # fmt: skip
     (out.parent / f"{out.stem}.effects.json").write_text(
         json.dumps(sm_round(report), indent=2, ensure_ascii=False) + "\n"
     )
