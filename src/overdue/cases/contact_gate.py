@@ -273,3 +273,52 @@ def _record_blocked(
                      details={"contact_attempt_id": attempt.id, "channel": verdict.channel,
                               "rule": verdict.rule}, at=verdict.at)  # fmt: skip
     return attempt.id
+
+
+MAX_STORE_ATTEMPTS: Final = 20_000_000  # people's attempts in the window, across the book
+
+
+def people_attempts(store_url: str, first: datetime, until: datetime) -> pa.Table:
+    """The attempts people and agencies logged in the store in [first, until), blocked ones
+    left out, in the shape ``ContactHistory.record`` takes: the daily run adds them to the
+    history its gate counts, so a collector's calls this morning count toward today's caps."""
+    from overdue.store.db import make_engine
+
+    engine = make_engine(store_url)
+    a = ContactAttempt
+    columns = (a.id, a.customer_id, a.account_id, a.channel, a.to_address, a.outcome,
+               a.attempted_at, a.time_zone, a.connected, a.right_party, a.conversation,
+               Agency.name)  # fmt: skip
+    query = (
+        select(*columns)
+        .outerjoin(Agency, Agency.id == ContactAttempt.agency_id)
+        .where(
+            ContactAttempt.attempted_at >= first,
+            ContactAttempt.attempted_at < until,
+            ContactAttempt.blocked_rule.is_(None),
+        )
+        .limit(MAX_STORE_ATTEMPTS + 1)
+    )
+    try:
+        with engine.connect() as conn:
+            rows = [
+                {
+                    "contact_id": f"attempt:{r[0]}",
+                    "customer_id": r[1],
+                    "account_id": r[2] or "",
+                    "channel": r[3],
+                    "to_address": r[4] or "",
+                    "recipient_kind": "third_party" if r[5] == "third_party" else "debtor",
+                    "attempted_at_utc": _utc(r[6]),
+                    "time_zone": r[7],
+                    "connected": r[8],
+                    "right_party": r[9],
+                    "conversation": r[10],
+                    "source": r[11] or "lender",
+                }
+                for r in conn.execute(query)
+            ]
+    finally:
+        engine.dispose()
+    assert len(rows) <= MAX_STORE_ATTEMPTS, f"more than {MAX_STORE_ATTEMPTS} attempts in the window"
+    return pa.Table.from_pylist(rows) if rows else pa.table({})

@@ -26,7 +26,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -156,6 +156,9 @@ def run_day(
     with _Timer(report, "gate") as step:
         if history is None:
             history = history_from_files(snapshots, as_of)
+        people = 0  # calls people and agencies logged in the store count toward the caps
+        if store_url is not None:
+            people = add_people_attempts(history, store_url, as_of)
         gated = wiring.gate(planned, history, flag_table, gate_profile)
         gated = notices.add_notices(
             gated, snapshots=snapshots, as_of=as_of, snapshot=snapshot, customers=customers,
@@ -166,7 +169,11 @@ def run_day(
         blocked = gated.filter(pc.invert(gated["allowed"]))
         counts = pc.value_counts(blocked["blocked_rule"]).to_pylist()
         report.blocked_by_rule = {str(c["values"]): int(c["counts"]) for c in counts}
-        step.detail = {"allowed": gated.num_rows - blocked.num_rows, "blocked": blocked.num_rows}
+        step.detail = {
+            "allowed": gated.num_rows - blocked.num_rows,
+            "blocked": blocked.num_rows,
+            "people_attempts": people,
+        }
     with _Timer(report, "outbox") as step:
         allowed = gated.filter(gated["allowed"])
         renderer = wiring.renderer() if render is True else (render or None)
@@ -204,6 +211,17 @@ def read_flags(data_dir: Path, customers: pa.Table) -> pa.Table:
     columns = {"customer_id": customers["customer_id"]}
     columns.update({name: pa.array([False] * n) for name in FLAG_COLUMNS})
     return pa.table(columns)
+
+
+def add_people_attempts(history: Any, store_url: str, as_of: date) -> int:
+    """Add the store's logged attempts of the ``HISTORY_DAYS`` days before ``as_of`` and of
+    ``as_of`` itself (UTC days, a day's margin for time zones) to ``history``."""
+    from overdue.cases.contact_gate import people_attempts
+
+    first = datetime.combine(as_of - timedelta(days=HISTORY_DAYS + 1), datetime.min.time(), UTC)
+    until = datetime.combine(as_of + timedelta(days=2), datetime.min.time(), UTC)
+    table = people_attempts(store_url, first, until)
+    return int(history.record(table)) if table.num_rows else 0
 
 
 def history_from_files(snapshots: Path, as_of: date) -> Any:
