@@ -39,7 +39,9 @@ def test_spark_and_duckdb_give_identical_snapshots(tmp_path: Path, spark_backend
         a, b = read_snapshot(tmp_path / "duckdb", day), read_snapshot(tmp_path / "spark", day)
         assert a.to_pylist() == b.to_pylist(), f"engines differ at {day}"
     reference = reference_states(rows, days[-1])
-    spark_rows = {r["account_id"]: r for r in read_snapshot(tmp_path / "spark", days[-1]).to_pylist()}
+    spark_rows = {
+        r["account_id"]: r for r in read_snapshot(tmp_path / "spark", days[-1]).to_pylist()
+    }
     fields = [name for name, _ in CONTRACT_FIELDS]
     for account_id, state in reference.items():
         assert {k: spark_rows[account_id][k] for k in fields} == contract_row(state), account_id

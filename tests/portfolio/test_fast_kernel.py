@@ -86,6 +86,7 @@ RESUME_SCHEMA = pa.schema(
     [
         *REBUILD_SCHEMA,
         *[pa.field(f"prev_{name}", SNAPSHOT_SCHEMA.field(name).type) for name in PREV_COLUMNS],
+        pa.field("prev_items", SNAPSHOT_SCHEMA.field("items").type),
     ]
 )
 
@@ -243,6 +244,8 @@ def account_row(
     }
     if prev is not None:
         row.update({f"prev_{name}": prev[name] for name in PREV_COLUMNS})
+        # collected back from the items side table: null for an account without item states
+        row["prev_items"] = prev["items"] or None
     return row
 
 
@@ -343,6 +346,7 @@ def test_resume_rows_equal_the_python_kernel(
         row = account_row(prev["account_id"], key, events, prev)
         if rng.random() < 0.05:
             row["prev_items"] = None  # no previous state: the kernel starts the account afresh
+            row["prev_status"] = None
         rows.append(row)
     resume = pa.RecordBatch.from_pylist(rows, schema=RESUME_SCHEMA)
     config = KernelConfig(as_of=as_of, previous=previous, policies=policies)

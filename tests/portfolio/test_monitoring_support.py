@@ -24,7 +24,9 @@ from book_factory import random_book, write_book
 from overdue.config.policies import build_policy, load_preset
 from overdue.domain.policy import Product
 from overdue.portfolio import contract
-from overdue.portfolio.eod import read_snapshot, run_eod, snapshot_path
+from overdue.portfolio.engines import SnapshotPart
+from overdue.portfolio.engines import write_snapshot as write_snapshot_parts
+from overdue.portfolio.eod import SNAPSHOT_FORMAT, read_snapshot, run_eod, snapshot_path
 from overdue.portfolio.eod_inputs import ITEM_FIELDS, PAYMENT_FIELDS, REVERSAL_FIELDS, WAIVER_FIELDS
 from overdue.portfolio.kernel import ITEM_STATE_TYPE, SNAPSHOT_SCHEMA, KernelConfig, run_batch
 
@@ -107,15 +109,16 @@ def account(
 
 
 def write_manifest(snapshot_dir: Path, as_of: date, accounts: int) -> None:
-    manifest = {"format": "overdue-snapshot/1", "as_of": as_of.isoformat(), "accounts": accounts}
+    manifest = {"format": SNAPSHOT_FORMAT, "as_of": as_of.isoformat(), "accounts": accounts}
     (snapshot_path(snapshot_dir, as_of) / "manifest.json").write_text(json.dumps(manifest))
 
 
 def write_snapshot(snapshot_dir: Path, as_of: date, rows: list[dict[str, Any]]) -> None:
-    folder = snapshot_path(snapshot_dir, as_of) / "accounts"
-    folder.mkdir(parents=True, exist_ok=True)
+    """The kernel rows ``rows`` as the snapshot of ``as_of`` (accounts and the items side table,
+    by the batch's own writer)."""
     assert all(r["as_of"] == as_of for r in rows)
-    pq.write_table(pa.Table.from_pylist(rows, schema=SNAPSHOT_SCHEMA), folder / "part-0.parquet")
+    batch = pa.RecordBatch.from_pylist(rows, schema=SNAPSHOT_SCHEMA)
+    write_snapshot_parts(iter([batch]), SnapshotPart.of(snapshot_path(snapshot_dir, as_of)))
     write_manifest(snapshot_dir, as_of, len(rows))
 
 
@@ -187,9 +190,7 @@ def write_history_from_book(
     for as_of in dates:
         config = KernelConfig(as_of=as_of, previous=None, policies=policies)
         batch = run_batch(pa.RecordBatch.from_pylist(kernel_rows(rows, as_of)), config)
-        folder = snapshot_path(snapshot_dir, as_of) / "accounts"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_batches([batch]), folder / "part-0.parquet")
+        write_snapshot_parts(iter([batch]), SnapshotPart.of(snapshot_path(snapshot_dir, as_of)))
         write_manifest(snapshot_dir, as_of, batch.num_rows)
 
 

@@ -12,7 +12,7 @@ import pytest
 from book_history import truncate
 
 from overdue.portfolio.engines import DuckDBBackend
-from overdue.portfolio.eod import snapshot_dates
+from overdue.portfolio.eod import read_snapshot, snapshot_dates
 from overdue.scoring.features import (
     FEATURES,
     META,
@@ -118,9 +118,7 @@ def test_early_warning_label_agrees_with_the_items_late_days(book_history) -> No
     days = snapshot_dates(snaps)
     as_of = days[2]
     lab = labels(_features(book, snaps, as_of), as_of, snaps, TargetConfig("early_warning"))
-    last = ds.dataset(snaps / f"as_of={days[-1]}" / "accounts").to_table(
-        columns=["account_id", "items"]
-    )
+    last = read_snapshot(snaps, days[-1]).select(["account_id", "items"])
     items = dict(zip(last["account_id"].to_pylist(), last["items"].to_pylist(), strict=True))
     late = []
     for account_id, due in zip(lab["account_id"], lab["next_due_date"], strict=True):

@@ -13,6 +13,7 @@ import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,7 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from overdue.portfolio.eod_inputs import BookTables, rebuild_rows
-from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig, batch_kernel, run_batches
+from overdue.portfolio.kernel import (
+    ACCOUNT_STATE_SCHEMA,
+    ITEM_ROW_SCHEMA,
+    SNAPSHOT_SCHEMA,
+    KernelConfig,
+    batch_kernel,
+    run_batches,
+)
+from overdue.portfolio.snapshot_items import ITEMS_COLUMN, split_items
 
 BATCH_ROWS = 20_000  # accounts per Arrow batch handed to the kernel
 INPUT_ENV = "OVERDUE_EOD_INPUT"  # DuckDB rebuild inputs: "flat" (the default) or "nested"
@@ -44,15 +53,28 @@ class Backend(Protocol):
 
     def count(self, expr: ir.Table) -> int: ...
 
-    def apply_kernel(self, expr: ir.Table, config: KernelConfig, out_dir: Path) -> int: ...
+    def apply_kernel(self, expr: ir.Table, config: KernelConfig, out: SnapshotPart) -> int: ...
 
     def rebuild_kernel(
         self,
         book: BookTables,
         config: KernelConfig,
-        out_dir: Path,
+        out: SnapshotPart,
         only: ir.Table | None = None,
     ) -> int: ...
+
+
+@dataclass(frozen=True)
+class SnapshotPart:
+    """Where one part of a snapshot goes: its account rows and its item rows (two folders)."""
+
+    accounts: Path
+    items: Path
+
+    @classmethod
+    def of(cls, snapshot: Path, part: str = "") -> SnapshotPart:
+        """``snapshot/accounts/part`` and ``snapshot/items/part`` (``part`` may be empty)."""
+        return cls(snapshot / "accounts" / part, snapshot / "items" / part)
 
 
 class DuckDBBackend:
@@ -77,16 +99,16 @@ class DuckDBBackend:
     def count(self, expr: ir.Table) -> int:
         return int(self.con.execute(expr.count()))
 
-    def apply_kernel(self, expr: ir.Table, config: KernelConfig, out_dir: Path) -> int:
+    def apply_kernel(self, expr: ir.Table, config: KernelConfig, out: SnapshotPart) -> int:
         # DuckDB 2 renamed fetch_record_batch (which Ibis 12 still calls): use the SQL directly.
         batches = self.con.con.sql(self.con.compile(expr)).to_arrow_reader(BATCH_ROWS)
-        return write_snapshot(parallel_kernel(batches, config), out_dir)
+        return write_snapshot(parallel_kernel(batches, config), out)
 
     def rebuild_kernel(
         self,
         book: BookTables,
         config: KernelConfig,
-        out_dir: Path,
+        out: SnapshotPart,
         only: ir.Table | None = None,
     ) -> int:
         """``apply_kernel(rebuild_rows(book, config.as_of, only), …)``, the same rows grouped in
@@ -95,11 +117,11 @@ class DuckDBBackend:
         if choice not in ("flat", "nested"):
             raise ValueError(f"{INPUT_ENV}={choice!r}: must be flat or nested")
         if choice == "nested":
-            return self.apply_kernel(rebuild_rows(book, config.as_of, only), config, out_dir)
+            return self.apply_kernel(rebuild_rows(book, config.as_of, only), config, out)
         from overdue.portfolio.flat_rebuild import rebuild_batches
 
         batches = rebuild_batches(self.con.con, self.con.compile, book, config.as_of, only)
-        return write_snapshot(parallel_kernel(batches, config), out_dir)
+        return write_snapshot(parallel_kernel(batches, config), out)
 
 
 def _memory_setting(value: str) -> str:
@@ -145,17 +167,27 @@ def parallel_kernel(
                 future.cancel()
 
 
-def write_snapshot(batches: Iterator[pa.RecordBatch], out_dir: Path) -> int:
-    """Write the kernel's output batches as one Parquet file in ``out_dir``; return the rows."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
+    """Write the kernel's output batches as one Parquet file of account rows and one of item
+    rows (``snapshot_items``); return the account rows."""
+    out.accounts.mkdir(parents=True, exist_ok=True)
+    out.items.mkdir(parents=True, exist_ok=True)
     rows = 0
-    writer = pq.ParquetWriter(out_dir / "part-0.parquet", SNAPSHOT_SCHEMA, **SNAPSHOT_WRITE)
+    accounts = pq.ParquetWriter(
+        out.accounts / "part-0.parquet", ACCOUNT_STATE_SCHEMA, **SNAPSHOT_WRITE
+    )
     try:
-        for out in batches:
-            writer.write_batch(out)
-            rows += out.num_rows
+        items = pq.ParquetWriter(out.items / "part-0.parquet", ITEM_ROW_SCHEMA, **SNAPSHOT_WRITE)
+        try:
+            for batch in batches:
+                account_rows, item_rows = split_items(batch)
+                accounts.write_batch(account_rows)
+                items.write_batch(item_rows)
+                rows += batch.num_rows
+        finally:
+            items.close()
     finally:
-        writer.close()
+        accounts.close()
     return rows
 
 
@@ -183,24 +215,33 @@ class SparkBackend:
     def count(self, expr: ir.Table) -> int:
         return int(self.con.execute(expr.count()))
 
-    def apply_kernel(self, expr: ir.Table, config: KernelConfig, out_dir: Path) -> int:
+    def apply_kernel(self, expr: ir.Table, config: KernelConfig, out: SnapshotPart) -> int:
+        from pyspark.sql import functions as F
+
         df = self.session.sql(self.con.compile(expr))
 
         def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             return run_batches(batches, config)
 
-        out = df.mapInArrow(kernel, _spark_schema(SNAPSHOT_SCHEMA))
-        out.write.mode("overwrite").parquet(str(out_dir))
-        return int(self.session.read.parquet(str(out_dir)).count())
+        rows = df.mapInArrow(kernel, _spark_schema(SNAPSHOT_SCHEMA)).persist()
+        try:
+            rows.drop(ITEMS_COLUMN).write.mode("overwrite").parquet(str(out.accounts))
+            item = rows.select("account_id", "as_of", F.explode(ITEMS_COLUMN).alias("item"))
+            item.select("account_id", "as_of", "item.*").write.mode("overwrite").parquet(
+                str(out.items)
+            )
+        finally:
+            rows.unpersist()
+        return int(self.session.read.parquet(str(out.accounts)).count())
 
     def rebuild_kernel(
         self,
         book: BookTables,
         config: KernelConfig,
-        out_dir: Path,
+        out: SnapshotPart,
         only: ir.Table | None = None,
     ) -> int:
-        return self.apply_kernel(rebuild_rows(book, config.as_of, only), config, out_dir)
+        return self.apply_kernel(rebuild_rows(book, config.as_of, only), config, out)
 
 
 def _conform(table: ir.Table, schema: pa.Schema) -> ir.Table:

@@ -6,9 +6,12 @@ account with a backdated entry (value date on or before the previous snapshot), 
 no previous row is replayed from its whole history. Without one, every account is rebuilt from
 history. Only events booked on or before ``as_of`` exist for a snapshot of ``as_of``.
 
-Snapshots live in ``snapshot_dir/as_of=YYYY-MM-DD/`` (``accounts/`` and ``transitions/`` Parquet
-and ``manifest.json``), written into a temporary folder and renamed into place: a crash leaves
-no partial snapshot, and rerunning a date replaces it with identical content.
+Snapshots live in ``snapshot_dir/as_of=YYYY-MM-DD/`` (``accounts/``, ``items/`` and
+``transitions/`` Parquet and ``manifest.json``), written into a temporary folder and renamed into
+place: a crash leaves no partial snapshot, and rerunning a date replaces it with identical
+content. ``accounts/`` holds one row per account (``ACCOUNT_STATE_SCHEMA``), ``items/`` one row
+per item ledger (``ITEM_ROW_SCHEMA``, a flat side table: ``snapshot_item_files``), and
+``read_snapshot`` joins the two back into the kernel's nested rows.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ import pyarrow.parquet as pq
 
 from overdue.domain.policy import Policy, Product
 from overdue.portfolio import contract
-from overdue.portfolio.engines import Backend, make_backend
+from overdue.portfolio.engines import Backend, SnapshotPart, make_backend
 from overdue.portfolio.eod_inputs import BookTables, replay_accounts, resume_rows
-from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig
+from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA, KernelConfig
+from overdue.portfolio.snapshot_items import join_items
 
 SNAPSHOT_PREFIX = "as_of="
+SNAPSHOT_FORMAT = "overdue-snapshot/2"  # /2: item ledgers in the items/ side table
 MAX_PARTITIONS = 100_000
 
 
@@ -133,16 +138,35 @@ def snapshot_path(snapshot_dir: Path, as_of: date) -> Path:
     return snapshot_dir / f"{SNAPSHOT_PREFIX}{as_of.isoformat()}"
 
 
-def snapshot_files(snapshot_dir: Path, as_of: date) -> list[Path]:
-    """The Parquet files of one snapshot's accounts (both engines' layouts)."""
-    folder = snapshot_path(snapshot_dir, as_of) / "accounts"
+def _parquet_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
 
 
+def snapshot_files(snapshot_dir: Path, as_of: date) -> list[Path]:
+    """The Parquet files of one snapshot's account rows (``ACCOUNT_STATE_SCHEMA``; both
+    engines' layouts)."""
+    return _parquet_files(snapshot_path(snapshot_dir, as_of) / "accounts")
+
+
+def snapshot_item_files(snapshot_dir: Path, as_of: date) -> list[Path]:
+    """The Parquet files of one snapshot's item rows (``ITEM_ROW_SCHEMA``: ``account_id``,
+    ``as_of`` and one item ledger's state); every reader of item states reads these."""
+    return _parquet_files(snapshot_path(snapshot_dir, as_of) / "items")
+
+
 def read_snapshot(snapshot_dir: Path, as_of: date) -> pa.Table:
-    """The accounts of one snapshot, sorted by account id."""
-    table = pq.read_table(snapshot_path(snapshot_dir, as_of) / "accounts", schema=SNAPSHOT_SCHEMA)
-    return table.sort_by("account_id")
+    """The accounts of one snapshot, sorted by account id, with their item ledgers nested in
+    ``items`` as the kernel gave them (``SNAPSHOT_SCHEMA``)."""
+    accounts = pq.read_table(snapshot_files(snapshot_dir, as_of), schema=ACCOUNT_STATE_SCHEMA)
+    return join_items(accounts.sort_by("account_id"), read_snapshot_items(snapshot_dir, as_of))
+
+
+def read_snapshot_items(snapshot_dir: Path, as_of: date) -> pa.Table:
+    """The item rows of one snapshot (``ITEM_ROW_SCHEMA``), in their stored order."""
+    files = snapshot_item_files(snapshot_dir, as_of)
+    if not files:
+        return ITEM_ROW_SCHEMA.empty_table()
+    return pq.read_table(files, schema=ITEM_ROW_SCHEMA)
 
 
 def _write_transitions(accounts_dir: Path, out_dir: Path) -> int:
@@ -240,7 +264,7 @@ def _manifest(result: EodResult) -> dict[str, Any]:
     data = asdict(result)
     data.pop("seconds")  # timings vary: keep the manifest identical across reruns
     data.pop("engine")
-    return {"format": "overdue-snapshot/1", **data}
+    return {"format": SNAPSHOT_FORMAT, **data}
 
 
 def _compute(
@@ -254,24 +278,29 @@ def _compute(
     started = time.perf_counter()
     if config.previous is None:
         history = load_book(backend, data_dir, None, config.as_of)
-        result.accounts = backend.rebuild_kernel(history, config, tmp / "accounts")
+        result.accounts = backend.rebuild_kernel(history, config, SnapshotPart.of(tmp))
         result.replayed = result.accounts
         result.seconds["kernel"] = round(time.perf_counter() - started, 3)
         return
     window = load_book(backend, data_dir, config.previous, config.as_of)
     prev_files = snapshot_files(snapshot_dir, config.previous)
-    previous = backend.read_table(prev_files, SNAPSHOT_SCHEMA, None)
+    previous = backend.read_table(prev_files, ACCOUNT_STATE_SCHEMA, None)
+    prev_items = backend.read_table(
+        snapshot_item_files(snapshot_dir, config.previous), ITEM_ROW_SCHEMA, None
+    )
     replay = replay_accounts(window, previous, config.previous)
     result.replayed = backend.count(replay)
     result.resumed = backend.apply_kernel(
-        resume_rows(window, previous, config.as_of, replay), config, tmp / "accounts" / "resumed"
+        resume_rows(window, previous, prev_items, config.as_of, replay),
+        config,
+        SnapshotPart.of(tmp, "resumed"),
     )
     result.seconds["resume"] = round(time.perf_counter() - started, 3)
     if result.replayed:
         started = time.perf_counter()
         history = load_book(backend, data_dir, None, config.as_of)
         written = backend.rebuild_kernel(
-            history, config, tmp / "accounts" / "replayed", only=replay
+            history, config, SnapshotPart.of(tmp, "replayed"), only=replay
         )
         result.replayed = written
         result.seconds["replay"] = round(time.perf_counter() - started, 3)

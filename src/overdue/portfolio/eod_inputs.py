@@ -13,6 +13,8 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from overdue.portfolio.kernel import ITEM_STATE_TYPE
+
 ITEM_FIELDS = (
     "item_id",
     "due_date",
@@ -33,6 +35,8 @@ COLLECTIONS = {
     "reversals": ("reversals", REVERSAL_FIELDS),
 }
 
+# The previous snapshot's item-state fields the kernel resumes from (``prev_items``).
+PREV_ITEM_FIELDS = tuple(ITEM_STATE_TYPE.names)
 # Previous-snapshot columns the kernel resumes from, renamed with a ``prev_`` prefix.
 PREV_COLUMNS = (
     "status",
@@ -47,7 +51,6 @@ PREV_COLUMNS = (
     "max_dpd",
     "run_start",
     "charged_off_on",
-    "items",
 )
 
 
@@ -126,9 +129,17 @@ def _ids(table: ir.Table) -> ir.Table:
     return table.select(account_id=table.account_id.cast("string"))
 
 
-def resume_rows(book: BookTables, previous: ir.Table, as_of: date, replay: ir.Table) -> ir.Table:
-    """Accounts in the previous snapshot and not replayed, with the window's events."""
+def resume_rows(
+    book: BookTables, previous: ir.Table, previous_items: ir.Table, as_of: date, replay: ir.Table
+) -> ir.Table:
+    """Accounts in the previous snapshot and not replayed, with the window's events.
+
+    ``previous`` is the previous snapshot's account rows and ``previous_items`` its item rows
+    (the side table), collected back into ``prev_items`` (null for an account without items;
+    the kernel resumes every row that has a ``prev_status``)."""
     rows = _base_accounts(book, as_of).anti_join(replay, "account_id")
     prev = previous.select("account_id", *[previous[c].name(f"prev_{c}") for c in PREV_COLUMNS])
     rows = rows.inner_join(prev, "account_id")
+    states = _collect(previous_items, "prev_items", PREV_ITEM_FIELDS)
+    rows = rows.left_join(states, "account_id").drop("account_id_right")
     return _attach_events(rows, book, as_of).order_by("account_id")

@@ -378,12 +378,13 @@ def prepare(batch: pa.RecordBatch, config: KernelConfig) -> KernelInputs:
     bad = _BadRows(n)
     accts = np.zeros((n, fl.ACCT_COLS), np.int64)
     resume = np.zeros(n, dtype=bool)
-    has_prev = batch.schema.get_field_index("prev_items") >= 0
+    has_prev = batch.schema.get_field_index("prev_status") >= 0  # every resumed row has one
     if config.previous is not None and has_prev:
-        resume = ~np.asarray(batch.column("prev_items").is_null(), dtype=bool)
+        resume = ~np.asarray(batch.column("prev_status").is_null(), dtype=bool)
         _resume_state(batch, accts, resume, bad)
     accts[:, fl.A_RESUME] = resume
     prev = _flatten(batch, "prev_items") if resume.any() else _empty_flat(n)
+    bad.rows(~resume & (prev.lengths > 0))  # item states without an account state: as the reference
     new = _flatten(batch, "items")
     bad.rows(new.lengths > MAX_ITEMS_PER_ACCOUNT)
     item_off, items, item_ids = _build_items(prev, new, bad)

@@ -92,6 +92,8 @@ CONTRACT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
     ("recovered_after_charge_off_fen", pa.int64()),
 )
 
+# The kernel's output row: one account's state with its item ledgers nested in ``items``. This is
+# also what ``eod.read_snapshot`` gives back; on disk the items are a flat side table.
 SNAPSHOT_SCHEMA = pa.schema(
     [
         ("account_id", pa.string()),
@@ -103,6 +105,17 @@ SNAPSHOT_SCHEMA = pa.schema(
         ("run_start", pa.date32()),
         ("items", pa.list_(ITEM_STATE_TYPE)),
         ("transitions", pa.list_(TRANSITION_TYPE)),
+    ]
+)
+# A snapshot's ``accounts/`` files: the kernel's row without ``items``.
+ACCOUNT_STATE_SCHEMA = SNAPSHOT_SCHEMA.remove(SNAPSHOT_SCHEMA.get_field_index("items"))
+# A snapshot's ``items/`` files: one row per item ledger (no repetition levels to write or read),
+# in the kernel's order (by account, then the ledger's own order).
+ITEM_ROW_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("as_of", pa.date32()),
+        *[(f.name, f.type) for f in ITEM_STATE_TYPE],
     ]
 )
 
@@ -168,9 +181,8 @@ def run_account(row: Mapping[str, Any], config: KernelConfig) -> dict[str, Any]:
     reversed_ids = {
         r["payment_id"] for r in row.get("reversals") or [] if r["value_date"] <= config.as_of
     }
-    prev = row.get("prev_items")
-    if prev is not None and config.previous is not None:
-        ledger = _resume(row, prev, policy)
+    if row.get("prev_status") is not None and config.previous is not None:
+        ledger = _resume(row, row.get("prev_items") or [], policy)  # no item ledger: no row
         first = config.previous + timedelta(days=1)
     else:
         ledger = AccountLedger(policy=policy, items=[])

@@ -27,12 +27,17 @@ import ibis
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
-from overdue.portfolio.eod import snapshot_dates, snapshot_files, snapshot_path
+from overdue.portfolio.eod import (
+    SNAPSHOT_FORMAT,
+    snapshot_dates,
+    snapshot_files,
+    snapshot_item_files,
+    snapshot_path,
+)
 
 PERIODS = ("day", "month")
 MAX_DATES = 10_000
 """More chosen dates than this (27 years of daily snapshots) is refused."""
-SNAPSHOT_FORMAT = "overdue-snapshot/1"
 
 ACCOUNT_COLUMNS = (
     "account_id",
@@ -87,12 +92,14 @@ class History:
         return self.dates[-1]
 
     def snapshot_at(self, day: date) -> ir.Table:
-        """Ibis table: the raw account rows (with ``items``) of the snapshot of ``day``."""
+        """Ibis table: the raw account rows of the snapshot of ``day``."""
         return read_snapshots(self.con, self.snapshot_dir, [day])
 
     def items_at(self, day: date) -> ir.Table:
         """Ibis table: one row per item of every account in the snapshot of ``day``."""
-        return item_rows(self.snapshot_at(day))
+        return item_rows(
+            self.snapshot_at(day), read_snapshot_items(self.con, self.snapshot_dir, [day])
+        )
 
     def policy_pairs(self) -> list[tuple[str, str]]:
         """The (policy, product) pairs of the accounts in the last snapshot."""
@@ -161,7 +168,8 @@ def load_history(
         check_manifest(snapshot_dir, day)
     con = con or connect()
     raw = read_snapshots(con, snapshot_dir, dates)
-    accounts = account_rows(raw, periods_table(tuple(dates))).cache()
+    items = read_snapshot_items(con, snapshot_dir, dates)
+    accounts = account_rows(raw, items, periods_table(tuple(dates))).cache()
     return History(snapshot_dir, period, tuple(dates), accounts, con)
 
 
@@ -176,8 +184,22 @@ def check_manifest(snapshot_dir: Path, day: date) -> None:
         raise MonitoringError(f"{path}: format {found!r} is not {SNAPSHOT_FORMAT!r}")
 
 
+def _read(
+    con: BaseBackend, snapshot_dir: Path, files: list[str], needed: tuple[str, ...]
+) -> ir.Table:
+    try:
+        table = con.read_parquet(files, hive_partitioning=False)
+    except Exception as exc:  # the engine's own error, reported in one line
+        reason = " ".join(str(exc).split())[:300]
+        raise MonitoringError(f"{snapshot_dir}: cannot read the snapshots: {reason}") from None
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise MonitoringError(f"{snapshot_dir}: snapshot column {missing[0]!r} is missing")
+    return table
+
+
 def read_snapshots(con: BaseBackend, snapshot_dir: Path, dates: list[date]) -> ir.Table:
-    """The raw account rows (with ``items``) of the snapshots of ``dates``."""
+    """The raw account rows of the snapshots of ``dates``."""
     files: list[str] = []
     for day in dates:
         found = snapshot_files(snapshot_dir, day)
@@ -185,32 +207,38 @@ def read_snapshots(con: BaseBackend, snapshot_dir: Path, dates: list[date]) -> i
             where = snapshot_path(snapshot_dir, day) / "accounts"
             raise MonitoringError(f"{where}: the snapshot has no Parquet files")
         files.extend(str(f) for f in found)
-    try:
-        table = con.read_parquet(files, hive_partitioning=False)
-    except Exception as exc:  # the engine's own error, reported in one line
-        reason = " ".join(str(exc).split())[:300]
-        raise MonitoringError(f"{snapshot_dir}: cannot read the snapshots: {reason}") from None
-    missing = [c for c in (*ACCOUNT_COLUMNS, "items") if c not in table.columns]
-    if missing:
-        raise MonitoringError(f"{snapshot_dir}: snapshot column {missing[0]!r} is missing")
-    return table
+    return _read(con, snapshot_dir, files, ACCOUNT_COLUMNS)
 
 
-def item_rows(raw: ir.Table) -> ir.Table:
-    """One row per item: account_id, product, policy, as_of and the item's ``ITEM_COLUMNS``."""
-    exploded = raw.select("account_id", "product", "policy", "as_of", item=raw["items"].unnest())
-    return exploded.select(
-        "account_id",
-        "product",
-        "policy",
-        "as_of",
-        *[exploded.item[name].name(name) for name in ITEM_COLUMNS],
+def read_snapshot_items(con: BaseBackend, snapshot_dir: Path, dates: list[date]) -> ir.Table:
+    """The item rows (the snapshots' ``items/`` side table) of the snapshots of ``dates``."""
+    files: list[str] = []
+    for day in dates:
+        found = snapshot_item_files(snapshot_dir, day)
+        if not found:
+            where = snapshot_path(snapshot_dir, day) / "items"
+            raise MonitoringError(f"{where}: the snapshot has no Parquet files")
+        files.extend(str(f) for f in found)
+    return _read(con, snapshot_dir, files, ("account_id", "as_of", *ITEM_COLUMNS))
+
+
+def item_rows(raw: ir.Table, items: ir.Table) -> ir.Table:
+    """One row per item: account_id, product, policy, as_of and the item's ``ITEM_COLUMNS``
+    (``items``: the side table's rows, ``raw``: the account rows they belong to)."""
+    owners = raw.select(
+        o_account_id=raw.account_id, o_as_of=raw.as_of, product=raw.product, policy=raw.policy
+    )
+    joined = items.join(
+        owners, [items.account_id == owners.o_account_id, items.as_of == owners.o_as_of]
+    )
+    return joined.select(
+        "account_id", "product", "policy", "as_of", *[joined[name] for name in ITEM_COLUMNS]
     )
 
 
-def account_rows(raw: ir.Table, periods: ir.Table) -> ir.Table:
+def account_rows(raw: ir.Table, item_table: ir.Table, periods: ir.Table) -> ir.Table:
     """The monitoring columns of every account row of the chosen dates, with balance and period."""
-    items = item_rows(raw)
+    items = item_table
     owed = (
         items.unpaid_principal_fen
         + items.unpaid_interest_fen

@@ -35,8 +35,14 @@ import pyarrow as pa
 from overdue.errors import BadInput
 from overdue.portfolio import contract
 from overdue.portfolio.engines import Backend
-from overdue.portfolio.eod import event_files, snapshot_dates, snapshot_files, snapshot_path
-from overdue.portfolio.kernel import SNAPSHOT_SCHEMA
+from overdue.portfolio.eod import (
+    event_files,
+    snapshot_dates,
+    snapshot_files,
+    snapshot_item_files,
+    snapshot_path,
+)
+from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
 from overdue.twin.seasonality import SPRING_FESTIVAL
 
 HISTORY_DAYS = 365  # the longest look-back window
@@ -136,7 +142,13 @@ def _keep(table: ir.Table, only: ir.Table | None) -> ir.Table:
 
 def _snapshot(source: FeatureSource, days: Sequence[date], only: ir.Table | None) -> ir.Table:
     files = [f for d in days for f in snapshot_files(source.snapshot_dir, d)]
-    return _keep(source.backend.read_table(files, SNAPSHOT_SCHEMA, None), only)
+    return _keep(source.backend.read_table(files, ACCOUNT_STATE_SCHEMA, None), only)
+
+
+def _item_states(source: FeatureSource, day: date, only: ir.Table | None) -> ir.Table:
+    """The item rows of the snapshot of ``day`` (its ``items/`` side table)."""
+    files = snapshot_item_files(source.snapshot_dir, day)
+    return _keep(source.backend.read_table(files, ITEM_ROW_SCHEMA, None), only)
 
 
 def _transitions(
@@ -175,9 +187,8 @@ def _accounts(source: FeatureSource) -> ir.Table:
     return a.select("account_id", "credit_limit_fen", "principal_fen", "opened_on")
 
 
-def _item_features(snap: ir.Table, as_of: date) -> ir.Table:
-    it = snap.select("account_id", item=snap["items"].unnest())
-    i = it.item
+def _item_features(it: ir.Table, as_of: date) -> ir.Table:
+    i = it
     t = it.select(
         "account_id",
         due_date=i["due_date"],
@@ -285,7 +296,14 @@ def _payment_features(source: FeatureSource, as_of: date, only: ir.Table | None)
 
 
 # The parts of the raw feature row: name → (the key column the part names its account id by).
-PART_KEYS = {"acc": "aid", "items": "iid", "hist": "hid", "trans": "tid", "pay": "pid", "lag": "lid"}
+PART_KEYS = {
+    "acc": "aid",
+    "items": "iid",
+    "hist": "hid",
+    "trans": "tid",
+    "pay": "pid",
+    "lag": "lid",
+}
 
 
 def feature_parts(
@@ -312,7 +330,7 @@ def feature_parts(
     acc = _accounts(source)
     parts: dict[str, ir.Table] = {
         "acc": _keep(acc, only).rename(aid="account_id"),
-        "items": _item_features(snap, as_of).rename(iid="account_id"),
+        "items": _item_features(_item_states(source, as_of, only), as_of).rename(iid="account_id"),
         "hist": _history_features(source, days, as_of, only),
         "trans": _transition_features(source, days, as_of, only),
         "pay": _payment_features(source, as_of, only),
@@ -331,9 +349,7 @@ def feature_expr(source: FeatureSource, as_of: date, only: ir.Table | None = Non
         key = PART_KEYS[name]
         base = base.left_join(part, base.account_id == part[key]).drop(key)
     if "lag" not in parts:
-        base = base.mutate(
-            overdue_lag_fen=ibis.null("int64"), paid_lag_fen=ibis.null("int64")
-        )
+        base = base.mutate(overdue_lag_fen=ibis.null("int64"), paid_lag_fen=ibis.null("int64"))
     return base.order_by("account_id")
 
 

@@ -44,8 +44,8 @@ from overdue.portfolio.eod import (
     snapshot_path,
 )
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
+from overdue.scoring import daily_features, gbm_compiled, reasons, registry
 from overdue.scoring import features_generic as fg
-from overdue.scoring import gbm_compiled, reasons, registry
 from overdue.scoring.book import read_book_info
 from overdue.scoring.features import (
     FEATURES,
@@ -237,6 +237,36 @@ def selection_expr(
     )
 
 
+FLAG_COLUMNS = ["account_id", "status", "bucket_cn", "next_due_date", "due_soon",
+                "new_delinquent", "changed"]  # fmt: skip
+
+
+def needs_fresh_score(
+    flags: pd.DataFrame, prev_scores: pd.DataFrame, as_of: date, warning_days: int
+) -> np.ndarray:
+    """Which accounts of ``flags`` (``selection_expr``'s columns) need a fresh score: no
+    previous score from the current model version, a state change, a new delinquency, or a
+    next due date inside the warning window whose previous score was computed before that
+    window opened (``next_due_date - warning_days``): one fresh score on entering the
+    window, not one every day inside it."""
+    ids = pa.array(flags["account_id"].to_numpy(dtype=object), pa.string())
+    at = pc.index_in(ids, value_set=pa.array(prev_scores["account_id"].to_numpy(dtype=object),
+                                               pa.string()))  # fmt: skip
+    has_prev = at.is_valid().to_numpy(zero_copy_only=False)
+    position = at.fill_null(0).to_numpy(zero_copy_only=False)
+    prev_as_of = pd.to_datetime(prev_scores["score_as_of"]).to_numpy(dtype="datetime64[D]")
+    scored_on = np.full(len(flags), np.datetime64("NaT"), dtype="datetime64[D]")
+    if len(prev_as_of):
+        scored_on = np.where(has_prev, prev_as_of[position], scored_on)
+    opened = pd.to_datetime(flags["next_due_date"]).to_numpy(dtype="datetime64[D]") - np.timedelta64(
+        warning_days, "D"
+    )
+    entered = flags["due_soon"].to_numpy(dtype=bool) & ~(scored_on >= opened)
+    changed = flags["changed"].to_numpy(dtype=bool) | flags["new_delinquent"].to_numpy(dtype=bool)
+    assert not (scored_on > np.datetime64(as_of, "D")).any(), "a previous score from the future"
+    return ~has_prev | changed | entered
+
+
 def _previous_scores(snapshot_dir: Path, previous: date | None) -> pd.DataFrame:
     if previous is None:
         return _empty_scores()
@@ -293,34 +323,46 @@ def score_snapshot(
     result.seconds["load"] = round(loaded, 2)  # the models (and their imports) once per process
     started = time.perf_counter()
 
-    flags = backend.con.execute(  # type: ignore[attr-defined]
-        selection_expr(source, as_of, previous, warning_days).order_by("account_id")
-    )
+    day: pa.Table | None = None
+    if backend.name == "duckdb":  # plain SQL, the snapshot read once (daily_features)
+        con: Any = backend.con.con  # type: ignore[attr-defined]
+        day = daily_features.day_rows(con, snapshot_dir, as_of, previous, warning_days)
+        flags = day.select(FLAG_COLUMNS).to_pandas()
+    else:
+        flags = backend.con.execute(  # type: ignore[attr-defined]
+            selection_expr(source, as_of, previous, warning_days).order_by("account_id")
+        )
     prev_scores = _previous_scores(snapshot_dir, previous)
     current_versions = {bm.name: bm.version for bm in models}
     prev_scores = prev_scores[prev_scores["model_version"].to_numpy() == prev_scores["model"].map(
         current_versions).to_numpy()]  # fmt: skip
+    member = np.zeros(len(flags), dtype=bool)
     flags["days_to_next_due"] = (
         pd.to_datetime(flags["next_due_date"]) - pd.Timestamp(as_of)
     ).dt.days.astype("float64")
-    member = np.zeros(len(flags), dtype=bool)
     for bm in models:
         member |= in_population(flags, bm.target)
     ids = flags["account_id"].to_numpy(dtype=object)
-    has_prev = _member(ids, prev_scores["account_id"].to_numpy(dtype=object))
-    wanted = flags["due_soon"] | flags["new_delinquent"] | flags["changed"]
-    wanted = (wanted.to_numpy(dtype=bool) | ~has_prev) & member
+    wanted = needs_fresh_score(flags, prev_scores, as_of, warning_days) & member
     wanted = wanted | (member & full)
     fresh_ids = ids[wanted].tolist()
     result.seconds["select"] = round(time.perf_counter() - started, 2)
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
-        only = _ids_table(backend, fresh_ids, Path(tmp)) if fresh_ids else None
-        if fresh_ids:
-            fresh = _score_fresh(backend, source, as_of, only, models_dir, models)
-        else:
-            fresh = _empty_scores()
+    if day is not None:
+        fresh_table = pa.table({"account_id": pa.array(fresh_ids, pa.string())})
+        raw = daily_features.raw_rows(
+            con, snapshot_dir, book_dir, source.snapshot_dates(as_of), as_of, previous, day,
+            fresh_table,
+        )  # fmt: skip
+        fresh = score_rows(finish(raw.to_pandas(), as_of), models, as_of)
+    else:
+        with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
+            only = _ids_table(backend, fresh_ids, Path(tmp)) if fresh_ids else None
+            if fresh_ids:
+                fresh = _score_fresh(backend, source, as_of, only, models_dir, models)
+            else:
+                fresh = _empty_scores()
     result.seconds["score"] = round(time.perf_counter() - started, 2)
 
     started = time.perf_counter()

@@ -1,0 +1,74 @@
+"""A snapshot's item ledgers as a flat side table: split off on write, joined back on read.
+
+The kernel gives one row per account with its item ledgers nested in ``items``
+(``kernel.SNAPSHOT_SCHEMA``). On disk a snapshot keeps them apart: ``accounts/`` holds the rows
+without ``items`` (``ACCOUNT_STATE_SCHEMA``) and ``items/`` one row per item ledger
+(``ITEM_ROW_SCHEMA``: ``account_id``, ``as_of`` and the item's fields), in the kernel's order.
+Writing and reading flat columns costs a fraction of a nested ``list<struct>`` column (no
+repetition levels); readers that want the nested rows get them back from ``join_items``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from overdue.portfolio.kernel import (
+    ACCOUNT_STATE_SCHEMA,
+    ITEM_ROW_SCHEMA,
+    ITEM_STATE_TYPE,
+    SNAPSHOT_SCHEMA,
+)
+
+ITEMS_COLUMN = "items"
+ITEMS_AT = SNAPSHOT_SCHEMA.get_field_index(ITEMS_COLUMN)
+
+
+def split_items(rows: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """(account rows without ``items``, one row per item) of a batch of kernel rows."""
+    assert rows.schema.equals(SNAPSHOT_SCHEMA), "not the kernel's output schema"
+    lists = rows.column(ITEMS_AT)
+    structs = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    assert len(parents) == len(structs), "null item structs in the kernel's output"
+    fields = structs.flatten() if len(structs) else [pa.array([], f.type) for f in ITEM_STATE_TYPE]
+    items = pa.RecordBatch.from_arrays(
+        [
+            pc.take(rows.column("account_id"), parents),
+            pc.take(rows.column("as_of"), parents),
+            *fields,
+        ],
+        schema=ITEM_ROW_SCHEMA,
+    )
+    accounts = pa.RecordBatch.from_arrays(
+        [rows.column(i) for i in range(rows.num_columns) if i != ITEMS_AT],
+        schema=ACCOUNT_STATE_SCHEMA,
+    )
+    return accounts, items
+
+
+def join_items(accounts: pa.Table, items: pa.Table) -> pa.Table:
+    """The kernel's rows again: ``accounts`` (sorted by account id, ids unique) with each one's
+    item rows nested in ``items``, in their stored order (an account without any: empty list)."""
+    ids = accounts.column("account_id").combine_chunks()
+    n = len(ids)
+    counts = np.zeros(n, np.int64)
+    if items.num_rows:
+        found = pc.index_in(items.column("account_id"), value_set=ids)
+        assert found.null_count == 0, "item rows of accounts missing from the snapshot"
+        owner = found.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        if np.any(owner[1:] < owner[:-1]):  # parts of a snapshot are each in account order
+            order = np.argsort(owner, kind="stable")
+            items, owner = items.take(pa.array(order)), owner[order]
+        counts = np.bincount(owner, minlength=n)
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    structs = pa.StructArray.from_arrays(
+        [items.column(f.name).combine_chunks().cast(f.type) for f in ITEM_STATE_TYPE],
+        fields=list(ITEM_STATE_TYPE),
+    )
+    nested = pa.ListArray.from_arrays(pa.array(offsets), structs)
+    columns = [accounts.column(f.name) for f in ACCOUNT_STATE_SCHEMA]
+    columns.insert(ITEMS_AT, pa.chunked_array([nested]))
+    return pa.Table.from_arrays(columns, schema=SNAPSHOT_SCHEMA)
