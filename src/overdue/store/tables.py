@@ -642,6 +642,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         one_of("status", OUTBOX_STATUSES),
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_outbox_customer_sent", "customer_id", "sent_at"),  # migration 0002
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
