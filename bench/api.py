@@ -84,6 +84,7 @@ def prepare(
                     sa.select(sa.func.count()).select_from(User).where(User.role == "collector")
                 ).scalar_one() >= users
         if ready:
+            upgrade(url)  # a schema built by an older version gets the newer migrations
             print(f"reusing schema {schema} ({cases:,}+ cases)", flush=True)
             return url
         print(f"building schema {schema}: {cases:,} cases, {users} collectors", flush=True)
