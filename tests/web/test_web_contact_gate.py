@@ -11,7 +11,7 @@ any hour."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 import sqlalchemy as sa
@@ -137,3 +137,22 @@ def test_the_case_page_says_a_call_is_allowed_in_working_hours(cn_app: FastAPI) 
     _customer_of(cn_app, case_id, time_zone=zone_with_local_hour_in(QUIET))
     page = c.get(f"/cases/{case_id}?lang=en").text
     assert "No agent call now:" in page and "quiet hours" in page
+
+
+def test_an_agreed_contact_window_replaces_the_quiet_hours(cn_app: FastAPI) -> None:
+    c, csrf, case_id = _collector(cn_app)
+    zone = zone_with_local_hour_in(QUIET)  # night for the profile ...
+    local_hour = (datetime.now(UTC).hour + _offset(zone)) % 24
+    window = (time(local_hour), time((local_hour + 2) % 24))  # ... but the debtor agreed to it
+    _customer_of(cn_app, case_id, time_zone=zone, contact_window_start=window[0],
+                 contact_window_end=window[1])  # fmt: skip
+    answer = c.post(f"/api/v1/cases/{case_id}/outcomes", json=CALL, headers=csrf)
+    assert answer.status_code == 201, answer.text
+    _customer_of(cn_app, case_id, time_zone=zone_with_local_hour_in(OPEN))  # outside the window
+    refused = c.post(f"/api/v1/cases/{case_id}/outcomes", json=CALL, headers=csrf)
+    assert refused.status_code == 409 and refused.json()["type"].endswith("quiet_hours")
+
+
+def _offset(zone: str) -> int:
+    """Hours east of UTC of an Etc/GMT±N zone (signs inverted in the name)."""
+    return -int(zone[7:]) if len(zone) > 7 else 0

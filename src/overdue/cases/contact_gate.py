@@ -58,7 +58,8 @@ class ContactVerdict:
 
 
 def customer_flags(session: Session, customer: Customer) -> pa.Table:
-    """One row: the customer's flags and an ``opt_out_<channel>`` column per channel."""
+    """One row: the customer's flags, an ``opt_out_<channel>`` column per channel and the
+    contact window the debtor agreed to (local minutes; null when none)."""
     opted = set(
         session.scalars(
             select(ChannelPreference.channel).where(
@@ -72,6 +73,10 @@ def customer_flags(session: Session, customer: Customer) -> pa.Table:
         row[name] = [bool(getattr(customer, name))]
     for channel in CHANNELS:
         row[f"opt_out_{channel}"] = [channel in opted]
+    start, end = customer.contact_window_start, customer.contact_window_end
+    if start is not None and end is not None:
+        row["contact_window_start_minute"] = [start.hour * 60 + start.minute]
+        row["contact_window_end_minute"] = [end.hour * 60 + end.minute]
     return pa.table(row)
 
 

@@ -164,13 +164,46 @@ def _static_rules(
     template = _Encoded(planned.column("template"))
     locate = template.where(_to_bool(pc.ends_with(template.values, "_locate")))
     block("third_party_debt", third & ~locate)
-    start, end = profile.quiet_start_minute, profile.quiet_end_minute
-    if start <= end:
-        quiet = (minute >= start) & (minute < end)
-    else:
-        quiet = (minute >= start) | (minute < end)
+    quiet = _in_window(minute, profile.quiet_start_minute, profile.quiet_end_minute)
+    agreed_start, agreed_end = _agreed_windows(customer, flags)
+    agreed = agreed_start >= 0
+    if agreed.any():  # the debtor agreed to another window: outside it is the quiet time
+        quiet = np.where(agreed, ~_in_window(minute, agreed_start, agreed_end), quiet)
     block("quiet_hours", quiet & channel.is_in(profile.quiet_channels))
     return rule
+
+
+def _in_window(minute: IntArray, start: IntArray | int, end: IntArray | int) -> BoolArray:
+    """Local minutes in [start, end), the window wrapping past midnight when start > end."""
+    inside: BoolArray = np.where(
+        np.asarray(start) <= np.asarray(end),
+        (minute >= start) & (minute < end),
+        (minute >= start) | (minute < end),
+    )
+    return inside
+
+
+def _agreed_windows(customer: _Encoded, flags: pa.Table | None) -> tuple[IntArray, IntArray]:
+    """Per row: the debtor's agreed contact window in local minutes (flags columns
+    ``contact_window_start_minute`` / ``contact_window_end_minute``), -1 where none."""
+    n = customer.codes.size
+    none = np.full(n, -1, dtype=np.int64)
+    names = ("contact_window_start_minute", "contact_window_end_minute")
+    if flags is None or flags.num_rows == 0 or not all(c in flags.column_names for c in names):
+        return none, none.copy()
+    known = pc.cast(flags.column("customer_id").combine_chunks(), pa.string())
+    pos = pc.fill_null(pc.index_in(customer.values, value_set=known), -1)
+    pos_np = pos.to_numpy(zero_copy_only=False).astype(np.int64)
+    out = []
+    for name in names:
+        minutes = pc.fill_null(pc.cast(flags.column(name), pa.int64()), -1)
+        values = minutes.to_numpy(zero_copy_only=False).astype(np.int64)
+        per_value = np.where(pos_np >= 0, values[np.maximum(pos_np, 0)], -1)
+        out.append(per_value[customer.codes])
+    start, end = out
+    has = (start >= 0) & (end >= 0) & (start != end)
+    assert ((start < 24 * 60) & (end < 24 * 60)).all(), "contact window minutes are 0..1439"
+    return np.where(has, start, -1), np.where(has, end, -1)
 
 
 def _count_lookup(hist_key: IntArray, hist_mask: BoolArray, query: IntArray) -> IntArray:
