@@ -15,7 +15,16 @@ from overdue.store import migrate
 from overdue.store.db import make_engine
 from overdue.store.testing import postgres_schema, require_postgres, sqlite_url
 
-CLEARED_TABLES = ("outbox", "inbound_events", "channel_preferences", "payments", "customers")
+CLEARED_TABLES = (
+    "outbox",
+    "inbound_events",
+    "channel_preferences",
+    "payments",
+    "contact_attempts",
+    "cases",
+    "accounts",
+    "customers",
+)  # children before parents (foreign keys)
 
 
 @pytest.fixture(scope="session")

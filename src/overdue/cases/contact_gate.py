@@ -83,9 +83,10 @@ def customer_flags(session: Session, customer: Customer) -> pa.Table:
 def contact_history(session: Session, customer: Customer, at: datetime) -> ContactHistory:
     """The customer's attempts and sent messages in the ``HISTORY_DAYS`` days up to ``at``."""
     since = at - timedelta(days=HISTORY_DAYS)
-    rows = _logged_attempts(session, customer, since, at) + _sent_messages(
-        session, customer, since, at
-    )
+    logged = _logged_attempts(session, customer, since, at)
+    linked = {str(r["contact_id"]) for r in logged}  # messages already on a case (receipts)
+    sent = [r for r in _sent_messages(session, customer, since, at) if r["contact_id"] not in linked]
+    rows = logged + sent
     assert len(rows) <= MAX_HISTORY_ROWS, f"{customer.customer_id}: {len(rows)} contacts in 8 days"
     history = ContactHistory()
     if rows:
@@ -109,7 +110,7 @@ def _logged_attempts(
     )
     return [
         {
-            "contact_id": f"attempt:{a.id}",
+            "contact_id": a.contact_id or f"attempt:{a.id}",
             "customer_id": a.customer_id,
             "account_id": a.account_id or "",
             "channel": a.channel,
@@ -301,6 +302,7 @@ def people_attempts(store_url: str, first: datetime, until: datetime) -> pa.Tabl
             ContactAttempt.attempted_at >= first,
             ContactAttempt.attempted_at < until,
             ContactAttempt.blocked_rule.is_(None),
+            ContactAttempt.contact_id.is_(None),  # the daily run's own messages it knows already
         )
         .limit(MAX_STORE_ATTEMPTS + 1)
     )

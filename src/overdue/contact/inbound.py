@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from overdue.contact.adapters.base import CHANNELS
 from overdue.contact.keys import is_key
 from overdue.contact.outbox import OUTBOX
-from overdue.store.tables import ChannelPreference, Customer, InboundEvent
+from overdue.contact.receipts import record_attempt
+from overdue.store.tables import ChannelPreference, Customer, InboundEvent, OutboxMessage
 
 EVENTS: Table = InboundEvent.__table__  # type: ignore[assignment]
 PREFERENCES: Table = ChannelPreference.__table__  # type: ignore[assignment]
@@ -75,6 +76,8 @@ class InboundResult:
     unapplied_opt_outs: list[OptOut] = field(default_factory=list)
     matched_outbox: int = 0
     payments_recorded: int = 0
+    attempts_recorded: int = 0  # receipts and call outcomes on their cases' timelines
+    unlinked: int = 0  # matched a message whose customer is not in the store
     conflicts: list[str] = field(default_factory=list)
 
 
@@ -114,7 +117,22 @@ def _check_payment(row: int, event: Mapping[str, Any]) -> None:
         raise InboundError("payment", row, "value_date", f"{value_date!r} is not a date") from None
 
 
+def _check_at(kind: str, row: int, event: Mapping[str, Any]) -> None:
+    """The optional ``at`` of a receipt or call: ISO 8601 with its UTC offset."""
+    text = event.get("at")
+    if text is None:
+        return
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        raise InboundError(kind, row, "at", f"{text!r} is not an ISO 8601 instant") from None
+    if moment.tzinfo is None:
+        raise InboundError(kind, row, "at", f"{text!r} has no UTC offset")
+
+
 def _check(kind: str, row: int, event: Mapping[str, Any]) -> None:
+    if kind in ("delivery_receipt", "call_outcome"):
+        _check_at(kind, row, event)
     if kind == "payment":
         _check_payment(row, event)
     elif kind == "delivery_receipt":
@@ -214,8 +232,14 @@ def _act(
         return
     key = str(event.get("idempotency_key") or event.get("contact_id") or "")
     if kind in ("delivery_receipt", "call_outcome") and is_key(key):
-        found = session.execute(select(OUTBOX.c.id).where(OUTBOX.c.idempotency_key == key))
-        result.matched_outbox += int(found.first() is not None)
+        message = session.scalar(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+        )
+        result.matched_outbox += int(message is not None)
+        if message is not None:
+            linked = record_attempt(session, kind, message, event, stamp)
+            result.attempts_recorded += int(linked)
+            result.unlinked += int(not linked)
     if kind != "reply" or not is_opt_out(str(event["text"])):
         return
     channel, address = str(event["channel"]), str(event["from_address"]).strip()
