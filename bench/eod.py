@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from overdue.portfolio import contract
-from overdue.portfolio.eod import run_eod, snapshot_files
+from overdue.portfolio.eod import run_eod, snapshot_files, snapshot_item_files
 
 
 def peak_rss_mb() -> float:
@@ -73,14 +73,21 @@ def input_floor(book: Path, as_of: date) -> float:
 
 
 def snapshot_floor(snapshots: Path, as_of: date) -> float:
-    """DuckDB reading the previous snapshot and writing one copy of it."""
-    files = [str(f) for f in snapshot_files(snapshots, as_of)]
+    """DuckDB reading the previous snapshot (its account rows and its item rows) and writing one
+    copy of it."""
+    parts = {
+        "accounts": [str(f) for f in snapshot_files(snapshots, as_of)],
+        "items": [str(f) for f in snapshot_item_files(snapshots, as_of)],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         con = duckdb.connect()
         started = time.perf_counter()
-        con.execute(
-            f"COPY (SELECT * FROM read_parquet({files})) TO '{tmp}/copy.parquet' (FORMAT parquet)"
-        )
+        for name, files in parts.items():
+            if files:
+                con.execute(
+                    f"COPY (SELECT * FROM read_parquet({files})) TO '{tmp}/{name}.parquet' "
+                    "(FORMAT parquet)"
+                )
         return time.perf_counter() - started
 
 

@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from overdue.portfolio.eod_inputs import BookTables, rebuild_rows
+from overdue.portfolio.eod_inputs import BookTables, rebuild_rows, resume_rows
 from overdue.portfolio.kernel import (
     ACCOUNT_STATE_SCHEMA,
     ITEM_ROW_SCHEMA,
@@ -42,6 +42,11 @@ MEMORY_ENV = "OVERDUE_DUCKDB_MEMORY"  # DuckDB's memory limit (it spills to disk
 DEFAULT_DUCKDB_MEMORY = "4GB"
 # The snapshot's Parquet settings: fast to write, and read back as fast as the defaults.
 SNAPSHOT_WRITE = {"compression": "zstd", "compression_level": 1}
+# Dictionary encoding only where a column has few distinct values: on ids (a million accounts,
+# millions of items) the writer builds a dictionary, overflows it and falls back to plain, which
+# took half the time of writing the item rows (1M accounts: 19.8 s → 10.8 s, files 134 → 104 MB).
+ACCOUNT_DICTIONARY = ["product", "policy", "as_of", "status", "bucket_cn", "bucket_us"]
+ITEM_DICTIONARY = ["as_of"]
 
 
 class Backend(Protocol):
@@ -62,6 +67,24 @@ class Backend(Protocol):
         out: SnapshotPart,
         only: ir.Table | None = None,
     ) -> int: ...
+
+    def resume_kernel(
+        self, resume: ResumeInputs, config: KernelConfig, out: SnapshotPart
+    ) -> int: ...
+
+
+@dataclass(frozen=True)
+class ResumeInputs:
+    """What an incremental run resumes from: the window's events, the previous snapshot's account
+    rows and item rows, and the accounts replayed instead (``eod_inputs.resume_rows``)."""
+
+    window: BookTables
+    previous: ir.Table
+    previous_items: ir.Table
+    replay: ir.Table
+
+    def rows(self, as_of: Any) -> ir.Table:
+        return resume_rows(self.window, self.previous, self.previous_items, as_of, self.replay)
 
 
 @dataclass(frozen=True)
@@ -113,15 +136,38 @@ class DuckDBBackend:
     ) -> int:
         """``apply_kernel(rebuild_rows(book, config.as_of, only), …)``, the same rows grouped in
         memory instead of nested in SQL (``flat_rebuild``; ``OVERDUE_EOD_INPUT=nested``: not)."""
-        choice = os.environ.get(INPUT_ENV, "flat").strip().lower() or "flat"
-        if choice not in ("flat", "nested"):
-            raise ValueError(f"{INPUT_ENV}={choice!r}: must be flat or nested")
-        if choice == "nested":
+        if _input_choice() == "nested":
             return self.apply_kernel(rebuild_rows(book, config.as_of, only), config, out)
         from overdue.portfolio.flat_rebuild import rebuild_batches
 
         batches = rebuild_batches(self.con.con, self.con.compile, book, config.as_of, only)
         return write_snapshot(parallel_kernel(batches, config), out)
+
+    def resume_kernel(self, resume: ResumeInputs, config: KernelConfig, out: SnapshotPart) -> int:
+        """``apply_kernel(resume.rows(config.as_of), …)``, the rows grouped in memory
+        (``flat_rebuild.resume_batches``; ``OVERDUE_EOD_INPUT=nested``: collected in SQL)."""
+        if _input_choice() == "nested":
+            return self.apply_kernel(resume.rows(config.as_of), config, out)
+        from overdue.portfolio.flat_rebuild import resume_batches
+
+        batches = resume_batches(
+            self.con.con,
+            self.con.compile,
+            resume.window,
+            resume.previous,
+            resume.previous_items,
+            config.as_of,
+            resume.replay,
+        )
+        return write_snapshot(parallel_kernel(batches, config), out)
+
+
+def _input_choice() -> str:
+    """``OVERDUE_EOD_INPUT``: ``flat`` (the default) or ``nested``."""
+    choice = os.environ.get(INPUT_ENV, "flat").strip().lower() or "flat"
+    if choice not in ("flat", "nested"):
+        raise ValueError(f"{INPUT_ENV}={choice!r}: must be flat or nested")
+    return choice
 
 
 def _memory_setting(value: str) -> str:
@@ -174,10 +220,18 @@ def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
     out.items.mkdir(parents=True, exist_ok=True)
     rows = 0
     accounts = pq.ParquetWriter(
-        out.accounts / "part-0.parquet", ACCOUNT_STATE_SCHEMA, **SNAPSHOT_WRITE
+        out.accounts / "part-0.parquet",
+        ACCOUNT_STATE_SCHEMA,
+        use_dictionary=ACCOUNT_DICTIONARY,
+        **SNAPSHOT_WRITE,
     )
     try:
-        items = pq.ParquetWriter(out.items / "part-0.parquet", ITEM_ROW_SCHEMA, **SNAPSHOT_WRITE)
+        items = pq.ParquetWriter(
+            out.items / "part-0.parquet",
+            ITEM_ROW_SCHEMA,
+            use_dictionary=ITEM_DICTIONARY,
+            **SNAPSHOT_WRITE,
+        )
         try:
             for batch in batches:
                 account_rows, item_rows = split_items(batch)
@@ -242,6 +296,9 @@ class SparkBackend:
         only: ir.Table | None = None,
     ) -> int:
         return self.apply_kernel(rebuild_rows(book, config.as_of, only), config, out)
+
+    def resume_kernel(self, resume: ResumeInputs, config: KernelConfig, out: SnapshotPart) -> int:
+        return self.apply_kernel(resume.rows(config.as_of), config, out)
 
 
 def _conform(table: ir.Table, schema: pa.Schema) -> ir.Table:

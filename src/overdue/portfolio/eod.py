@@ -31,8 +31,8 @@ import pyarrow.parquet as pq
 
 from overdue.domain.policy import Policy, Product
 from overdue.portfolio import contract
-from overdue.portfolio.engines import Backend, SnapshotPart, make_backend
-from overdue.portfolio.eod_inputs import BookTables, replay_accounts, resume_rows
+from overdue.portfolio.engines import Backend, ResumeInputs, SnapshotPart, make_backend
+from overdue.portfolio.eod_inputs import BookTables, replay_accounts
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA, KernelConfig
 from overdue.portfolio.snapshot_items import join_items
 
@@ -157,7 +157,8 @@ def snapshot_item_files(snapshot_dir: Path, as_of: date) -> list[Path]:
 def read_snapshot(snapshot_dir: Path, as_of: date) -> pa.Table:
     """The accounts of one snapshot, sorted by account id, with their item ledgers nested in
     ``items`` as the kernel gave them (``SNAPSHOT_SCHEMA``)."""
-    accounts = pq.read_table(snapshot_files(snapshot_dir, as_of), schema=ACCOUNT_STATE_SCHEMA)
+    files = snapshot_files(snapshot_dir, as_of)
+    accounts = pq.read_table(files, schema=ACCOUNT_STATE_SCHEMA, partitioning=None)
     return join_items(accounts.sort_by("account_id"), read_snapshot_items(snapshot_dir, as_of))
 
 
@@ -166,7 +167,7 @@ def read_snapshot_items(snapshot_dir: Path, as_of: date) -> pa.Table:
     files = snapshot_item_files(snapshot_dir, as_of)
     if not files:
         return ITEM_ROW_SCHEMA.empty_table()
-    return pq.read_table(files, schema=ITEM_ROW_SCHEMA)
+    return pq.read_table(files, schema=ITEM_ROW_SCHEMA, partitioning=None)
 
 
 def _write_transitions(accounts_dir: Path, out_dir: Path) -> int:
@@ -290,10 +291,8 @@ def _compute(
     )
     replay = replay_accounts(window, previous, config.previous)
     result.replayed = backend.count(replay)
-    result.resumed = backend.apply_kernel(
-        resume_rows(window, previous, prev_items, config.as_of, replay),
-        config,
-        SnapshotPart.of(tmp, "resumed"),
+    result.resumed = backend.resume_kernel(
+        ResumeInputs(window, previous, prev_items, replay), config, SnapshotPart.of(tmp, "resumed")
     )
     result.seconds["resume"] = round(time.perf_counter() - started, 3)
     if result.replayed:

@@ -129,6 +129,16 @@ def _ids(table: ir.Table) -> ir.Table:
     return table.select(account_id=table.account_id.cast("string"))
 
 
+def resume_accounts(
+    book: BookTables, previous: ir.Table, as_of: date, replay: ir.Table
+) -> ir.Table:
+    """The accounts that resume (in the previous snapshot, not replayed) with its ``prev_``
+    columns, without any collection."""
+    rows = _base_accounts(book, as_of).anti_join(replay, "account_id")
+    prev = previous.select("account_id", *[previous[c].name(f"prev_{c}") for c in PREV_COLUMNS])
+    return rows.inner_join(prev, "account_id")
+
+
 def resume_rows(
     book: BookTables, previous: ir.Table, previous_items: ir.Table, as_of: date, replay: ir.Table
 ) -> ir.Table:
@@ -137,9 +147,7 @@ def resume_rows(
     ``previous`` is the previous snapshot's account rows and ``previous_items`` its item rows
     (the side table), collected back into ``prev_items`` (null for an account without items;
     the kernel resumes every row that has a ``prev_status``)."""
-    rows = _base_accounts(book, as_of).anti_join(replay, "account_id")
-    prev = previous.select("account_id", *[previous[c].name(f"prev_{c}") for c in PREV_COLUMNS])
-    rows = rows.inner_join(prev, "account_id")
+    rows = resume_accounts(book, previous, as_of, replay)
     states = _collect(previous_items, "prev_items", PREV_ITEM_FIELDS)
     rows = rows.left_join(states, "account_id").drop("account_id_right")
     return _attach_events(rows, book, as_of).order_by("account_id")

@@ -15,6 +15,10 @@ rows ``rebuild_rows`` gives, with the same list columns (null where an account h
 the left join gives), for the same kernel. Event order inside a list does not matter (the kernel
 sorts each account's records; the nested query gives them in no order either).
 
+The incremental run's resumed accounts come the same way (``resume_batches``): the previous
+snapshot's item rows (its flat ``items/`` side table) are one more collection, ``prev_items``,
+grouped by account like the events, instead of a SQL ``collect`` of 19-field structs.
+
 Accounts are processed in slabs of ``slab_accounts`` (each slab's events are held in memory at
 once, the join reading the event files once per slab), then handed on in batches of
 ``batch_accounts``.
@@ -31,7 +35,15 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
-from overdue.portfolio.eod_inputs import COLLECTIONS, BookTables, rebuild_accounts, window_events
+from overdue.portfolio.eod_inputs import (
+    COLLECTIONS,
+    PREV_COLUMNS,
+    PREV_ITEM_FIELDS,
+    BookTables,
+    rebuild_accounts,
+    resume_accounts,
+    window_events,
+)
 
 SLAB_ACCOUNTS = 2_000_000  # accounts whose events are in memory at once (≈ 3 GB at 12 months)
 BATCH_ACCOUNTS = 20_000  # accounts per nested batch handed to the kernel
@@ -102,8 +114,54 @@ def rebuild_batches(
     ``con`` is the DuckDB connection the book's Ibis tables live on and ``compile_sql`` turns an
     Ibis expression into its SQL there.
     """
-    assert 0 < batch_accounts <= slab_accounts, "batch_accounts must be in 1..slab_accounts"
+    collections = {
+        name: (compile_sql(window_events(book, table, as_of)), fields)
+        for name, (table, fields) in COLLECTIONS.items()
+    }
     accounts_sql = compile_sql(rebuild_accounts(book, as_of, only))
+    yield from flat_batches(
+        con, accounts_sql, ACCOUNT_COLUMNS, collections, slab_accounts, batch_accounts
+    )
+
+
+def resume_batches(
+    con: Any,
+    compile_sql: Any,
+    window: BookTables,
+    previous: Any,
+    previous_items: Any,
+    as_of: date,
+    replay: Any,
+    *,
+    slab_accounts: int = SLAB_ACCOUNTS,
+    batch_accounts: int = BATCH_ACCOUNTS,
+) -> Iterator[pa.RecordBatch]:
+    """``resume_rows(window, previous, previous_items, as_of, replay)`` as nested Arrow batches,
+    in account-id order: the previous item states (``prev_items``) and the window's events are
+    grouped in memory as the rebuild's events are, not collected in SQL."""
+    collections = {
+        name: (compile_sql(window_events(window, table, as_of)), fields)
+        for name, (table, fields) in COLLECTIONS.items()
+    }
+    collections["prev_items"] = (compile_sql(previous_items), PREV_ITEM_FIELDS)
+    rows = resume_accounts(window, previous, as_of, replay)
+    columns = (*ACCOUNT_COLUMNS, *(f"prev_{c}" for c in PREV_COLUMNS))
+    accounts_sql = compile_sql(rows.select(*columns))
+    yield from flat_batches(con, accounts_sql, columns, collections, slab_accounts, batch_accounts)
+
+
+def flat_batches(
+    con: Any,
+    accounts_sql: str,
+    account_columns: tuple[str, ...],
+    collections: dict[str, tuple[str, tuple[str, ...]]],
+    slab_accounts: int,
+    batch_accounts: int,
+) -> Iterator[pa.RecordBatch]:
+    """Rows of ``accounts_sql`` (its ``account_columns``, ``account_id`` first) in account-id
+    order, each with one list column per collection (name → (SQL with ``account_id``, fields))."""
+    assert 0 < batch_accounts <= slab_accounts, "batch_accounts must be in 1..slab_accounts"
+    assert account_columns[0] == "account_id", "account_id comes first"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {INDEX_TABLE} AS SELECT *, "
         f"(row_number() OVER (ORDER BY account_id) - 1)::BIGINT AS idx FROM ({accounts_sql})"
@@ -111,31 +169,28 @@ def rebuild_batches(
     try:
         n = int(con.sql(f"SELECT count(*) FROM {INDEX_TABLE}").fetchall()[0][0])
         assert n <= MAX_SLABS * slab_accounts, f"{n} accounts: more than {MAX_SLABS} slabs"
-        events_sql = {
-            name: (compile_sql(window_events(book, table, as_of)), fields)
-            for name, (table, fields) in COLLECTIONS.items()
-        }
         for lo in range(0, n, slab_accounts):
             hi = min(n, lo + slab_accounts)
-            yield from _slab(con, events_sql, lo, hi, batch_accounts)
+            yield from _slab(con, account_columns, collections, lo, hi, batch_accounts)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {INDEX_TABLE}")
 
 
 def _slab(
     con: Any,
-    events_sql: dict[str, tuple[str, tuple[str, ...]]],
+    account_columns: tuple[str, ...],
+    collections: dict[str, tuple[str, tuple[str, ...]]],
     lo: int,
     hi: int,
     batch_accounts: int,
 ) -> Iterator[pa.RecordBatch]:
-    columns = ", ".join(ACCOUNT_COLUMNS)
+    columns = ", ".join(account_columns)
     accounts = con.sql(
         f"SELECT {columns} FROM {INDEX_TABLE} WHERE idx >= {lo} AND idx < {hi} ORDER BY idx"
     ).to_arrow_table()
     assert accounts.num_rows == hi - lo, "the account numbering has gaps"
     grouped: dict[str, _Grouped] = {}
-    for name, (sql, fields) in events_sql.items():
+    for name, (sql, fields) in collections.items():
         selected = ", ".join(f"e.{f}" for f in fields)
         events = con.sql(
             f"SELECT a.idx, {selected} FROM ({sql}) AS e "
@@ -147,8 +202,8 @@ def _slab(
     for first in range(0, hi - lo, batch_accounts):
         last = min(hi - lo, first + batch_accounts)
         head = accounts.slice(first, last - first)
-        arrays = [head.column(c).combine_chunks() for c in ACCOUNT_COLUMNS]
-        names = list(ACCOUNT_COLUMNS)
+        arrays = [head.column(c).combine_chunks() for c in account_columns]
+        names = list(account_columns)
         for name, group in grouped.items():
             arrays.append(group.lists(first, last))
             names.append(name)
