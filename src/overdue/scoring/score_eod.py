@@ -242,44 +242,38 @@ FLAG_COLUMNS = ["account_id", "status", "bucket_cn", "next_due_date", "due_soon"
 
 
 def needs_fresh_score(
-    flags: pd.DataFrame, prev_scores: pd.DataFrame, as_of: date, warning_days: int
-) -> np.ndarray:
-    """Which accounts of ``flags`` (``selection_expr``'s columns) need a fresh score: no
-    previous score from the current model version, a state change, a new delinquency, or a
-    next due date inside the warning window whose previous score was computed before that
-    window opened (``next_due_date - warning_days``): one fresh score on entering the
-    window, not one every day inside it."""
+    flags: pd.DataFrame, prev_ids: pa.ChunkedArray | pa.Array, scored_on: np.ndarray,
+    as_of: date, warning_days: int,
+) -> np.ndarray:  # fmt: skip
+    """Which accounts of ``flags`` (``selection_expr``'s columns) need a fresh score, given
+    the previous scores' account ids and dates (``prev_ids``, ``scored_on``: current model
+    versions only): no previous score, a state change, a new delinquency, or a next due date
+    inside the warning window whose previous score was computed before that window opened
+    (``next_due_date - warning_days``): one fresh score on entering the window, not one every
+    day inside it."""
     ids = pa.array(flags["account_id"].to_numpy(dtype=object), pa.string())
-    at = pc.index_in(ids, value_set=pa.array(prev_scores["account_id"].to_numpy(dtype=object),
-                                               pa.string()))  # fmt: skip
+    at = pc.index_in(ids, value_set=prev_ids)
     has_prev = at.is_valid().to_numpy(zero_copy_only=False)
     position = at.fill_null(0).to_numpy(zero_copy_only=False)
-    prev_as_of = pd.to_datetime(prev_scores["score_as_of"]).to_numpy(dtype="datetime64[D]")
-    scored_on = np.full(len(flags), np.datetime64("NaT"), dtype="datetime64[D]")
-    if len(prev_as_of):
-        scored_on = np.where(has_prev, prev_as_of[position], scored_on)
-    opened = pd.to_datetime(flags["next_due_date"]).to_numpy(dtype="datetime64[D]") - np.timedelta64(
-        warning_days, "D"
-    )
-    entered = flags["due_soon"].to_numpy(dtype=bool) & ~(scored_on >= opened)
+    scored_on = np.asarray(scored_on, dtype="datetime64[D]")
+    last = np.full(len(flags), np.datetime64("NaT"), dtype="datetime64[D]")
+    if len(scored_on):
+        last = np.where(has_prev, scored_on[position], last)
+    assert not (last > np.datetime64(as_of, "D")).any(), "a previous score from the future"
+    due = pd.to_datetime(flags["next_due_date"]).to_numpy(dtype="datetime64[D]")
+    opened = due - np.timedelta64(warning_days, "D")
+    entered = flags["due_soon"].to_numpy(dtype=bool) & ~(last >= opened)
     changed = flags["changed"].to_numpy(dtype=bool) | flags["new_delinquent"].to_numpy(dtype=bool)
-    assert not (scored_on > np.datetime64(as_of, "D")).any(), "a previous score from the future"
     return ~has_prev | changed | entered
 
 
-def _previous_scores(snapshot_dir: Path, previous: date | None) -> pd.DataFrame:
+def _previous_scores(snapshot_dir: Path, previous: date | None) -> pa.Table:
     if previous is None:
-        return _empty_scores()
+        return SCORE_SCHEMA.empty_table()
     folder = snapshot_path(snapshot_dir, previous) / SCORES_DIR
     if not folder.is_dir():
-        return _empty_scores()
-    return pq.read_table(folder, schema=SCORE_SCHEMA).to_pandas()
-
-
-def _member(values: np.ndarray, of: np.ndarray) -> np.ndarray:
-    """Which ``values`` (account ids) are in ``of``, as a bool array (Arrow's hash lookup)."""
-    found = pc.is_in(pa.array(values, pa.string()), value_set=pa.array(of, pa.string()))
-    return found.to_numpy(zero_copy_only=False).astype(bool)
+        return SCORE_SCHEMA.empty_table()
+    return pq.read_table(folder, schema=SCORE_SCHEMA)
 
 
 def _ids_table(backend: Backend, ids: list[str], work: Path) -> ir.Table:
@@ -332,10 +326,13 @@ def score_snapshot(
         flags = backend.con.execute(  # type: ignore[attr-defined]
             selection_expr(source, as_of, previous, warning_days).order_by("account_id")
         )
-    prev_scores = _previous_scores(snapshot_dir, previous)
-    current_versions = {bm.name: bm.version for bm in models}
-    prev_scores = prev_scores[prev_scores["model_version"].to_numpy() == prev_scores["model"].map(
-        current_versions).to_numpy()]  # fmt: skip
+    prev_scores = _previous_scores(snapshot_dir, previous)  # Arrow, current versions only
+    for bm in models:
+        other = pc.and_(pc.equal(prev_scores["model"], bm.name),
+                        pc.not_equal(prev_scores["model_version"], bm.version))  # fmt: skip
+        prev_scores = prev_scores.filter(pc.invert(other))
+    known = pc.is_in(prev_scores["model"], value_set=pa.array([bm.name for bm in models]))
+    prev_scores = prev_scores.filter(known)
     member = np.zeros(len(flags), dtype=bool)
     flags["days_to_next_due"] = (
         pd.to_datetime(flags["next_due_date"]) - pd.Timestamp(as_of)
@@ -343,7 +340,9 @@ def score_snapshot(
     for bm in models:
         member |= in_population(flags, bm.target)
     ids = flags["account_id"].to_numpy(dtype=object)
-    wanted = needs_fresh_score(flags, prev_scores, as_of, warning_days) & member
+    scored_on = prev_scores["score_as_of"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    wanted = needs_fresh_score(flags, prev_scores["account_id"], scored_on, as_of, warning_days)
+    wanted = wanted & member
     wanted = wanted | (member & full)
     fresh_ids = ids[wanted].tolist()
     result.seconds["select"] = round(time.perf_counter() - started, 2)
@@ -355,6 +354,7 @@ def score_snapshot(
             con, snapshot_dir, book_dir, source.snapshot_dates(as_of), as_of, previous, day,
             fresh_table,
         )  # fmt: skip
+        result.seconds["features"] = round(time.perf_counter() - started, 2)
         fresh = score_rows(finish(raw.to_pandas(), as_of), models, as_of)
     else:
         with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
@@ -367,19 +367,23 @@ def score_snapshot(
 
     started = time.perf_counter()
     # unchanged accounts keep their state, hence their population (a DPD change is a change)
-    prev_ids = prev_scores["account_id"].to_numpy(dtype=object)
-    keep = ~_member(prev_ids, ids[wanted]) & _member(prev_ids, ids[member])
-    carried = prev_scores[keep]
-    out = pd.concat([fresh, carried], ignore_index=True).sort_values(
-        ["model", "account_id"], kind="stable"
+    prev_ids = prev_scores["account_id"]
+    keep = pc.and_(
+        pc.invert(pc.is_in(prev_ids, value_set=pa.array(ids[wanted], pa.string()))),
+        pc.is_in(prev_ids, value_set=pa.array(ids[member], pa.string())),
+    )
+    carried = prev_scores.filter(keep)
+    out = pa.concat_tables([_to_arrow(fresh), carried]).sort_by(
+        [("model", "ascending"), ("account_id", "ascending")]
     )
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(_to_arrow(out.reset_index(drop=True)), folder / "part-0.parquet")
+    pq.write_table(out, folder / "part-0.parquet")
     result.seconds["write"] = round(time.perf_counter() - started, 2)
+    carried_models = carried["model"].to_numpy(zero_copy_only=False)
     for name in MODELS:
         result.fresh[name] = int((fresh["model"] == name).sum())
-        result.carried[name] = int((carried["model"] == name).sum())
+        result.carried[name] = int((carried_models == name).sum())
         result.population[name] = result.fresh[name] + result.carried[name]
     result.path = str(folder)
     return result

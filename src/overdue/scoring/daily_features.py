@@ -1,0 +1,505 @@
+"""The daily run's feature rows on DuckDB: plain SQL, the snapshot read once, and state kept
+beside each snapshot so that a day reads only what is new.
+
+``features.feature_expr`` (Ibis) is the definition, and what training and Spark run; this module
+gives the same raw columns (a test compares them column by column, on consecutive days, for all
+accounts and for subsets) at a fraction of the cost:
+
+- ``day_rows``: one pass over the snapshot of ``as_of`` (account rows and item rows) and the
+  previous snapshot gives, for **every** account, the base columns, the item aggregates and the
+  flags that decide who needs a fresh score;
+- history (month-end states of the last 12 months): the aggregate over the earlier months'
+  month ends is the same for every day until a window edge passes a month end, so it is computed
+  for all accounts once and kept as ``feature_state/history.parquet`` with a fingerprint (the
+  month ends, their window membership and the identity of their folders); a day whose
+  fingerprint matches its previous day's reuses it and adds only its own row;
+- payments: ``feature_state/payments_recent.parquet`` (the payments not reversed, valued within
+  the 3-month window) and ``payments_last.parquet`` (each account's latest payment date) are
+  rolled forward with the partitions booked since the previous snapshot; an account with a new
+  reversal and no recent payment left is looked up in the whole history (the only case the
+  rolled state cannot answer), as is everything when there is no valid state;
+- transitions, accounts and the 3-month lag are small scans restricted to the fresh accounts.
+
+State written for ``as_of`` reads only data booked on or before ``as_of`` (the point-in-time
+rule of ``features``); a state whose fingerprint does not match the files it was derived from
+(a book or snapshot rewritten since) is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from overdue.portfolio import contract
+from overdue.portfolio.eod import (
+    event_files,
+    partition_dates,
+    snapshot_files,
+    snapshot_item_files,
+    snapshot_path,
+)
+from overdue.scoring import daily_items
+from overdue.scoring.features import (
+    HISTORY_DAYS,
+    LAG_DAYS,
+    LATE_BUCKETS_M3P,
+    TRANSITIONS_SCHEMA,
+    WINDOWS_DAYS,
+    month_ends,
+)
+
+STATE_DIR = "feature_state"
+FINGERPRINT_KEY = b"overdue.fingerprint"
+RECENT_DAYS = WINDOWS_DAYS["3m"]
+CHANGE_COLUMNS = daily_items.CHANGE_COLUMNS
+STRING_CHANGE = daily_items.STRING_CHANGE
+BASE_COLUMNS = daily_items.BASE_COLUMNS
+ITEM_COLUMNS = daily_items.ITEM_COLUMNS
+HISTORY_SCHEMA = pa.schema(
+    [("account_id", pa.string())]
+    + [(f"snap_worst_{w}", pa.int32()) for w in WINDOWS_DAYS]
+    + [(f"months_{b}_12m", pa.int64()) for b in ("m1", "m2", "m3p")]
+)
+RECENT_SCHEMA = pa.schema([
+    ("account_id", pa.string()), ("payment_id", pa.string()), ("value_date", pa.date32()),
+    ("amount_fen", pa.int64()),
+])  # fmt: skip
+LAST_SCHEMA = pa.schema([("account_id", pa.string()), ("last_payment_date", pa.date32())])
+
+
+# -- small helpers -------------------------------------------------------------------------------
+
+
+def _d(day: date) -> str:
+    return f"DATE '{day.isoformat()}'"
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def scan(files: Sequence[Path], schema: pa.Schema, columns: Sequence[str]) -> str:
+    """A SQL relation of ``columns`` from Parquet ``files`` (typed and empty when there are
+    none; columns a file lacks come out NULL)."""
+    casts = ", ".join(f'CAST("{c}" AS {_sql_type(schema.field(c).type)}) AS "{c}"' for c in columns)
+    if not files:
+        nulls = ", ".join(
+            f'CAST(NULL AS {_sql_type(schema.field(c).type)}) AS "{c}"' for c in columns
+        )
+        return f"(SELECT {nulls} WHERE false)"
+    listed = ", ".join(_quote(f) for f in files)
+    return f"(SELECT {casts} FROM read_parquet([{listed}], union_by_name = true))"
+
+
+def _sql_type(kind: pa.DataType) -> str:
+    types = {pa.string(): "VARCHAR", pa.date32(): "DATE", pa.int64(): "BIGINT",
+             pa.int32(): "INTEGER", pa.bool_(): "BOOLEAN", pa.float64(): "DOUBLE"}  # fmt: skip
+    assert kind in types, kind
+    return types[kind]
+
+
+def _fingerprint(parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _identity(path: Path) -> list[int]:
+    """What changes when a folder is written again (renamed into place: a new inode)."""
+    st = os.stat(path)
+    return [st.st_ino, st.st_mtime_ns]
+
+
+def _read_state(folder: Path, name: str, fingerprint: str) -> pa.Table | None:
+    """A state table kept beside the snapshot in ``folder`` (an Arrow IPC file: no encoding
+    to undo), or None when absent or derived from other files than ``fingerprint`` says."""
+    file = folder / STATE_DIR / name
+    if not file.is_file():
+        return None
+    with pa.memory_map(str(file)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    if (table.schema.metadata or {}).get(FINGERPRINT_KEY) != fingerprint.encode():
+        return None
+    return table.replace_schema_metadata(None)
+
+
+def _write_state(folder: Path, name: str, table: pa.Table, fingerprint: str) -> None:
+    out = folder / STATE_DIR
+    out.mkdir(exist_ok=True)
+    tmp = out / f".{name}.tmp-{os.getpid()}"
+    table = table.replace_schema_metadata({FINGERPRINT_KEY: fingerprint.encode()})
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, out / name)
+
+
+# -- the day's rows: base columns, item aggregates, the flags for the fresh-score rule ---------
+
+
+def day_rows(
+    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int
+) -> pa.Table:
+    """Every account of the snapshot of ``as_of``: ``BASE_COLUMNS``, ``ITEM_COLUMNS`` and
+    ``due_soon``, ``new_delinquent``, ``changed`` (against ``previous``), in no set order:
+    ``daily_items.day_rows`` (segment sums), or this SQL when an item column holds nulls."""
+    try:
+        return daily_items.day_rows(snapshot_dir, as_of, previous, warning_days)
+    except daily_items.NullItems:
+        return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days)
+
+
+def day_rows_sql(
+    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int
+) -> pa.Table:
+    """``day_rows`` in DuckDB SQL (the form that handles nulls in every column)."""
+    from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
+
+    accounts = scan(snapshot_files(snapshot_dir, as_of), ACCOUNT_STATE_SCHEMA,
+                    [*BASE_COLUMNS, "waived_total_fen"])  # fmt: skip
+    item_columns = ["account_id", "due_date", "principal_fen", "interest_fen", "fee_fen",
+                    "minimum_fen", "paid_fen", "unpaid_principal_fen", "unpaid_interest_fen",
+                    "unpaid_fee_fen", "penalty_days"]  # fmt: skip
+    items = scan(snapshot_item_files(snapshot_dir, as_of), ITEM_ROW_SCHEMA, item_columns)
+    d = _d(as_of)
+    windows = []
+    for name, days in WINDOWS_DAYS.items():
+        inside = f"due_date < {d} AND due_date >= {_d(as_of - timedelta(days=days))}"
+        windows.append(f"CAST(SUM(CASE WHEN {inside} THEN late_days ELSE 0 END) AS BIGINT) "
+                       f"AS days_late_{name}")  # fmt: skip
+        if name == "3m":
+            windows.append(f"CAST(SUM(CASE WHEN {inside} THEN required ELSE 0 END) AS BIGINT) "
+                           "AS due_3m_fen")  # fmt: skip
+            windows.append(f"CAST(SUM(CASE WHEN {inside} THEN paid ELSE 0 END) AS BIGINT) "
+                           "AS paid_3m_items_fen")  # fmt: skip
+    soon = _d(as_of + timedelta(days=warning_days))
+    if previous is None:
+        prev_join, changed = "", "true"
+        new_delinquent = "a.delinquent_since IS NOT NULL"
+    else:
+        prev = scan(snapshot_files(snapshot_dir, previous), ACCOUNT_STATE_SCHEMA,
+                    ["account_id", *CHANGE_COLUMNS])  # fmt: skip
+        prev_join = f"LEFT JOIN {prev} p ON a.account_id = p.account_id"
+        tests = ["p.account_id IS NULL"]
+        for c in CHANGE_COLUMNS:
+            blank = "''" if c in STRING_CHANGE else "-1"
+            tests.append(f"COALESCE(a.{c}, {blank}) != COALESCE(p.{c}, {blank})")
+        changed = " OR ".join(tests)
+        new_delinquent = f"a.delinquent_since IS NOT NULL AND a.delinquent_since > {_d(previous)}"
+    # items grouped by (account, due date) first: every item condition depends on the due date
+    # only, and the next due date's amount is the sum of its own group (one scan, no join back)
+    sql = f"""
+    WITH by_date AS (
+        SELECT account_id, due_date,
+            SUM(principal_fen + interest_fen + fee_fen) AS required,
+            SUM(paid_fen) AS paid,
+            SUM(unpaid_principal_fen + unpaid_interest_fen + unpaid_fee_fen) AS unpaid,
+            SUM(CAST(penalty_days AS BIGINT)) AS late_days,
+            COUNT(*) AS n_items,
+            SUM(CAST(penalty_days > 0 AS BIGINT)) AS n_late,
+            BOOL_OR(unpaid_principal_fen + unpaid_interest_fen + unpaid_fee_fen > 0)
+                AS any_unpaid,
+            SUM(GREATEST(COALESCE(minimum_fen, principal_fen + interest_fen + fee_fen)
+                - paid_fen, 0)) AS ask
+        FROM {items} GROUP BY account_id, due_date
+    ), agg AS (
+        SELECT account_id,
+            CAST(SUM(CASE WHEN due_date < {d} THEN n_items ELSE 0 END) AS BIGINT)
+                AS n_items_past,
+            CAST(SUM(CASE WHEN due_date < {d} THEN n_late ELSE 0 END) AS BIGINT)
+                AS n_items_late,
+            CAST(SUM(CASE WHEN due_date < {d} THEN required ELSE 0 END) AS BIGINT)
+                AS due_past_fen,
+            CAST(SUM(CASE WHEN due_date < {d} THEN paid ELSE 0 END) AS BIGINT) AS paid_past_fen,
+            CAST(SUM(unpaid) AS BIGINT) AS outstanding_fen,
+            MIN(CASE WHEN due_date > {d} AND any_unpaid THEN due_date END) AS next_due_date,
+            {", ".join(windows)},
+            CAST(ARG_MIN(ask, CASE WHEN due_date > {d} AND any_unpaid THEN due_date END)
+                AS BIGINT) AS next_due_amount_fen
+        FROM by_date GROUP BY account_id
+    )
+    SELECT {", ".join(f"a.{c}" for c in BASE_COLUMNS)},
+        {", ".join(f"agg.{c}" for c in ITEM_COLUMNS)},
+        COALESCE(agg.next_due_date IS NOT NULL AND agg.next_due_date <= {soon}, false)
+            AS due_soon,
+        COALESCE({new_delinquent}, false) AS new_delinquent,
+        COALESCE({changed}, false) AS changed
+    FROM {accounts} a
+    LEFT JOIN agg ON a.account_id = agg.account_id
+    {prev_join}
+    ORDER BY a.account_id
+    """
+    return con.sql(sql).to_arrow_table()
+
+
+# -- history: the month-end states of the last 12 months ---------------------------------------
+
+
+def _history_plan(snapshot_dir: Path, days: Sequence[date], as_of: date) -> tuple[list[date], str]:
+    """The earlier months' month ends the history reads and the fingerprint of their part."""
+    since = as_of - timedelta(days=HISTORY_DAYS)
+    earlier = [d for d in month_ends(days, as_of) if since < d < as_of]
+    parts = []
+    for d in earlier:
+        inside = [d > as_of - timedelta(days=w) for w in WINDOWS_DAYS.values()]
+        parts.append([d.isoformat(), *inside, _identity(snapshot_path(snapshot_dir, d))])
+    return earlier, _fingerprint(["history/1", parts])
+
+
+def _history_of_month_ends(
+    con: Any, snapshot_dir: Path, earlier: list[date], as_of: date
+) -> pa.Table:
+    from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
+
+    files = [f for d in earlier for f in snapshot_files(snapshot_dir, d)]
+    h = scan(files, ACCOUNT_STATE_SCHEMA, ["account_id", "as_of", "dpd", "bucket_cn"])
+    worst = ", ".join(
+        f"MAX(CASE WHEN as_of > {_d(as_of - timedelta(days=w))} THEN dpd END) AS snap_worst_{n}"
+        for n, w in WINDOWS_DAYS.items()
+    )
+    late = ", ".join(f"'{b}'" for b in LATE_BUCKETS_M3P)
+    sql = f"""
+    SELECT account_id, {worst},
+        CAST(SUM(CAST(bucket_cn = 'M1' AS BIGINT)) AS BIGINT) AS months_m1_12m,
+        CAST(SUM(CAST(bucket_cn = 'M2' AS BIGINT)) AS BIGINT) AS months_m2_12m,
+        CAST(SUM(CAST(bucket_cn IN ({late}) AS BIGINT)) AS BIGINT) AS months_m3p_12m
+    FROM {h} WHERE as_of <= {_d(as_of)} AND as_of > {_d(as_of - timedelta(days=HISTORY_DAYS))}
+    GROUP BY account_id ORDER BY account_id
+    """
+    return con.sql(sql).to_arrow_table().cast(HISTORY_SCHEMA)
+
+
+def history_of_earlier_months(
+    con: Any, snapshot_dir: Path, days: Sequence[date], as_of: date, previous: date | None
+) -> tuple[pa.Table, bool]:
+    """(per account: the history aggregate over the earlier months' month ends, reused?):
+    taken from the previous snapshot's state when its fingerprint matches, else computed.
+    Written into the state of ``as_of`` either way."""
+    earlier, fingerprint = _history_plan(snapshot_dir, days, as_of)
+    here = snapshot_path(snapshot_dir, as_of)
+    table = None
+    if previous is not None:
+        table = _read_state(snapshot_path(snapshot_dir, previous), "history.arrow", fingerprint)
+    reused = table is not None
+    if table is None:
+        table = _history_of_month_ends(con, snapshot_dir, earlier, as_of)
+    _write_state(here, "history.arrow", table, fingerprint)
+    return table, reused
+
+
+# -- payments: rolled forward from the previous snapshot's state -------------------------------
+
+
+def _book_fingerprint(book_dir: Path, last: date) -> str:
+    parts = []
+    for table in ("payments", "reversals"):
+        for day, folder in sorted(partition_dates(book_dir / table).items()):
+            if day <= last:
+                parts.append([table, day.isoformat(), _identity(folder)])
+    return _fingerprint(["payments/1", parts])
+
+
+def _payment_scans(book_dir: Path, first: date | None, last: date) -> tuple[str, str]:
+    pay = scan(event_files(book_dir, "payments", first, last),
+               contract.TABLES["payments"].arrow_schema(),
+               ["payment_id", "account_id", "value_date", "amount_fen"])  # fmt: skip
+    rev = scan(event_files(book_dir, "reversals", first, last),
+               contract.TABLES["reversals"].arrow_schema(), ["payment_id", "account_id"])  # fmt: skip
+    return pay, rev
+
+
+def _payments_from_history(
+    con: Any, book_dir: Path, as_of: date, only: pa.Table | None = None
+) -> tuple[pa.Table, pa.Table]:
+    """(recent, last) from every partition booked on or before ``as_of``."""
+    pay, rev = _payment_scans(book_dir, None, as_of)
+    keep = ""
+    if only is not None:
+        con.register("_only_pay", only)
+        keep = "AND p.account_id IN (SELECT account_id FROM _only_pay)"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _kept_pay AS
+        SELECT p.* FROM {pay} p ANTI JOIN {rev} r ON p.payment_id = r.payment_id
+        WHERE p.value_date <= {_d(as_of)} {keep}
+    """)  # fmt: skip
+    return _recent_and_last(con, "_kept_pay", as_of)
+
+
+def _recent_and_last(con: Any, kept: str, as_of: date) -> tuple[pa.Table, pa.Table]:
+    cut = _d(as_of - timedelta(days=RECENT_DAYS))
+    recent = con.sql(
+        f"SELECT account_id, payment_id, value_date, amount_fen FROM {kept} "
+        f"WHERE value_date > {cut} ORDER BY account_id, value_date, payment_id"
+    ).to_arrow_table()
+    last = con.sql(
+        f"SELECT account_id, MAX(value_date) AS last_payment_date FROM {kept} "
+        "GROUP BY account_id ORDER BY account_id"
+    ).to_arrow_table()
+    return recent.cast(RECENT_SCHEMA), last.cast(LAST_SCHEMA)
+
+
+def payment_state(
+    con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None
+) -> tuple[pa.Table, pa.Table, bool]:
+    """(recent, last, rolled?) at ``as_of``: rolled forward from the state of ``previous`` when
+    it matches the book, else built from the whole history. Written into ``as_of``'s state."""
+    here = snapshot_path(snapshot_dir, as_of)
+    fingerprint = _book_fingerprint(book_dir, as_of)
+    recent = last = None
+    if previous is not None:
+        there = snapshot_path(snapshot_dir, previous)
+        old = _book_fingerprint(book_dir, previous)
+        recent = _read_state(there, "payments_recent.arrow", old)
+        last = _read_state(there, "payments_last.arrow", old)
+    rolled = recent is not None and last is not None
+    if recent is not None and last is not None and previous is not None:
+        recent, last = _roll_payments(con, book_dir, recent, last, previous, as_of)
+    else:
+        recent, last = _payments_from_history(con, book_dir, as_of)
+    _write_state(here, "payments_recent.arrow", recent, fingerprint)
+    _write_state(here, "payments_last.arrow", last, fingerprint)
+    return recent, last, rolled
+
+
+def _roll_payments(
+    con: Any, book_dir: Path, recent: pa.Table, last: pa.Table, previous: date, as_of: date
+) -> tuple[pa.Table, pa.Table]:
+    """The state of ``previous`` rolled to ``as_of`` with the partitions booked in between."""
+    pay = daily_items.read(event_files(book_dir, "payments", previous, as_of),
+                           contract.TABLES["payments"].arrow_schema(), RECENT_SCHEMA.names)  # fmt: skip
+    pay = pay.filter(pc.less_equal(pay["value_date"], pa.scalar(as_of, pa.date32())))
+    rev = daily_items.read(event_files(book_dir, "reversals", previous, as_of),
+                           contract.TABLES["reversals"].arrow_schema(),
+                           ["payment_id", "account_id"])  # fmt: skip
+    gone = rev["payment_id"].combine_chunks()
+    rows = pa.concat_tables([recent, pay.cast(RECENT_SCHEMA)])
+    rows = rows.filter(pc.invert(pc.is_in(rows["payment_id"], value_set=gone)))
+    cut = pa.scalar(as_of - timedelta(days=RECENT_DAYS), pa.date32())
+    new_recent = rows.filter(pc.greater(rows["value_date"], cut)).combine_chunks()
+    # accounts with a new reversal: their latest payment is their latest recent one, if any
+    # (every payment valued after the window's start is among the recent rows); the others
+    # keep the later of their old latest date and their new payments' dates
+    touched = pc.unique(rev["account_id"].combine_chunks())
+    hit = pc.is_in(new_recent["account_id"], value_set=touched)
+    candidates = pa.concat_tables([
+        last.filter(pc.invert(pc.is_in(last["account_id"], value_set=touched))),
+        pay.filter(pc.invert(pc.is_in(pay["account_id"], value_set=gone)))
+        .select(["account_id", "value_date"]).rename_columns(LAST_SCHEMA.names)
+        .cast(LAST_SCHEMA),
+        new_recent.filter(hit).select(["account_id", "value_date"])
+        .rename_columns(LAST_SCHEMA.names).cast(LAST_SCHEMA),
+    ])  # fmt: skip
+    merged = candidates.group_by("account_id").aggregate([("last_payment_date", "max")])
+    merged = merged.rename_columns(LAST_SCHEMA.names).cast(LAST_SCHEMA)
+    lost = pc.filter(touched, pc.invert(pc.is_in(touched, value_set=new_recent["account_id"])))
+    if len(lost):  # a reversal left no recent payment: look these accounts up in full
+        _recent, full_last = _payments_from_history(
+            con, book_dir, as_of, pa.table({"account_id": lost})
+        )
+        keep = merged.filter(pc.invert(pc.is_in(merged["account_id"], value_set=lost)))
+        merged = pa.concat_tables([keep, full_last]).combine_chunks()
+    return new_recent, merged
+
+
+# -- the fresh accounts' raw feature rows --------------------------------------------------------
+
+
+def raw_rows(
+    con: Any, snapshot_dir: Path, book_dir: Path, days: Sequence[date], as_of: date,
+    previous: date | None, day: pa.Table, fresh: pa.Table,
+) -> pa.Table:  # fmt: skip
+    """``feature_expr``'s raw columns for the accounts in ``fresh`` (``account_id``), from the
+    day's rows ``day`` (``day_rows``) and the kept state; sorted by account id."""
+    history, _ = history_of_earlier_months(con, snapshot_dir, days, as_of, previous)
+    recent, last, _ = payment_state(con, book_dir, snapshot_dir, as_of, previous)
+    for name, table in (("_day", day), ("_fresh", fresh), ("_hist", history),
+                        ("_recent", recent), ("_last", last)):  # fmt: skip
+        con.register(name, table)
+    since = as_of - timedelta(days=HISTORY_DAYS)
+    trans_files = []
+    for d in days:
+        folder = snapshot_path(snapshot_dir, d) / "transitions"
+        trans_files += sorted(
+            p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_"))
+        )
+    trans = scan(
+        trans_files, TRANSITIONS_SCHEMA, ["account_id", "on", "scheme", "to_bucket", "dpd"]
+    )
+    tr_worst = ", ".join(
+        f'MAX(CASE WHEN "on" > {_d(as_of - timedelta(days=w))} THEN dpd END) AS tr_worst_{n}'
+        for n, w in WINDOWS_DAYS.items()
+    )
+    from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
+
+    old = [d for d in days if d <= as_of - timedelta(days=LAG_DAYS)]
+    if old:
+        lag_scan = scan(snapshot_files(snapshot_dir, old[-1]), ACCOUNT_STATE_SCHEMA,
+                        ["account_id", "total_overdue_fen", "paid_total_fen"])  # fmt: skip
+    else:
+        lag_scan = scan(
+            [], ACCOUNT_STATE_SCHEMA, ["account_id", "total_overdue_fen", "paid_total_fen"]
+        )
+    accounts = scan([book_dir / "accounts.parquet"], contract.ACCOUNTS.arrow_schema(),
+                    ["account_id", "credit_limit_fen", "principal_fen", "opened_on"])  # fmt: skip
+    worst = ", ".join(f"MAX(snap_worst_{n}) AS snap_worst_{n}" for n in WINDOWS_DAYS)
+    cut = _d(as_of - timedelta(days=RECENT_DAYS))
+    late = ", ".join(f"'{b}'" for b in LATE_BUCKETS_M3P)
+    sql = f"""
+    WITH base AS (SELECT * FROM _day WHERE account_id IN (SELECT account_id FROM _fresh)),
+    hist AS (
+        SELECT account_id, {worst}, CAST(SUM(months_m1_12m) AS BIGINT) AS months_m1_12m,
+            CAST(SUM(months_m2_12m) AS BIGINT) AS months_m2_12m,
+            CAST(SUM(months_m3p_12m) AS BIGINT) AS months_m3p_12m
+        FROM (
+            SELECT * FROM _hist WHERE account_id IN (SELECT account_id FROM _fresh)
+            UNION ALL
+            SELECT account_id, dpd, dpd, dpd, CAST(bucket_cn = 'M1' AS BIGINT),
+                CAST(bucket_cn = 'M2' AS BIGINT), CAST(bucket_cn IN ({late}) AS BIGINT)
+            FROM base
+        ) GROUP BY account_id
+    ), tr AS (
+        SELECT DISTINCT * FROM {trans} t
+        WHERE t.account_id IN (SELECT account_id FROM _fresh)
+          AND t."on" <= {_d(as_of)} AND t."on" > {_d(since)}
+    ), trans AS (
+        SELECT account_id,
+            CAST(SUM(CAST(scheme = 'cn' AND to_bucket = 'M1' AS BIGINT)) AS BIGINT)
+                AS m1_entries_12m,
+            CAST(SUM(CAST(scheme = 'cn' AND to_bucket = 'M0' AS BIGINT)) AS BIGINT) AS cures_12m,
+            {tr_worst}
+        FROM tr GROUP BY account_id
+    ), pay AS (
+        SELECT l.account_id, l.last_payment_date,
+            CAST(COUNT(r.payment_id) AS BIGINT) AS n_payments_3m,
+            CAST(COALESCE(SUM(r.amount_fen), 0) AS BIGINT) AS paid_3m_fen
+        FROM _last l LEFT JOIN _recent r ON l.account_id = r.account_id AND r.value_date > {cut}
+        WHERE l.account_id IN (SELECT account_id FROM _fresh)
+        GROUP BY l.account_id, l.last_payment_date
+    ), acc AS (
+        SELECT * FROM {accounts} WHERE account_id IN (SELECT account_id FROM _fresh)
+    ), lag AS (
+        SELECT account_id, total_overdue_fen AS overdue_lag_fen, paid_total_fen AS paid_lag_fen
+        FROM {lag_scan} WHERE account_id IN (SELECT account_id FROM _fresh)
+    )
+    SELECT {", ".join(f"base.{c}" for c in (*BASE_COLUMNS, *ITEM_COLUMNS))},
+        acc.credit_limit_fen, acc.principal_fen, acc.opened_on,
+        {", ".join(f"hist.snap_worst_{n}" for n in WINDOWS_DAYS)},
+        hist.months_m1_12m, hist.months_m2_12m, hist.months_m3p_12m,
+        trans.m1_entries_12m, trans.cures_12m,
+        {", ".join(f"trans.tr_worst_{n}" for n in WINDOWS_DAYS)},
+        pay.last_payment_date, pay.n_payments_3m, pay.paid_3m_fen,
+        lag.overdue_lag_fen, lag.paid_lag_fen
+    FROM base
+    LEFT JOIN acc ON base.account_id = acc.account_id
+    LEFT JOIN hist ON base.account_id = hist.account_id
+    LEFT JOIN trans ON base.account_id = trans.account_id
+    LEFT JOIN pay ON base.account_id = pay.account_id
+    LEFT JOIN lag ON base.account_id = lag.account_id
+    ORDER BY base.account_id
+    """
+    return con.sql(sql).to_arrow_table()
