@@ -50,7 +50,7 @@ def test_db_and_cases_commands(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     runner = CliRunner()
     result = runner.invoke(app, ["db", "upgrade", "--url", url])
-    assert result.exit_code == 0 and "0002" in result.output
+    assert result.exit_code == 0 and "0003" in result.output
     _snapshot(tmp_path / "snap")
     result = runner.invoke(
         app, ["cases", "sync", str(tmp_path / "snap"), "--as-of", "2024-07-01", "--url", url]

@@ -14,7 +14,7 @@ from overdue.cases import audit
 from overdue.cases.access import Actor, Conflict, NotAllowed, NotFound, load_case
 from overdue.cases.clock import instant
 from overdue.cases.config import AuthorityMatrix, AuthorityRow
-from overdue.store.tables import APPROVAL_KINDS, Approval, Plan, Settlement
+from overdue.store.tables import APPROVAL_KINDS, Approval, Plan, Settlement, User
 
 MAX_REASON_CHARS = 2000
 
@@ -131,6 +131,13 @@ def decide(
 
 
 def _apply(session: Session, approval: Approval, approve: bool, as_of: date) -> None:
+    if approval.kind == "waiver" and approve:
+        from overdue.cases.waivers import record_approved_waiver
+
+        approver = session.get(User, approval.approved_by) if approval.approved_by else None
+        assert approval.case_id is not None, f"approval {approval.id}: a waiver needs a case"
+        record_approved_waiver(session, approval.id, approval.case_id, approval.details,
+                               approver.username if approver else "unknown", as_of)  # fmt: skip
     plan_id = approval.details.get("plan_id")
     if plan_id is not None:
         plan = session.get(Plan, int(plan_id))

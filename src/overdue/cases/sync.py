@@ -103,11 +103,11 @@ def snapshot_folder(snapshot_dir: Path, as_of: date) -> Path:
     return snapshot_dir / f"as_of={as_of.isoformat()}"
 
 
-def read_snapshot(snapshot_dir: Path, as_of: date) -> pa.Table:
+def read_snapshot(snapshot_dir: Path, as_of: date, extra: tuple[str, ...] = ()) -> pa.Table:
     folder = snapshot_folder(snapshot_dir, as_of) / "accounts"
     if not folder.is_dir():
         raise BadInput(f"{folder}: no snapshot for {as_of} (run: overdue eod ... --as-of {as_of})")
-    table = ds.dataset(folder, format="parquet").to_table(columns=SNAPSHOT_COLUMNS)
+    table = ds.dataset(folder, format="parquet").to_table(columns=[*SNAPSHOT_COLUMNS, *extra])
     return table
 
 

@@ -120,6 +120,35 @@ def promises_command(
 
 
 @cases_app.command(
+    "export-waivers",
+    epilog="Example: overdue cases export-waivers data/book --snapshots out/snapshots "
+    "--as-of 2024-07-05 --url sqlite:///overdue.db",
+)
+def export_waivers_command(
+    book: Path = typer.Argument(..., help="The book (data contract) to book the waivers into."),
+    snapshots: Path = typer.Option(..., "--snapshots", help="The end-of-day snapshot folder."),
+    as_of: str = typer.Option(..., "--as-of", help="Booking date YYYY-MM-DD (run before eod)."),
+    url: str | None = typer.Option(None, "--url", help=URL_HELP),
+) -> None:
+    """Book approved waivers and paid settlements' discounts into the book's waivers table."""
+    from overdue.cases.waivers import export_waivers
+    from overdue.errors import BadInput
+    from overdue.store.db import make_engine, session_scope
+
+    day = _date(as_of, "--as-of")
+    for name, folder in (("BOOK", book), ("--snapshots", snapshots)):
+        if not folder.is_dir():
+            raise BadInput(f"{name}: {folder} is not a folder")
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            result = export_waivers(session, book, snapshots, day)
+    finally:
+        engine.dispose()
+    typer.echo(result.summary())
+
+
+@cases_app.command(
     "purge", epilog="Example: overdue cases purge --as-of 2030-01-01 --config cases.toml"
 )
 def purge_command(

@@ -572,6 +572,36 @@ class Settlement(Base):
 # --- complaints and quality -------------------------------------------------------------------
 
 
+LEDGER_WAIVER_COMPONENTS = ("fee", "penalty", "interest", "principal")
+LEDGER_WAIVER_SOURCES = ("waiver", "settlement")
+
+
+class LedgerWaiver(Base):
+    """A reduction approved in the operation, to be booked into the book's ``waivers`` table
+    (``overdue cases export-waivers``): an approved waiver, or a paid settlement's discount.
+    ``exported_on`` is the book's ``entry_date`` of the row once exported."""
+
+    __tablename__ = "ledger_waivers"
+    __table_args__ = (
+        one_of("component", LEDGER_WAIVER_COMPONENTS),
+        one_of("source", LEDGER_WAIVER_SOURCES),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        Index("ix_ledger_waivers_exported_on", "exported_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    waiver_id: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.case_id"))
+    account_id: Mapped[str] = mapped_column(String(64))
+    value_date: Mapped[date] = mapped_column(Date)
+    component: Mapped[str] = mapped_column(String(10))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    approver: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(12))
+    source_id: Mapped[int] = mapped_column(BigInteger)
+    exported_on: Mapped[date | None] = mapped_column(Date)
+
+
 class Complaint(Base):
     __tablename__ = "complaints"
     __table_args__ = (
