@@ -10,9 +10,9 @@ response model's parameters. Steps:
    hold-out's (95 % interval, delta method with customers as clusters: the arms are drawn at
    random per customer, so the difference is causal), and the cost, complaints and contacts
    per channel per account-day of the contacts actually made.
-2. **Shrinkage.** Each effect is shrunk toward zero by its own noise (empirical Bayes with a
-   normal prior N(0, tau^2), tau^2 estimated from the spread of all effects beyond their noise):
-   a noisy effect moves most of the way to zero, a precise one stays (:func:`shrink`).
+2. **Shrinkage.** Each effect is shrunk toward zero by its own noise (positive-part
+   James–Stein: effect × max(0, 1 − se²/effect²)): an effect within one standard error of zero
+   becomes 0, a precise one barely moves (:func:`shrink`).
 3. **Allocation.** One choice per segment: one of the logged arms' paths, or no contact (the
    hold-out's treatment). Binary variables ``x[s, a]``, one per segment; maximise
    Σ n_s · (shrunk effect − cost − complaint_price · complaints) · x (n_s: account-days a day)
@@ -184,41 +184,25 @@ def _made_per_account_day(
 
 
 def shrink(effects: dict[str, Any]) -> float:
-    """Shrink every arm's effect toward zero (empirical Bayes, normal prior N(0, tau^2)).
+    """Shrink every arm's effect toward zero by its own noise (positive-part James–Stein).
 
-    tau^2 = the effects' spread beyond their own noise, over every (segment, arm)
-    (:func:`_prior_variance`). Each arm gets ``effect_shrunk_fen`` = effect x tau^2 / (tau^2 +
-    se^2): a noisy effect (wide interval) moves most of the way to zero, a precise one stays.
-    Returns tau^2 (fen^2)."""
-    rows = [
-        row
-        for data in effects["segments"].values()
-        for arm, row in data["arms"].items()
-        if arm != "holdout"
-    ]
-    if not rows:
-        return 0.0
-    value = np.array([r["effect_vs_holdout_fen"]["value"] for r in rows])
-    se = np.array([_se(r["effect_vs_holdout_fen"]) for r in rows])
-    tau2 = _prior_variance(value, se)
-    for row, v, s in zip(rows, value, se, strict=True):
-        weight = tau2 / (tau2 + s * s) if tau2 + s * s > 0 else 0.0
-        row["effect_shrunk_fen"] = float(v * weight)
-    return tau2
-
-
-def _prior_variance(value: np.ndarray, se: np.ndarray, rounds: int = 100) -> float:
-    """tau^2 with E[effect^2] = se^2 + tau^2, each effect weighted by 1 / (se^2 + tau^2)^2
-    (Morris's fixed point: precise effects count more than noisy ones); at least 0."""
-    var = se * se
-    tau2 = max(0.0, float(np.mean(value**2 - var)))
-    for _ in range(rounds):
-        weight = 1.0 / (var + tau2) ** 2 if tau2 > 0 else 1.0 / np.maximum(var, 1e-12) ** 2
-        new = max(0.0, float(np.sum(weight * (value**2 - var)) / np.sum(weight)))
-        if abs(new - tau2) <= 1e-9 * max(1.0, tau2):
-            return new
-        tau2 = new
-    return tau2
+    With a normal prior N(0, tau^2) for one effect and tau^2 estimated from the effect itself,
+    max(0, effect^2 − se^2), the posterior mean is effect × max(0, 1 − se^2 / effect^2): an
+    effect within one standard error of zero becomes 0, a precise one barely moves. Effects
+    differ in scale by segment (pre-due reminders, early calls, agencies), so no common prior
+    is pooled. Sets ``effect_shrunk_fen`` on every arm; returns the mean factor kept."""
+    kept = []
+    for data in effects["segments"].values():
+        for arm, row in data["arms"].items():
+            if arm == "holdout":
+                continue
+            effect = row["effect_vs_holdout_fen"]
+            value, se = float(effect["value"]), _se(effect)
+            square = value * value
+            factor = max(0.0, 1.0 - (se * se) / square) if square > 0 else 0.0
+            row["effect_shrunk_fen"] = value * factor
+            kept.append(factor)
+    return float(np.mean(kept)) if kept else 0.0
 
 
 def _se(interval: dict[str, float]) -> float:
@@ -247,11 +231,14 @@ def allocate(
     *,
     evidence: bool = True,
     complaints_cap_arm: str | None = CHAMPION,
+    complaints_share: float = 1.0,
 ) -> dict[str, Any]:
     """Choose one arm's path (or none) per segment with HiGHS under capacities and caps.
 
-    ``complaints_cap_arm``: the expected complaints a day may not exceed those of this arm's
-    paths (the champion: complaints may not rise)."""
+    ``complaints_cap_arm``: the expected complaints a day may not exceed ``complaints_share``
+    × those of this arm's paths (the champion; 1.0: complaints may not rise; 0.7: a complaint
+    budget 30 % below the champion's)."""
+    assert 0.0 <= complaints_share <= 10.0, complaints_share
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     choices: list[tuple[str, str]] = []
@@ -280,6 +267,7 @@ def allocate(
     segments = sorted({s for s, _ in choices})
     one_each = np.array([[1.0 if s == seg else 0.0 for s, _ in choices] for seg in segments])
     constraints = [LinearConstraint(one_each, 1.0, 1.0)]
+    cap_complaints *= complaints_share
     if complaints_cap_arm is not None:
         constraints.append(LinearConstraint(np.array([complaints]), -np.inf, cap_complaints))
     for channel, cap in sorted(capacities.items()):
@@ -307,8 +295,31 @@ def allocate(
         "status": str(result.message),
         "objective_fen": float(-result.fun),
         "complaints_per_day": {"chosen": expected, "cap": cap_complaints},
+        "expected_per_day": {
+            "chosen": _expected(effects, population, chosen),
+            "champion": _expected(
+                effects, population, {seg: CHAMPION for seg in effects["segments"]}
+            ),
+        },
         "chosen": dict(sorted(chosen.items())),
     }
+
+
+def _expected(
+    effects: dict[str, Any], population: dict[str, float], chosen: dict[str, str]
+) -> dict[str, float]:
+    """Expected effect (unshrunk), cost, contacts and complaints a day of a choice per segment."""
+    totals = {"effect_fen": 0.0, "cost_fen": 0.0, "contacts": 0.0, "complaints": 0.0}
+    for seg, arm in chosen.items():
+        row = effects["segments"][seg]["arms"].get(arm)
+        if row is None:
+            continue
+        n = population.get(seg, effects["segments"][seg]["per_day"])
+        totals["effect_fen"] += n * row["effect_vs_holdout_fen"]["value"]
+        totals["cost_fen"] += n * row["cost_per_account_day_fen"]
+        totals["contacts"] += n * sum(row["contacts_per_account_day"].values())
+        totals["complaints"] += n * row["complaints_per_account_day"]
+    return totals
 
 
 def optimised_spec(spec: Any, chosen: dict[str, str]) -> dict[str, Any]:
@@ -347,6 +358,7 @@ def optimise_from_logs(
     experiment_from: Any = None,
     evidence: bool = True,
     complaints_cap_arm: str | None = CHAMPION,
+    complaints_share: float = 1.0,
 ) -> dict[str, Any]:
     """Effects from ``logs``, shrinkage, allocation, and the optimised spec written to ``out``.
 
@@ -359,11 +371,12 @@ def optimise_from_logs(
     spec = wiring.load_strategy(strategy)
     no_path = {s.name for s in spec.segments if s.path is None}
     effects = estimate_effects(Path(logs), no_path)
-    tau2 = shrink(effects)
+    kept = shrink(effects)
     population = {seg: float(data["per_day"]) for seg, data in effects["segments"].items()}
     allocation = allocate(
         effects, spec.daily_limits(), population,
         evidence=evidence, complaints_cap_arm=complaints_cap_arm,
+        complaints_share=complaints_share,
     )  # fmt: skip
     data = optimised_spec(spec, allocation["chosen"])
     if experiment_from is not None:
@@ -378,8 +391,10 @@ def optimise_from_logs(
     report = {"status": allocation["status"], "chosen": allocation["chosen"],
               "objective_fen": allocation["objective_fen"],
               "complaints_per_day": allocation["complaints_per_day"],
-              "method": {"shrinkage_tau2_fen2": tau2, "evidence": evidence,
+              "expected_per_day": allocation["expected_per_day"],
+              "method": {"shrinkage_mean_factor": kept, "evidence": evidence,
                          "complaints_cap_arm": complaints_cap_arm,
+                         "complaints_share": complaints_share,
                          "complaint_price_fen": COMPLAINT_PRICE_FEN},
               "effects": effects}  # fmt: skip
     (out.parent / f"{out.stem}.effects.json").write_text(
@@ -394,3 +409,32 @@ def sm_round(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: sm_round(v) for k, v in value.items()}
     return value
+
+
+def paired_comparison(logs_a: Path, logs_b: Path) -> dict[str, dict[str, float]]:
+    """Strategy a − strategy b on the same customers (a ``--vs`` run: identical book copies and
+    seeds), 95 % intervals from the per-customer differences (delta method for the ratio):
+    recovered per contact (fen), complaints per 1,000 customers, contacts, recovered (fen)."""
+    a = pq.read_table(Path(logs_a) / "customers.parquet").sort_by("customer_id")
+    b = pq.read_table(Path(logs_b) / "customers.parquet").sort_by("customer_id")
+    assert a["customer_id"].equals(b["customer_id"]), "the two runs must share their customers"
+    n = a.num_rows
+    ra, rb = (t["recovered_fen"].to_numpy().astype(np.float64) for t in (a, b))
+    ca, cb = (t["contacts"].to_numpy().astype(np.float64) for t in (a, b))
+    ka, kb = (t["complaints"].to_numpy().astype(np.float64) for t in (a, b))
+    per_a, per_b = ra.sum() / ca.sum(), rb.sum() / cb.sum()
+    # influence of each customer on R_a − R_b (ratio of sums, delta method), paired
+    influence = (ra - per_a * ca) / ca.sum() - (rb - per_b * cb) / cb.sum()
+    half = sm.Z95 * float(np.sqrt(n * influence.var(ddof=1)))
+
+    def total(d: np.ndarray, scale: float = 1.0) -> dict[str, float]:
+        value, spread = float(d.sum()) * scale, sm.Z95 * float(np.sqrt(n) * d.std(ddof=1)) * scale
+        return {"value": value, "low": value - spread, "high": value + spread}
+
+    diff = float(per_a - per_b)
+    return {
+        "recovered_per_contact_fen": {"value": diff, "low": diff - half, "high": diff + half},
+        "complaints_per_1000_customers": total(ka - kb, 1000.0 / n),
+        "contacts": total(ca - cb),
+        "recovered_fen": total(ra - rb),
+    }
