@@ -35,6 +35,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -295,13 +296,15 @@ def history_of_earlier_months(
 # -- payments: rolled forward from the previous snapshot's state -------------------------------
 
 
-def _book_fingerprint(book_dir: Path, last: date) -> str:
-    parts = []
+def _book_fingerprints(book_dir: Path, days: Sequence[date]) -> list[str]:
+    """The payments state's fingerprint for each of ``days``: the partitions of payments and
+    reversals booked up to that day and the identity of their folders (one listing)."""
+    found = []
     for table in ("payments", "reversals"):
         for day, folder in sorted(partition_dates(book_dir / table).items()):
-            if day <= last:
-                parts.append([table, day.isoformat(), _identity(folder)])
-    return _fingerprint(["payments/1", parts])
+            if day <= max(days):
+                found.append((day, [table, day.isoformat(), _identity(folder)]))
+    return [_fingerprint(["payments/1", [part for d, part in found if d <= last]]) for last in days]
 
 
 def _payment_scans(book_dir: Path, first: date | None, last: date) -> tuple[str, str]:
@@ -349,11 +352,10 @@ def payment_state(
     """(recent, last, rolled?) at ``as_of``: rolled forward from the state of ``previous`` when
     it matches the book, else built from the whole history. Written into ``as_of``'s state."""
     here = snapshot_path(snapshot_dir, as_of)
-    fingerprint = _book_fingerprint(book_dir, as_of)
+    fingerprint, old = _book_fingerprints(book_dir, [as_of, previous or as_of])
     recent = last = None
     if previous is not None:
         there = snapshot_path(snapshot_dir, previous)
-        old = _book_fingerprint(book_dir, previous)
         recent = _read_state(there, "payments_recent.arrow", old)
         last = _read_state(there, "payments_last.arrow", old)
     rolled = recent is not None and last is not None
@@ -386,16 +388,17 @@ def _roll_payments(
     # keep the later of their old latest date and their new payments' dates
     touched = pc.unique(rev["account_id"].combine_chunks())
     hit = pc.is_in(new_recent["account_id"], value_set=touched)
-    candidates = pa.concat_tables([
-        last.filter(pc.invert(pc.is_in(last["account_id"], value_set=touched))),
-        pay.filter(pc.invert(pc.is_in(pay["account_id"], value_set=gone)))
+    news = pa.concat_tables([
+        pay.filter(pc.invert(pc.is_in(pay["payment_id"], value_set=gone)))
         .select(["account_id", "value_date"]).rename_columns(LAST_SCHEMA.names)
         .cast(LAST_SCHEMA),
         new_recent.filter(hit).select(["account_id", "value_date"])
         .rename_columns(LAST_SCHEMA.names).cast(LAST_SCHEMA),
     ])  # fmt: skip
-    merged = candidates.group_by("account_id").aggregate([("last_payment_date", "max")])
-    merged = merged.rename_columns(LAST_SCHEMA.names).cast(LAST_SCHEMA)
+    news = news.group_by("account_id").aggregate([("last_payment_date", "max")])
+    news = news.rename_columns(LAST_SCHEMA.names).cast(LAST_SCHEMA)
+    kept = last.filter(pc.invert(pc.is_in(last["account_id"], value_set=touched)))
+    merged = _later_dates(kept.combine_chunks(), news.combine_chunks())
     lost = pc.filter(touched, pc.invert(pc.is_in(touched, value_set=new_recent["account_id"])))
     if len(lost):  # a reversal left no recent payment: look these accounts up in full
         _recent, full_last = _payments_from_history(
@@ -404,6 +407,19 @@ def _roll_payments(
         keep = merged.filter(pc.invert(pc.is_in(merged["account_id"], value_set=lost)))
         merged = pa.concat_tables([keep, full_last]).combine_chunks()
     return new_recent, merged
+
+
+def _later_dates(last: pa.Table, news: pa.Table) -> pa.Table:
+    """``last`` with each account of ``news`` (few rows) set to the later of both dates."""
+    position = pc.index_in(news["account_id"], value_set=last["account_id"])
+    found = position.is_valid().to_numpy(zero_copy_only=False)
+    dates = last["last_payment_date"].to_numpy(zero_copy_only=False).copy()
+    at = position.fill_null(0).to_numpy(zero_copy_only=False)[found]
+    fresh = news["last_payment_date"].to_numpy(zero_copy_only=False)
+    dates[at] = np.maximum(dates[at], fresh[found])
+    updated = pa.table({"account_id": last["account_id"],
+                        "last_payment_date": pa.array(dates, pa.date32())})  # fmt: skip
+    return pa.concat_tables([updated, news.filter(pa.array(~found))]).cast(LAST_SCHEMA)
 
 
 # -- the fresh accounts' raw feature rows --------------------------------------------------------

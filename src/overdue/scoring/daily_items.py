@@ -171,9 +171,13 @@ def day_rows(snapshot_dir: Path, as_of: date, previous: date | None, warning_day
 
 def _changed(now: pa.Table, before: pa.Table) -> pa.Array:
     ids = now["account_id"].combine_chunks()
-    was = _aligned(before, ids, CHANGE_COLUMNS)
-    position = pc.index_in(ids, value_set=before["account_id"].combine_chunks())
-    changed = pc.is_null(position).to_numpy(zero_copy_only=False)
+    if ids.equals(before["account_id"].combine_chunks()):  # the same accounts in the same order
+        was = {name: before[name].combine_chunks() for name in CHANGE_COLUMNS}
+        changed = np.zeros(len(ids), dtype=bool)
+    else:
+        was = _aligned(before, ids, CHANGE_COLUMNS)
+        position = pc.index_in(ids, value_set=before["account_id"].combine_chunks())
+        changed = pc.is_null(position).to_numpy(zero_copy_only=False)
     for name in CHANGE_COLUMNS:
         blank: str | int = "" if name in STRING_CHANGE else -1
         a = pc.fill_null(now[name].combine_chunks(), blank)
