@@ -110,7 +110,9 @@ def test_penalty_waiver_and_paid_settlement_reach_the_ledger(
                                        rule=SettlementRule(), matrix=MATRIX)  # fmt: skip
     settlement = session.get(Settlement, settlement_id)
     assert settlement is not None and settlement.approval_id is not None
-    authority.decide(session, admin, settlement.approval_id, approve=True, matrix=MATRIX, as_of=day1)
+    authority.decide(
+        session, admin, settlement.approval_id, approve=True, matrix=MATRIX, as_of=day1
+    )
     day2 = day1 + timedelta(days=1)
     record_payment(session, payment_id="SETTLE-1", account_id=account_id, amount_fen=amount,
                    value_date=day2, source="test")  # fmt: skip
@@ -136,4 +138,4 @@ def test_penalty_waiver_and_paid_settlement_reach_the_ledger(
     waived = session.scalar(
         select(func.sum(LedgerWaiver.amount_fen)).where(LedgerWaiver.source == "settlement")
     )
-    assert waived is not None and 0 < waived
+    assert waived is not None and waived > 0

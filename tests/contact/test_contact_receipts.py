@@ -23,18 +23,29 @@ def _debtor_with_case(engine: Engine, customer_id: str, account_id: str) -> int:
         session.execute(insert(Customer).values(customer_id=customer_id, time_zone="Asia/Shanghai"))
         session.execute(
             insert(Account).values(
-                account_id=account_id, customer_id=customer_id, product="revolving",
-                policy="huabei-like", status="overdue", dpd=5, bucket_cn="M1",
+                account_id=account_id,
+                customer_id=customer_id,
+                product="revolving",
+                policy="huabei-like",
+                status="overdue",
+                dpd=5,
+                bucket_cn="M1",
                 snapshot_as_of=AS_OF,
-            )  # fmt: skip
+            )
         )
         return int(
             session.execute(
                 insert(Case)
                 .values(
-                    account_id=account_id, customer_id=customer_id, opened_on=AS_OF, dpd=5,
-                    bucket_cn="M1", overdue_fen=10_000, balance_fen=10_000, updated_on=AS_OF,
-                )  # fmt: skip
+                    account_id=account_id,
+                    customer_id=customer_id,
+                    opened_on=AS_OF,
+                    dpd=5,
+                    bucket_cn="M1",
+                    overdue_fen=10_000,
+                    balance_fen=10_000,
+                    updated_on=AS_OF,
+                )
                 .returning(Case.case_id)
             ).scalar_one()
         )
@@ -74,7 +85,15 @@ def test_receipts_and_call_outcomes_become_attempts_on_the_case(store_engine: En
     assert replay.attempts_recorded == 0 and replay.duplicates == 1
     sms_case = case_id + 1
     assert _attempts(store_engine) == [
-        (robot["idempotency_key"], case_id, "voice_robot", True, True, "promise_to_pay", "champion"),
+        (
+            robot["idempotency_key"],
+            case_id,
+            "voice_robot",
+            True,
+            True,
+            "promise_to_pay",
+            "champion",
+        ),
         (sms["idempotency_key"], sms_case, "sms", False, False, "failed", "champion"),
     ]
     with session_scope(store_engine) as session:

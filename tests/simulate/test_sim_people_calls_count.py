@@ -61,11 +61,16 @@ def test_calls_logged_by_people_count_toward_the_daily_cap(book: Path, tmp_path:
         for i in range(3):
             session.add(
                 ContactAttempt(
-                    customer_id=customer_id, channel="voice_agent", to_address="13800000000",
+                    customer_id=customer_id,
+                    channel="voice_agent",
+                    to_address="13800000000",
                     attempted_at=(local_morning + timedelta(minutes=10 * i)).astimezone(UTC),
-                    time_zone=zone[customer_id], connected=True, right_party=True,
-                    conversation=True, outcome="no_answer",
-                )  # fmt: skip
+                    time_zone=zone[customer_id],
+                    connected=True,
+                    right_party=True,
+                    conversation=True,
+                    outcome="no_answer",
+                )
             )
     engine.dispose()
 

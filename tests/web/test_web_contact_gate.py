@@ -102,12 +102,21 @@ def test_the_daily_connected_cap_counts_logged_calls_and_sent_robot_calls(
         for i in range(2):
             conn.execute(
                 sa.insert(OutboxMessage).values(
-                    idempotency_key=f"{'ab' * 15}{i:02d}", channel="voice_robot",
-                    to_address="13800000000", body="robot", payload={}, status="sent",
-                    attempts=1, next_attempt_at=now, sent_at=now, created_at=now,
-                    as_of=now.date(), case_id=case_id, customer_id=customer_id,
+                    idempotency_key=f"{'ab' * 15}{i:02d}",
+                    channel="voice_robot",
+                    to_address="13800000000",
+                    body="robot",
+                    payload={},
+                    status="sent",
+                    attempts=1,
+                    next_attempt_at=now,
+                    sent_at=now,
+                    created_at=now,
+                    as_of=now.date(),
+                    case_id=case_id,
+                    customer_id=customer_id,
                     account_id="A-robot",
-                )  # fmt: skip
+                )
             )
     first = c.post(f"/api/v1/cases/{case_id}/outcomes", json=CALL, headers=csrf)
     assert first.status_code == 201, first.text  # 2 robot calls + this one = the cap of 3
