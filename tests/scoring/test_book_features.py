@@ -88,10 +88,16 @@ def test_features_are_sane(book_history) -> None:
 
 def test_calendar_helpers() -> None:
     assert days_to_spring_festival(date(2024, 2, 10)) == 0
-    assert days_to_spring_festival(date(2024, 2, 11)) == (date(2025, 1, 29) - date(2024, 2, 11)).days
+    assert (
+        days_to_spring_festival(date(2024, 2, 11)) == (date(2025, 1, 29) - date(2024, 2, 11)).days
+    )
     days = [date(2024, 1, 5), date(2024, 1, 31), date(2024, 2, 3), date(2024, 2, 9)]
     assert month_ends(days, date(2024, 2, 9)) == [date(2024, 1, 31), date(2024, 2, 9)]
-    assert month_ends(days, date(2024, 2, 4)) == [date(2024, 1, 31), date(2024, 2, 3), date(2024, 2, 4)]
+    assert month_ends(days, date(2024, 2, 4)) == [
+        date(2024, 1, 31),
+        date(2024, 2, 3),
+        date(2024, 2, 4),
+    ]
 
 
 @pytest.mark.parametrize("name", ["early_warning", "early_warning_30", "collection"])
@@ -123,7 +129,9 @@ def test_early_warning_label_agrees_with_the_items_late_days(book_history) -> No
     late = []
     for account_id, due in zip(lab["account_id"], lab["next_due_date"], strict=True):
         wanted = pd.Timestamp(due).date()
-        late.append(any(i["penalty_days"] > 0 for i in items[account_id] if i["due_date"] == wanted))
+        late.append(
+            any(i["penalty_days"] > 0 for i in items[account_id] if i["due_date"] == wanted)
+        )
     agree = float(np.mean(np.array(late) == lab[LABEL].astype(bool).to_numpy()))
     assert lab[LABEL].sum() >= 5
     assert agree >= 0.9, agree

@@ -87,9 +87,9 @@ def split_by_time(data: pd.DataFrame, valid_dates: int) -> tuple[pd.DataFrame, p
             f"{len(days)} ({', '.join(map(str, days))}): run the batch over more history"
         )
     cut = days[-valid_dates]
-    return data[data["as_of"] < cut].reset_index(drop=True), data[
-        data["as_of"] >= cut
-    ].reset_index(drop=True)
+    return data[data["as_of"] < cut].reset_index(drop=True), data[data["as_of"] >= cut].reset_index(
+        drop=True
+    )
 
 
 def _fingerprint(frame: pd.DataFrame, name: str) -> Fingerprint:
@@ -145,7 +145,9 @@ def train_book_model(
     valid_metrics = {"champion": book_metrics(y, model.probability(valid[list(FEATURES)]))}
     challenger = card.get("challenger")
     if challenger:
-        valid_metrics[challenger] = book_metrics(y, model.probability(valid[list(FEATURES)], challenger))
+        valid_metrics[challenger] = book_metrics(
+            y, model.probability(valid[list(FEATURES)], challenger)
+        )
     info = {
         "model": options.target.model_name,
         "target": options.target.to_dict(),

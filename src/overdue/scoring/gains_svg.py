@@ -33,7 +33,7 @@ def gains_svg(gains: Mapping[str, Sequence[float]], title: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif">'
-        f'<title>{escape(title)}</title>'
+        f"<title>{escape(title)}</title>"
         f'<text x="{WIDTH / 2}" y="16" font-size="12" text-anchor="middle">{escape(title)}</text>'
         f'<rect x="{MARGIN}" y="{MARGIN}" width="{WIDTH - 2 * MARGIN}" '
         f'height="{HEIGHT - 2 * MARGIN}" fill="none" stroke="#999"/>'

@@ -123,7 +123,9 @@ def _bad_accounts(
     due = pop.set_index("account_id")["next_due_date"]
     m = moves.join(pd.to_datetime(due).rename("due"), on="account_id")
     if config.name == "early_warning":
-        counted_from = pd.to_datetime(m["on"]) - pd.to_timedelta(m["dpd"].astype("float64"), unit="D")
+        counted_from = pd.to_datetime(m["on"]) - pd.to_timedelta(
+            m["dpd"].astype("float64"), unit="D"
+        )
         hit = (m["scheme"] == "cn") & (m["to_bucket"] == "M1") & (counted_from == m["due"])
     else:
         end = m["due"] + pd.Timedelta(days=config.window_days)
