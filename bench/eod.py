@@ -8,10 +8,14 @@ inputs; OVERDUE_EOD_THREADS sets the kernel threads.
 
 Steps: generate a synthetic book (or reuse ``--work``/book if it exists), then
 1. floor for the rebuild: DuckDB reading every input column once;
-2. full rebuild of the last business date but one;
-3. floor for the incremental run: DuckDB reading that snapshot and writing one copy of it;
-4. the next day's incremental run.
-Prints times, the ratios run / floor, and the peak memory (RSS of this process and its children).
+2. full rebuild of the last business date but one; the rebuild floor again;
+3. floor for the incremental run: DuckDB reading that snapshot (accounts and items) and writing
+   one copy of it;
+4. the next day's incremental run; the incremental floor again.
+Each floor is the mean of its two measurements (before and after its run, as the load drifts).
+Prints wall and CPU times (CPU: this process's user + system time, less sensitive to other
+processes), the ratios run / floor of both, the load average and the peak memory (RSS of this
+process and its children).
 No timing is asserted anywhere: these machines are shared and noisy; read the ratios.
 """
 
@@ -24,13 +28,17 @@ import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from overdue.portfolio import contract
 from overdue.portfolio.eod import run_eod, snapshot_files, snapshot_item_files
+
+T = TypeVar("T")
 
 
 def peak_rss_mb() -> float:
@@ -51,10 +59,9 @@ def generate(book: Path, accounts: int, months: int, seed: int) -> None:
     )
 
 
-def input_floor(book: Path, as_of: date) -> float:
+def input_floor(book: Path, as_of: date) -> None:
     """DuckDB reading every input column once (the tables a rebuild needs, up to as_of)."""
     con = duckdb.connect()
-    started = time.perf_counter()
     for name, spec in contract.TABLES.items():
         if name == "customers":
             continue
@@ -69,10 +76,9 @@ def input_floor(book: Path, as_of: date) -> float:
         columns = [c for c in spec.column_names if c != "entry_date" or spec.partitioned]
         aggregates = ", ".join(f"count({c})" for c in columns)
         con.execute(f"SELECT {aggregates} FROM {source} {where}").fetchall()
-    return time.perf_counter() - started
 
 
-def snapshot_floor(snapshots: Path, as_of: date) -> float:
+def snapshot_floor(snapshots: Path, as_of: date) -> None:
     """DuckDB reading the previous snapshot (its account rows and its item rows) and writing one
     copy of it."""
     parts = {
@@ -81,19 +87,34 @@ def snapshot_floor(snapshots: Path, as_of: date) -> float:
     }
     with tempfile.TemporaryDirectory() as tmp:
         con = duckdb.connect()
-        started = time.perf_counter()
         for name, files in parts.items():
             if files:
                 con.execute(
                     f"COPY (SELECT * FROM read_parquet({files})) TO '{tmp}/{name}.parquet' "
                     "(FORMAT parquet)"
                 )
-        return time.perf_counter() - started
 
 
-def step(name: str, seconds: float, note: str = "") -> None:
+def cpu_seconds() -> float:
+    """CPU time of this process so far (all its threads, DuckDB's included), user + system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(run: Callable[[], T]) -> tuple[T, float, float]:
+    """(result, wall seconds, CPU seconds) of ``run()``."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    result = run()
+    return result, time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def step(name: str, seconds: float, cpu: float, note: str = "") -> None:
     """One step's figure as soon as it is known (a long run shows its progress)."""
-    print(f"{name}: {seconds:.2f} s {note} (peak RSS so far {peak_rss_mb():.0f} MB)", flush=True)
+    print(
+        f"{name}: {seconds:.2f} s wall, {cpu:.2f} s CPU {note} "
+        f"(load {os.getloadavg()[0]:.1f}, peak RSS so far {peak_rss_mb():.0f} MB)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -120,18 +141,36 @@ def main() -> None:
     last = date.fromisoformat(json.loads((book / "manifest.json").read_text())["last_date"])
     day0, day1 = last - timedelta(days=1), last
 
-    floor_rebuild = input_floor(book, day0)
-    step("rebuild floor", floor_rebuild)
-    started = time.perf_counter()
-    rebuild = run_eod(book, day0, snapshots, engine=args.engine)
-    t_rebuild = time.perf_counter() - started
-    step("rebuild", t_rebuild, f"ratio {t_rebuild / floor_rebuild:.1f}, {rebuild.seconds}")
-    floor_incremental = snapshot_floor(snapshots, day0)
-    step("incremental floor", floor_incremental)
-    started = time.perf_counter()
-    incremental = run_eod(book, day1, snapshots, engine=args.engine)
-    t_incremental = time.perf_counter() - started
-    step("incremental", t_incremental, f"ratio {t_incremental / floor_incremental:.1f}")
+    # Each floor is measured just before and just after its run (the mean is the floor): on a
+    # shared machine the load drifts during a long run. CPU seconds are less load-dependent.
+    floors: dict[str, list[tuple[float, float]]] = {"rebuild": [], "incremental": []}
+
+    def floor(kind: str, measure: Callable[[], None]) -> None:
+        _, wall, cpu = timed(measure)
+        floors[kind].append((wall, cpu))
+        step(f"{kind} floor", wall, cpu)
+
+    floor("rebuild", lambda: input_floor(book, day0))
+    rebuild, t_rebuild, c_rebuild = timed(
+        lambda: run_eod(book, day0, snapshots, engine=args.engine)
+    )
+    step("rebuild", t_rebuild, c_rebuild, f"{rebuild.seconds}")
+    floor("rebuild", lambda: input_floor(book, day0))
+    floor("incremental", lambda: snapshot_floor(snapshots, day0))
+    incremental, t_incremental, c_incremental = timed(
+        lambda: run_eod(book, day1, snapshots, engine=args.engine)
+    )
+    step("incremental", t_incremental, c_incremental, f"{incremental.seconds}")
+    floor("incremental", lambda: snapshot_floor(snapshots, day0))
+    (floor_rebuild, cpu_floor_rebuild), (floor_incremental, cpu_floor_incremental) = (
+        (sum(w for w, _ in floors[k]) / 2, sum(c for _, c in floors[k]) / 2)
+        for k in ("rebuild", "incremental")
+    )
+    print(
+        f"ratios (wall): rebuild {t_rebuild / floor_rebuild:.1f}, "
+        f"incremental {t_incremental / floor_incremental:.1f}; (CPU): rebuild "
+        f"{c_rebuild / cpu_floor_rebuild:.1f}, incremental {c_incremental / cpu_floor_incremental:.1f}"
+    )
 
     report = {
         "accounts": args.accounts,
@@ -141,15 +180,24 @@ def main() -> None:
         "kernel_threads": os.environ.get("OVERDUE_EOD_THREADS", str(os.cpu_count())),
         "rebuild_s": round(t_rebuild, 2),
         "rebuild_floor_s": round(floor_rebuild, 2),
+        "rebuild_floors_s": [round(w, 2) for w, _ in floors["rebuild"]],
+        "rebuild_cpu_s": round(c_rebuild, 1),
+        "rebuild_floor_cpu_s": round(cpu_floor_rebuild, 2),
+        "rebuild_cpu_ratio": round(c_rebuild / cpu_floor_rebuild, 1),
         "rebuild_ratio": round(t_rebuild / floor_rebuild, 1),
         "incremental_s": round(t_incremental, 2),
         "incremental_floor_s": round(floor_incremental, 2),
+        "incremental_floors_s": [round(w, 2) for w, _ in floors["incremental"]],
+        "incremental_cpu_s": round(c_incremental, 1),
+        "incremental_floor_cpu_s": round(cpu_floor_incremental, 2),
+        "incremental_cpu_ratio": round(c_incremental / cpu_floor_incremental, 1),
         "incremental_ratio": round(t_incremental / floor_incremental, 1),
         "resumed": incremental.resumed,
         "replayed": incremental.replayed,
         "rebuild_steps_s": rebuild.seconds,
         "incremental_steps_s": incremental.seconds,
         "peak_rss_mb": round(peak_rss_mb()),
+        "load_average_end": [round(x, 1) for x in os.getloadavg()],
     }
     print(json.dumps(report, indent=2))
     if args.work is None:

@@ -45,7 +45,9 @@ from overdue.portfolio.eod_inputs import (
     window_events,
 )
 
-SLAB_ACCOUNTS = 2_000_000  # accounts whose events are in memory at once (≈ 3 GB at 12 months)
+# Accounts whose events (or previous item states) are in memory at once: about 2 GB at 12 months.
+# 2M-account slabs took the 10M rebuild to a 7.5 GiB peak; each slab reads the event files again.
+SLAB_ACCOUNTS = 1_000_000
 BATCH_ACCOUNTS = 20_000  # accounts per nested batch handed to the kernel
 MAX_SLABS = 10_000
 MAX_LIST_VALUES = (1 << 31) - 1  # int32 list offsets
@@ -90,11 +92,21 @@ class _Grouped:
         )
 
 
-def _grouped(events: pa.Table, fields: tuple[str, ...], lo: int, n: int) -> _Grouped:
+def _grouped(fetched: list[pa.Table], fields: tuple[str, ...], lo: int, n: int) -> _Grouped:
+    """Group the one table in ``fetched`` (taken out of it: its columns are released one by one
+    as their grouped copies are made, so a slab's events are not held twice)."""
+    events = fetched.pop()
+    assert not fetched, "one table at a time"
     idx = events.column("idx").to_numpy().astype(np.int64, copy=False)
     offsets, order = _counting_order(idx, lo, n)
+    del idx
     take = pa.array(order)
-    columns = [events.column(f).take(take).combine_chunks() for f in fields]
+    del order
+    pending = {f: events.column(f) for f in fields}
+    del events
+    columns = []
+    for f in fields:
+        columns.append(pending.pop(f).take(take).combine_chunks())
     structs = pa.StructArray.from_arrays(columns, names=list(fields))
     return _Grouped(structs, offsets)
 
@@ -192,13 +204,14 @@ def _slab(
     grouped: dict[str, _Grouped] = {}
     for name, (sql, fields) in collections.items():
         selected = ", ".join(f"e.{f}" for f in fields)
-        events = con.sql(
-            f"SELECT a.idx, {selected} FROM ({sql}) AS e "
-            f"JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id "
-            f"WHERE a.idx >= {lo} AND a.idx < {hi}"
-        ).to_arrow_table()
-        grouped[name] = _grouped(events, fields, lo, hi - lo)
-        del events
+        fetched = [
+            con.sql(
+                f"SELECT a.idx, {selected} FROM ({sql}) AS e "
+                f"JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id "
+                f"WHERE a.idx >= {lo} AND a.idx < {hi}"
+            ).to_arrow_table()
+        ]
+        grouped[name] = _grouped(fetched, fields, lo, hi - lo)
     for first in range(0, hi - lo, batch_accounts):
         last = min(hi - lo, first + batch_accounts)
         head = accounts.slice(first, last - first)
