@@ -248,38 +248,63 @@ def history_from_files(snapshots: Path, as_of: date) -> Any:
 
 
 def write_outbox(allowed: pa.Table, render: RenderFn | None, folder: Path, as_of: date) -> int:
-    """The outbox rows of the day as Parquet, one row per contact id (a rerun replaces them)."""
-    rows = allowed.to_pylist()
-    keys = [r["contact_id"] for r in rows]
-    assert len(set(keys)) == len(keys), "contact ids are unique within a day"
-    out: dict[str, list[Any]] = {name: [] for name in OUTBOX_COLUMNS}
-    for r in rows:
-        subject, body = render(r) if render is not None else (None, "")
-        payload = {k: r[k] for k in PAYLOAD_FIELDS if k in r}
-        out["idempotency_key"].append(r["contact_id"])
-        out["channel"].append(r["channel"])
-        out["to_address"].append(r["to_address"])
-        out["subject"].append(subject)
-        out["body"].append(body)
-        out["payload"].append(json.dumps(payload, ensure_ascii=False, sort_keys=True))
-        out["status"].append("queued")
-        out["attempts"].append(0)
-        out["next_attempt_at"].append(r["planned_at_utc"])
-        out["as_of"].append(as_of)
-        out["case_id"].append(None)
-        out["customer_id"].append(r["customer_id"])
-        out["account_id"].append(r["account_id"])
+    """The outbox rows of the day as Parquet, one row per contact id (a rerun replaces them).
+
+    Columns come straight from the plan; only the renderer (when given) runs row by row."""
+    n = allowed.num_rows
+    keys = allowed.column("contact_id")
+    assert pc.count_distinct(keys).as_py() == n, "contact ids are unique within a day"
+    subjects: list[str | None] = [None] * n
+    bodies: list[str] = [""] * n
+    if render is not None:
+        texts = [render(r) for r in allowed.to_pylist()]
+        subjects, bodies = [t[0] for t in texts], [t[1] for t in texts]
     table = pa.table(
         {
-            **{k: out[k] for k in OUTBOX_COLUMNS},
+            "idempotency_key": keys,
+            "channel": allowed.column("channel"),
+            "to_address": allowed.column("to_address"),
+            "subject": pa.array(subjects, pa.string()),
+            "body": pa.array(bodies, pa.string()),
+            "payload": payload_texts(allowed),
+            "status": pa.repeat(pa.scalar("queued"), n),
+            "attempts": pa.repeat(pa.scalar(0, pa.int32()), n),
+            "next_attempt_at": allowed.column("planned_at_utc"),
+            "as_of": pa.repeat(pa.scalar(as_of, pa.date32()), n),
+            "case_id": pa.nulls(n, pa.int64()),
+            "customer_id": allowed.column("customer_id"),
+            "account_id": allowed.column("account_id"),
         },
-        schema=OUTBOX_SCHEMA,
-    ).sort_by("idempotency_key")
+    )
+    table = table.cast(OUTBOX_SCHEMA).sort_by("idempotency_key")
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".as_of={as_of.isoformat()}.parquet.tmp"
     pq.write_table(table, tmp)
     tmp.replace(folder / f"as_of={as_of.isoformat()}.parquet")
     return table.num_rows
+
+
+def payload_texts(allowed: pa.Table) -> pa.Array:
+    """Each row's ``json.dumps({field: value for the PAYLOAD_FIELDS it has}, ensure_ascii=False,
+    sort_keys=True)``, built column by column: each distinct value is dumped once."""
+    n = allowed.num_rows
+    names = sorted(k for k in PAYLOAD_FIELDS if k in allowed.column_names)
+    if not names:
+        return pa.repeat(pa.scalar("{}"), n)
+    parts: list[pa.Array | str] = []
+    for i, name in enumerate(names):
+        column = allowed.column(name)
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        dumped = pa.array(
+            [json.dumps(v, ensure_ascii=False) for v in encoded.dictionary.to_pylist()],
+            pa.string(),
+        )
+        prefix = ("{" if i == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": "
+        parts += [prefix, dumped.take(encoded.indices)]
+    parts.append("}")
+    return pc.binary_join_element_wise(*parts, "")
 
 
 OUTBOX_SCHEMA: Final = pa.schema(
