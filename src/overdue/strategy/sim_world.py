@@ -53,6 +53,7 @@ REMINDER_MEMORY_DAYS: Final = 5
 PENALTY_MARGIN_DIVISOR: Final = 500  # pay total overdue + 0.2 % (+1 yuan): covers a day's penalty
 PENALTY_MARGIN_FEN: Final = 100
 MAX_PENDING_DAYS: Final = 30
+UNPAID_COLUMNS: Final = ("unpaid_principal_fen", "unpaid_interest_fen", "unpaid_fee_fen")
 COST_FEN: Final = np.array([CHANNEL_TABLE[c].cost_fen for c in CHANNELS], dtype=np.int64)
 
 
@@ -90,6 +91,47 @@ class DayState:
     bucket_cn: npt.NDArray[np.object_]  # "" for accounts not in the snapshot yet
 
     @staticmethod
+    def read(snapshots: Path, as_of: date, day: date, account_ids: pa.Array) -> DayState:
+        """:meth:`of` the snapshot of ``as_of``, reading only the columns it needs from the
+        snapshot's files (accounts and the items side table), without nesting the items."""
+        from overdue.portfolio.eod import snapshot_files, snapshot_item_files
+        from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
+
+        n = len(account_ids)
+        accounts = pq.read_table(
+            snapshot_files(snapshots, as_of),
+            schema=ACCOUNT_STATE_SCHEMA,
+            columns=["account_id", "dpd", "total_overdue_fen", "bucket_cn"],
+        )
+        rows = pc.index_in(accounts["account_id"], value_set=account_ids)
+        assert rows.null_count == 0, "every snapshot account is a book account"
+        at = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
+        dpd = np.zeros(n, dtype=np.int64)
+        dpd[at] = accounts["dpd"].to_numpy(zero_copy_only=False)
+        overdue = np.zeros(n, dtype=np.int64)
+        overdue[at] = accounts["total_overdue_fen"].to_numpy(zero_copy_only=False)
+        bucket = np.full(n, "", dtype=object)
+        bucket[at] = np.array(accounts["bucket_cn"].to_pylist(), dtype=object)
+        due_today = np.zeros(n, dtype=np.int64)
+        files = snapshot_item_files(snapshots, as_of)
+        if files:
+            columns = ["account_id", "due_date", *UNPAID_COLUMNS]
+            items = pq.read_table(files, schema=ITEM_ROW_SCHEMA, columns=columns)
+            due = pc.equal(items["due_date"], pa.scalar(day, pa.date32()))
+            picked = items.filter(pc.fill_null(due, False))
+            if picked.num_rows:
+                owner = pc.index_in(picked["account_id"], value_set=account_ids)
+                assert owner.null_count == 0, "every item's account is a book account"
+                unpaid = np.zeros(picked.num_rows, dtype=np.int64)
+                for name in UNPAID_COLUMNS:
+                    unpaid += picked[name].to_numpy(zero_copy_only=False).astype(np.int64)
+                owners = np.asarray(owner.to_numpy(zero_copy_only=False), dtype=np.int64)
+                np.add.at(due_today, owners, unpaid)
+        return DayState(
+            dpd=dpd, total_overdue_fen=overdue, due_today_fen=due_today, bucket_cn=bucket
+        )
+
+    @staticmethod
     def of(snapshot: pa.Table, day: date, account_ids: pa.Array) -> DayState:
         """The state of every account of ``account_ids`` (absent from the snapshot: nothing due)."""
         n = len(account_ids)
@@ -108,7 +150,7 @@ class DayState:
         due = pc.equal(flat.field("due_date"), pa.scalar(day, pa.date32()))
         due_np = np.asarray(due.to_numpy(zero_copy_only=False), dtype=np.bool_)
         unpaid = np.zeros(len(flat), dtype=np.int64)
-        for name in ("unpaid_principal_fen", "unpaid_interest_fen", "unpaid_fee_fen"):
+        for name in UNPAID_COLUMNS:
             unpaid += flat.field(name).to_numpy(zero_copy_only=False).astype(np.int64)
         due_today = np.zeros(n, dtype=np.int64)
         np.add.at(due_today, parent[due_np], unpaid[due_np])

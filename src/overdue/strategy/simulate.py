@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from overdue.portfolio.eod import read_snapshot, run_eod, snapshot_path
+from overdue.portfolio.eod import run_eod, snapshot_path
 from overdue.strategy import sim_metrics as sm
 from overdue.strategy.run_day import run_day
 from overdue.strategy.sim_book import (
@@ -212,9 +212,8 @@ def _new_run(
     flags = {name: values.copy() for name, values in flags0.items()}
     world = World(people, flags, config.seed, book)
     arms = wiring.arms_of(spec, people.customer_id)
-    first = read_snapshot(snaps, start - timedelta(days=1))
     run = StrategyRun(label, spec, book, snaps, world, wiring.new_history(keep_blocked=False), arms)
-    run.state = DayState.of(first, start, people.account_id)
+    run.state = DayState.read(snaps, start - timedelta(days=1), start, people.account_id)
     run.start_bucket = [b or "new" for b in run.state.bucket_cn.tolist()]
     return run
 
@@ -246,8 +245,8 @@ def _simulate_day(run: StrategyRun, day: date, config: SimConfig, writer: _CsvWr
     for step in report.steps:
         _timed(run, f"run_day {step.name}", step.seconds)
     t0 = time.perf_counter()
-    snapshot = read_snapshot(run.snapshots, day)
-    run.state = DayState.of(snapshot, day + timedelta(days=1), run.world.people.account_id)
+    ids = run.world.people.account_id
+    run.state = DayState.read(run.snapshots, day, day + timedelta(days=1), ids)
     run.end_bucket = [b or "new" for b in run.state.bucket_cn.tolist()]
     _timed(run, "read state", time.perf_counter() - t0)
     t0 = time.perf_counter()
