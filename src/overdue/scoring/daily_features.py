@@ -47,7 +47,7 @@ from overdue.portfolio.eod import (
     snapshot_item_files,
     snapshot_path,
 )
-from overdue.scoring import daily_items
+from overdue.scoring import daily_items, promises
 from overdue.scoring.features import (
     HISTORY_DAYS,
     LAG_DAYS,
@@ -236,6 +236,19 @@ def day_rows_sql(
     ORDER BY a.account_id
     """
     return con.sql(sql).to_arrow_table()
+
+
+def _with_promises(out: pa.Table, rows: pa.Table | None, table_present: bool) -> pa.Table:
+    """``out`` with the promise part's columns (``promises.promise_part``'s rows for the same
+    accounts, run by the caller; nulls without a promises table) and its presence flag."""
+    if rows is None:
+        assert not table_present, "the book has promises: give their rows"
+        for name, column in promises.absent_arrow(out.num_rows).items():
+            out = out.append_column(name, column)
+    else:
+        out = out.join(rows, keys="account_id", right_keys=promises.KEY, join_type="left outer")
+        out = out.sort_by("account_id")
+    return out.append_column(promises.PRESENT, pa.array([table_present] * out.num_rows))
 
 
 # -- history: the month-end states of the last 12 months ---------------------------------------
@@ -427,7 +440,7 @@ def _later_dates(last: pa.Table, news: pa.Table) -> pa.Table:
 
 def raw_rows(
     con: Any, snapshot_dir: Path, book_dir: Path, days: Sequence[date], as_of: date,
-    previous: date | None, day: pa.Table, fresh: pa.Table,
+    previous: date | None, day: pa.Table, fresh: pa.Table, promise_rows: pa.Table | None = None,
 ) -> pa.Table:  # fmt: skip
     """``feature_expr``'s raw columns for the accounts in ``fresh`` (``account_id``), from the
     day's rows ``day`` (``day_rows``) and the kept state; sorted by account id."""
@@ -518,4 +531,5 @@ def raw_rows(
     LEFT JOIN lag ON base.account_id = lag.account_id
     ORDER BY base.account_id
     """
-    return con.sql(sql).to_arrow_table()
+    out = con.sql(sql).to_arrow_table()
+    return _with_promises(out, promise_rows, promises.present(book_dir))

@@ -43,6 +43,7 @@ from overdue.portfolio.eod import (
     snapshot_path,
 )
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
+from overdue.scoring import promises
 from overdue.twin.seasonality import SPRING_FESTIVAL
 
 HISTORY_DAYS = 365  # the longest look-back window
@@ -101,6 +102,7 @@ FEATURE_DIRECTIONS: dict[str, int] = {
     "days_to_month_end": 0,
     "days_to_spring_festival": 0,
     "is_revolving": 0,
+    **promises.FEATURE_DIRECTIONS,  # missing (NaN) for a book without a promises table
 }
 FEATURES: tuple[str, ...] = tuple(FEATURE_DIRECTIONS)
 # Columns kept beside the features: who, when, and what the targets and the daily run need.
@@ -177,6 +179,12 @@ def _payments(source: FeatureSource, as_of: date, only: ir.Table | None) -> ir.T
     pay = pay.filter((pay.entry_date <= _lit(as_of)) & (pay.value_date <= _lit(as_of)))
     pay = _keep(pay, only).anti_join(rev, pay.payment_id == rev.rev_id)
     return pay.select("account_id", "value_date", "amount_fen")
+
+
+def account_payments(source: FeatureSource, as_of: date, only: ir.Table | None) -> ir.Table:
+    """Payments valued and booked by ``as_of``, not reversed by then: ``account_id``,
+    ``value_date``, ``amount_fen`` (what the payment and promise features read)."""
+    return _payments(source, as_of, only)
 
 
 def _accounts(source: FeatureSource) -> ir.Table:
@@ -303,6 +311,7 @@ PART_KEYS = {
     "trans": "tid",
     "pay": "pid",
     "lag": "lid",
+    "prom": promises.KEY,
 }
 
 
@@ -338,6 +347,10 @@ def feature_parts(
     lag = _lag_features(source, days, as_of, only)
     if lag is not None:
         parts["lag"] = lag
+    pay = _payments(source, as_of, only)
+    promised = promises.promise_part(source.backend, source.book_dir, as_of, pay, only)
+    if promised is not None:
+        parts["prom"] = promised
     return base, parts
 
 
@@ -350,6 +363,9 @@ def feature_expr(source: FeatureSource, as_of: date, only: ir.Table | None = Non
         base = base.left_join(part, base.account_id == part[key]).drop(key)
     if "lag" not in parts:
         base = base.mutate(overdue_lag_fen=ibis.null("int64"), paid_lag_fen=ibis.null("int64"))
+    if "prom" not in parts:
+        base = base.mutate(**promises.absent_columns())
+    base = base.mutate(**{promises.PRESENT: ibis.literal("prom" in parts)})
     return base.order_by("account_id")
 
 
@@ -367,6 +383,10 @@ def raw_features_in_parts(
     if "lag" not in parts:
         nulls = pa.nulls(out.num_rows, pa.int64())
         out = out.append_column("overdue_lag_fen", nulls).append_column("paid_lag_fen", nulls)
+    if "prom" not in parts:
+        for name, column in promises.absent_arrow(out.num_rows).items():
+            out = out.append_column(name, column)
+    out = out.append_column(promises.PRESENT, pa.array(["prom" in parts] * out.num_rows))
     out = out.sort_by("account_id")
     return out.to_pandas()
 
@@ -442,6 +462,8 @@ def finish(raw: pd.DataFrame, as_of: date) -> pd.DataFrame:
     out["days_to_month_end"] = float((_month_end(as_of) - as_of).days)
     out["days_to_spring_festival"] = float(days_to_spring_festival(as_of))
     out["is_revolving"] = (r["product"] == "revolving").astype("float64")
+    for name, values in promises.finish_promises(r, as_of).items():
+        out[name] = values
     assert set(out.columns) == {*META, *FEATURES}, "feature columns differ from META + FEATURES"
     return out[[*META, *FEATURES]].reset_index(drop=True)
 

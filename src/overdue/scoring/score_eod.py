@@ -44,12 +44,13 @@ from overdue.portfolio.eod import (
     snapshot_path,
 )
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
-from overdue.scoring import daily_features, gbm_compiled, reasons, registry
+from overdue.scoring import daily_features, gbm_compiled, promises, reasons, registry
 from overdue.scoring import features_generic as fg
 from overdue.scoring.book import read_book_info
 from overdue.scoring.features import (
     FEATURES,
     FeatureSource,
+    account_payments,
     feature_expr,
     finish,
     raw_features_in_parts,
@@ -111,9 +112,9 @@ def load_book_models(models_dir: Path) -> list[BookModel]:
         if key not in _CACHE:
             info = read_book_info(root)
             target = TargetConfig(**info["target"])
-            _CACHE[key] = BookModel(
-                name, folder.name, registry.load_model(root), target, info.get("book_dir")
-            )
+            model = registry.load_model(root)
+            _warm_up(model)
+            _CACHE[key] = BookModel(name, folder.name, model, target, info.get("book_dir"))
         found.append(_CACHE[key])
     if not found:
         raise BadInput(
@@ -121,6 +122,16 @@ def load_book_models(models_dir: Path) -> list[BookModel]:
             f"{models_dir}/collection; train with: overdue models book-train)"
         )
     return found
+
+
+def _warm_up(model: ScoringModel) -> None:
+    """Build a LightGBM model's compiled forest and load its compiled loop now (about a
+    second per process), so that loading counts it and not the first day's scoring."""
+    if model.kind != "gbm" or model.booster is None:
+        return
+    model._forest = gbm_compiled.from_booster(model.booster)
+    width = len(model.gbm_features or [])
+    gbm_compiled.path_contributions_and_raw(model._forest, np.full((1, width), np.nan))
 
 
 def _empty_scores() -> pd.DataFrame:
@@ -350,9 +361,10 @@ def score_snapshot(
     started = time.perf_counter()
     if day is not None:
         fresh_table = pa.table({"account_id": pa.array(fresh_ids, pa.string())})
+        promise_rows = _promise_rows(backend, source, as_of, fresh_table)
         raw = daily_features.raw_rows(
             con, snapshot_dir, book_dir, source.snapshot_dates(as_of), as_of, previous, day,
-            fresh_table,
+            fresh_table, promise_rows,
         )  # fmt: skip
         result.seconds["features"] = round(time.perf_counter() - started, 2)
         fresh = score_rows(finish(raw.to_pandas(), as_of), models, as_of)
@@ -387,6 +399,24 @@ def score_snapshot(
         result.population[name] = result.fresh[name] + result.carried[name]
     result.path = str(folder)
     return result
+
+
+def _promise_rows(
+    backend: Backend, source: FeatureSource, as_of: date, fresh: pa.Table
+) -> pa.Table | None:
+    """The promise part (the Ibis definition, run on DuckDB) for the fresh accounts, or None
+    when the book has no promises table (then no payments scan either)."""
+    if not promises.present(source.book_dir):
+        return None
+    ibis_con: Any = backend.con  # type: ignore[attr-defined]
+    only = ibis_con.create_table("_fresh_ids", fresh, temp=True, overwrite=True)
+    expr = promises.promise_part(
+        backend, source.book_dir, as_of, account_payments(source, as_of, only), only
+    )
+    assert expr is not None
+    return (
+        ibis_con.con.sql(ibis_con.compile(expr)).to_arrow_table().cast(expr.schema().to_pyarrow())
+    )
 
 
 def _score_fresh(
