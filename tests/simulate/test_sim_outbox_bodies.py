@@ -35,9 +35,7 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _languages(book: Path) -> dict[str, str]:
     customers = pq.read_table(book / "customers.parquet", columns=["customer_id", "language"])
     return dict(
-        zip(
-            customers["customer_id"].to_pylist(), customers["language"].to_pylist(), strict=True
-        )
+        zip(customers["customer_id"].to_pylist(), customers["language"].to_pylist(), strict=True)
     )
 
 
