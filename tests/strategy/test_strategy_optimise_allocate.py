@@ -29,6 +29,28 @@ def _arm(effect: float, half: float, cost: float = 10.0, complaints: float = 0.0
     }
 
 
+def _with_means(arm: dict[str, Any], mean: float, half: float) -> dict[str, Any]:
+    interval = {"value": mean, "low": mean - half, "high": mean + half}
+    return {**arm, "collected_per_account_day_fen": interval}
+
+
+def test_pessimism_keeps_the_champion_unless_the_log_is_confident() -> None:
+    holdout = _with_means(_arm(0.0, 100.0, cost=0.0, sms=0.0), 1000.0, 100.0)
+    champion = _with_means(_arm(3000.0, 400.0), 4000.0, 300.0)
+    noisy = _with_means(_arm(5000.0, 3000.0, cost=1.0), 6000.0, 3000.0)  # better, not surely
+    sure = _with_means(_arm(5000.0, 500.0, cost=1.0), 6000.0, 400.0)  # surely better
+    arms = {"holdout": holdout, "champion": champion, "noisy": noisy}
+    effects = _effects({"a": arms})
+    shrink(effects)
+    assert allocate(effects, {}, {"a": 100.0}, evidence=False)["chosen"] == {"a": "noisy"}
+    pessimistic = allocate(effects, {}, {"a": 100.0}, evidence=False, pessimistic=True)
+    assert pessimistic["chosen"] == {"a": "champion"}
+    effects = _effects({"a": {**arms, "sure": sure}})
+    shrink(effects)
+    chosen = allocate(effects, {}, {"a": 100.0}, evidence=False, pessimistic=True)["chosen"]
+    assert chosen == {"a": "sure"}
+
+
 def _effects(segments: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
     return {
         "days": 10,

@@ -223,6 +223,38 @@ def _net(row: dict[str, Any], complaint_price_fen: float, evidence: bool) -> flo
     return float(gain - cost - complaint_price_fen * complaints)
 
 
+def _pessimistic(data: dict[str, Any], complaint_price_fen: float) -> dict[str, float]:
+    """Values per account-day anchored at the champion, pessimistic for every departure.
+
+    The champion keeps its own value V_c (shrunk effect − cost − complaint price × complaints).
+    Another arm a gets V_c + the lower 95 % bound of (mean_a − mean_c) − (its extra cost and
+    complaint price); no contact gets V_c + the lower bound of (0 − effect_c) + the champion's
+    cost and complaint price. Arms are disjoint groups of customers, so the difference of their
+    means has the variance of both (customers as clusters). Empty without a champion arm."""
+    arms = data["arms"]
+    champion = arms.get(CHAMPION)
+    if champion is None or "holdout" not in arms:
+        return {}
+
+    def price(row: dict[str, Any]) -> float:
+        complaints = complaint_price_fen * row["complaints_per_account_day"]
+        return float(row["cost_per_account_day_fen"] + complaints)
+
+    base = champion.get("effect_shrunk_fen", champion["effect_vs_holdout_fen"]["value"])
+    v_champion = float(base) - price(champion)
+    mean_c = champion["collected_per_account_day_fen"]
+    out = {CHAMPION: v_champion}
+    for arm, row in arms.items():
+        if arm in (CHAMPION, "holdout"):
+            continue
+        mean_a = row["collected_per_account_day_fen"]
+        low = mean_a["value"] - mean_c["value"] - sm.Z95 * float(np.hypot(_se(mean_a), _se(mean_c)))
+        out[arm] = v_champion + low - (price(row) - price(champion))
+    effect_c = champion["effect_vs_holdout_fen"]
+    out[NONE] = v_champion - effect_c["high"] + price(champion)
+    return out
+
+
 def allocate(
     effects: dict[str, Any],
     capacities: dict[str, int],
@@ -232,8 +264,14 @@ def allocate(
     evidence: bool = True,
     complaints_cap_arm: str | None = CHAMPION,
     complaints_share: float = 1.0,
+    pessimistic: bool = False,
 ) -> dict[str, Any]:
     """Choose one arm's path (or none) per segment with HiGHS under capacities and caps.
+
+    ``pessimistic``: every departure from the champion's path (another arm's, or none) is
+    valued at the lower 95 % bound of its improvement over the champion (see
+    :func:`_pessimistic`): the champion changes only where the log is confident, or where the
+    complaint budget forces it (then at the least confident loss).
 
     ``complaints_cap_arm``: the expected complaints a day may not exceed ``complaints_share``
     × those of this arm's paths (the champion; 1.0: complaints may not rise; 0.7: a complaint
@@ -247,18 +285,19 @@ def allocate(
     cap_complaints = 0.0
     for seg, data in sorted(effects["segments"].items()):
         n = population.get(seg, data["per_day"])
+        anchored = _pessimistic(data, complaint_price_fen) if pessimistic else {}
         choices.append((seg, NONE))
-        value.append(0.0)
+        value.append(n * anchored.get(NONE, 0.0))
         complaints.append(0.0)
         for arm, row in sorted(data["arms"].items()):
             if arm == complaints_cap_arm:
                 cap_complaints += n * row["complaints_per_account_day"]
             if arm == "holdout":
                 continue
-            net = _net(row, complaint_price_fen, evidence)
+            net = _net(row, complaint_price_fen, evidence and not anchored)
             if net is None:
                 continue
-            value.append(n * net)
+            value.append(n * anchored.get(arm, net))
             complaints.append(n * row["complaints_per_account_day"])
             choices.append((seg, arm))
     assert len({s for s, _ in choices}) <= MAX_SEGMENTS
@@ -359,6 +398,7 @@ def optimise_from_logs(
     evidence: bool = True,
     complaints_cap_arm: str | None = CHAMPION,
     complaints_share: float = 1.0,
+    pessimistic: bool = False,
 ) -> dict[str, Any]:
     """Effects from ``logs``, shrinkage, allocation, and the optimised spec written to ``out``.
 
@@ -376,7 +416,7 @@ def optimise_from_logs(
     allocation = allocate(
         effects, spec.daily_limits(), population,
         evidence=evidence, complaints_cap_arm=complaints_cap_arm,
-        complaints_share=complaints_share,
+        complaints_share=complaints_share, pessimistic=pessimistic,
     )  # fmt: skip
     data = optimised_spec(spec, allocation["chosen"])
     if experiment_from is not None:
@@ -395,6 +435,7 @@ def optimise_from_logs(
               "method": {"shrinkage_mean_factor": kept, "evidence": evidence,
                          "complaints_cap_arm": complaints_cap_arm,
                          "complaints_share": complaints_share,
+                         "pessimistic": pessimistic,
                          "complaint_price_fen": COMPLAINT_PRICE_FEN},
               "effects": effects}  # fmt: skip
     (out.parent / f"{out.stem}.effects.json").write_text(
