@@ -141,21 +141,32 @@ def test_a_reversal_of_an_old_last_payment_is_looked_up_in_full(daily_book, tmp_
 def test_fresh_once_on_entering_the_warning_window() -> None:
     as_of = date(2024, 12, 3)
     flags = pd.DataFrame({
-        "account_id": ["a", "b", "c", "d", "e"],
+        "account_id": ["a", "b", "c", "d", "e", "f"],
         "next_due_date": pd.to_datetime(["2024-12-10", "2024-12-10", "2024-12-09",
-                                         "2024-12-30", "2024-12-10"]),
-        "due_soon": [True, True, True, False, True],
-        "new_delinquent": [False] * 5,
-        "changed": [False, False, False, False, True],
+                                         "2024-12-30", "2024-12-10", None]),
+        "due_soon": [True, True, True, False, True, False],
+        "new_delinquent": [False] * 6,
+        "changed": [False, False, False, False, True, False],
     })  # fmt: skip
-    prev_ids = pa.array(["a", "b", "c", "d", "e"])
-    scored_on = np.array(["2024-12-02", "2024-12-03", "2024-12-02", "2024-12-01", "2024-12-03"],
-                         dtype="datetime64[D]")  # fmt: skip
+    prev_ids = pa.array(["a", "b", "c", "d", "e", "f"])
+    scored_on = np.array(["2024-12-02", "2024-12-03", "2024-12-02", "2024-12-01", "2024-12-03",
+                          "2024-11-25"], dtype="datetime64[D]")  # fmt: skip
     got = needs_fresh_score(flags, prev_ids, scored_on, as_of, 7)
     # a: its window opened on the 3rd, scored on the 2nd → fresh; b: scored inside → carried;
     # c: window opened on the 2nd, scored on the 2nd → carried; d: not due soon → carried;
-    # e: changed → fresh
-    assert list(got) == [True, False, False, False, True]
+    # e: changed → fresh; f: its score is 8 days old → fresh
+    assert list(got) == [True, False, False, False, True, True]
     nothing = needs_fresh_score(flags, prev_ids[:0], scored_on[:0], as_of, 7)
-    assert list(nothing) == [True] * 5
+    assert list(nothing) == [True] * 6
     assert np.asarray(got).dtype == bool
+
+
+def test_dpd_aging_and_penalty_accrual_are_not_changes() -> None:
+    cols = {"account_id": ["a", "b", "c"], "status": ["overdue"] * 3, "bucket_cn": ["M1"] * 3,
+            "paid_total_fen": [100, 100, 100], "waived_total_fen": [0, 0, 0]}  # fmt: skip
+    before = pa.table({**cols, "total_overdue_fen": [500, 500, 500],
+                       "penalty_accrued_fen": [10, 10, 10]})  # fmt: skip
+    now = pa.table({**cols, "total_overdue_fen": [505, 505, 900],
+                    "penalty_accrued_fen": [15, 15, 15]})  # fmt: skip
+    now = now.set_column(3, "paid_total_fen", pa.array([100, 150, 100]))
+    assert daily_items._changed(now, before).to_pylist() == [False, True, True]

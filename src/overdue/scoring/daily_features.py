@@ -187,9 +187,12 @@ def day_rows_sql(
                     ["account_id", *CHANGE_COLUMNS])  # fmt: skip
         prev_join = f"LEFT JOIN {prev} p ON a.account_id = p.account_id"
         tests = ["p.account_id IS NULL"]
-        for c in CHANGE_COLUMNS:
-            blank = "''" if c in STRING_CHANGE else "-1"
-            tests.append(f"COALESCE(a.{c}, {blank}) != COALESCE(p.{c}, {blank})")
+        for c in STRING_CHANGE:
+            tests.append(f"COALESCE(a.{c}, '') != COALESCE(p.{c}, '')")
+        for c in daily_items.EVENT_NUMBERS:
+            tests.append(f"COALESCE(a.{c}, -1) != COALESCE(p.{c}, -1)")
+        tests.append("COALESCE(a.total_overdue_fen - a.penalty_accrued_fen, -1) "
+                     "!= COALESCE(p.total_overdue_fen - p.penalty_accrued_fen, -1)")  # fmt: skip
         changed = " OR ".join(tests)
         new_delinquent = f"a.delinquent_since IS NOT NULL AND a.delinquent_since > {_d(previous)}"
     # items grouped by (account, due date) first: every item condition depends on the due date

@@ -25,9 +25,28 @@ from overdue.portfolio.eod import snapshot_files, snapshot_item_files
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
 from overdue.scoring.features import WINDOWS_DAYS
 
-CHANGE_COLUMNS = ("status", "dpd", "bucket_cn", "total_overdue_fen", "paid_total_fen",
-                  "penalty_accrued_fen", "waived_total_fen")  # fmt: skip
+# What a change of state is, for the fresh-score rule: status, bucket, paid and waived totals and
+# the overdue amount before penalty. DPD aging and penalty accrual move every day for every
+# overdue account and are not events; ``MAX_SCORE_AGE_DAYS`` bounds how stale they may get.
+CHANGE_COLUMNS = ("status", "bucket_cn", "total_overdue_fen", "penalty_accrued_fen",
+                  "paid_total_fen", "waived_total_fen")  # fmt: skip
 STRING_CHANGE = ("status", "bucket_cn")
+EVENT_NUMBERS = ("paid_total_fen", "waived_total_fen")
+
+
+def event_values(table: pa.Table) -> dict[str, pa.Array]:
+    """The values whose change is an event (nulls as "" or -1), from ``CHANGE_COLUMNS``."""
+    out: dict[str, pa.Array] = {}
+    for name in STRING_CHANGE:
+        out[name] = pc.fill_null(table[name].combine_chunks(), "")
+    for name in EVENT_NUMBERS:
+        out[name] = pc.fill_null(table[name].combine_chunks(), -1)
+    before_penalty = pc.subtract(table["total_overdue_fen"].combine_chunks(),
+                                 table["penalty_accrued_fen"].combine_chunks())  # fmt: skip
+    out["overdue_before_penalty_fen"] = pc.fill_null(before_penalty, -1)
+    return out
+
+
 BASE_COLUMNS = ("account_id", "as_of", "product", "status", "bucket_cn", "delinquent_since",
                 "dpd", "max_dpd", "total_overdue_fen", "penalty_accrued_fen",
                 "revolved_amount_fen", "paid_total_fen")  # fmt: skip
@@ -171,16 +190,14 @@ def day_rows(snapshot_dir: Path, as_of: date, previous: date | None, warning_day
 
 def _changed(now: pa.Table, before: pa.Table) -> pa.Array:
     ids = now["account_id"].combine_chunks()
-    if ids.equals(before["account_id"].combine_chunks()):  # the same accounts in the same order
-        was = {name: before[name].combine_chunks() for name in CHANGE_COLUMNS}
-        changed = np.zeros(len(ids), dtype=bool)
-    else:
-        was = _aligned(before, ids, CHANGE_COLUMNS)
+    if not ids.equals(before["account_id"].combine_chunks()):  # align yesterday's rows
         position = pc.index_in(ids, value_set=before["account_id"].combine_chunks())
-        changed = pc.is_null(position).to_numpy(zero_copy_only=False)
-    for name in CHANGE_COLUMNS:
-        blank: str | int = "" if name in STRING_CHANGE else -1
-        a = pc.fill_null(now[name].combine_chunks(), blank)
-        b = pc.fill_null(was[name], blank)
-        changed = changed | pc.not_equal(a, b).to_numpy(zero_copy_only=False)
+        before = before.take(position)
+        missing = pc.is_null(position).to_numpy(zero_copy_only=False)
+    else:
+        missing = np.zeros(len(ids), dtype=bool)
+    a, b = event_values(now), event_values(before)
+    changed = missing.copy()
+    for name in a:
+        changed = changed | pc.not_equal(a[name], b[name]).to_numpy(zero_copy_only=False)
     return pa.array(changed)

@@ -8,13 +8,17 @@ accounts that need a fresh score and carry the others' previous scores forward.
 
 An account is in the early-warning population when it is current and its next item falls due
 within the model's horizon, in the collection population when it is in M1. It gets a fresh
-score when its next due date is within ``warning_days`` (7), it became delinquent since the
-previous snapshot, its state changed since the previous snapshot (status, DPD, bucket, overdue,
-paid or penalty amounts), it was not in the previous snapshot, or it has no previous score
-from the same model version; the others keep their previous row (with its ``score_as_of``).
+score (``needs_fresh_score``) when it has no previous score from the same model version, its
+state changed since the previous snapshot (status, bucket, paid or waived totals, overdue amount
+before penalty: DPD aging and penalty accrual alone are not events), it became delinquent, its
+next due date is inside the ``warning_days`` (7) window and its previous score predates that
+window, or its previous score is older than ``MAX_SCORE_AGE_DAYS`` (7); the others keep their
+previous row (with its ``score_as_of``).
 
-Both engines run the same Ibis expressions (selection and features); the finishing step and
-the model run on the driver for DuckDB and inside ``mapInArrow`` on Spark's executors.
+DuckDB runs the daily path of ``daily_items`` / ``daily_features`` (plain SQL and Arrow, state
+kept beside each snapshot); Spark runs the Ibis definition (``features.feature_expr``), the
+finishing step and the models inside ``mapInArrow`` on its executors. Both give the same
+features and scores (tested).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from overdue.portfolio.eod import (
     snapshot_path,
 )
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
-from overdue.scoring import daily_features, gbm_compiled, promises, reasons, registry
+from overdue.scoring import daily_features, daily_items, gbm_compiled, promises, reasons, registry
 from overdue.scoring import features_generic as fg
 from overdue.scoring.book import read_book_info
 from overdue.scoring.features import (
@@ -72,8 +76,8 @@ SCORE_SCHEMA = pa.schema(
         *[(f"reason_{k}", pa.string()) for k in range(1, N_REASONS + 1)],
     ]
 )
-CHANGE_COLUMNS = ("status", "dpd", "bucket_cn", "total_overdue_fen", "paid_total_fen",
-                  "penalty_accrued_fen", "waived_total_fen")  # fmt: skip
+CHANGE_COLUMNS = daily_items.CHANGE_COLUMNS
+MAX_SCORE_AGE_DAYS = 7  # a score is refreshed at least weekly, whatever happened
 
 
 @dataclass
@@ -233,9 +237,13 @@ def selection_expr(
     prev = prev.select(pid=prev.account_id, **{f"p_{c}": prev[c] for c in CHANGE_COLUMNS})
     joined = base.mutate(due_soon=soon).left_join(prev, base.account_id == prev.pid)
     changed = joined.pid.isnull()
-    for c in CHANGE_COLUMNS:
-        blank = "" if c in ("status", "bucket_cn") else -1
-        changed = changed | (joined[c].fill_null(blank) != joined[f"p_{c}"].fill_null(blank))
+    for c in daily_items.STRING_CHANGE:
+        changed = changed | (joined[c].fill_null("") != joined[f"p_{c}"].fill_null(""))
+    for c in daily_items.EVENT_NUMBERS:
+        changed = changed | (joined[c].fill_null(-1) != joined[f"p_{c}"].fill_null(-1))
+    now_due = (joined.total_overdue_fen - joined.penalty_accrued_fen).fill_null(-1)
+    was_due = (joined.p_total_overdue_fen - joined.p_penalty_accrued_fen).fill_null(-1)
+    changed = changed | (now_due != was_due)
     since = ibis.literal(previous, type="date")
     return joined.select(
         "account_id",
@@ -261,7 +269,7 @@ def needs_fresh_score(
     versions only): no previous score, a state change, a new delinquency, or a next due date
     inside the warning window whose previous score was computed before that window opened
     (``next_due_date - warning_days``): one fresh score on entering the window, not one every
-    day inside it."""
+    day inside it; or a previous score older than ``MAX_SCORE_AGE_DAYS``."""
     ids = pa.array(flags["account_id"].to_numpy(dtype=object), pa.string())
     at = pc.index_in(ids, value_set=prev_ids)
     has_prev = at.is_valid().to_numpy(zero_copy_only=False)
@@ -275,7 +283,8 @@ def needs_fresh_score(
     opened = due - np.timedelta64(warning_days, "D")
     entered = flags["due_soon"].to_numpy(dtype=bool) & ~(last >= opened)
     changed = flags["changed"].to_numpy(dtype=bool) | flags["new_delinquent"].to_numpy(dtype=bool)
-    return ~has_prev | changed | entered
+    stale = ~(last >= np.datetime64(as_of, "D") - np.timedelta64(MAX_SCORE_AGE_DAYS, "D"))
+    return ~has_prev | changed | entered | stale
 
 
 def _previous_scores(snapshot_dir: Path, previous: date | None) -> pa.Table:
@@ -378,7 +387,7 @@ def score_snapshot(
     result.seconds["score"] = round(time.perf_counter() - started, 2)
 
     started = time.perf_counter()
-    # unchanged accounts keep their state, hence their population (a DPD change is a change)
+    # unchanged accounts keep their status and bucket, hence their population
     prev_ids = prev_scores["account_id"]
     keep = pc.and_(
         pc.invert(pc.is_in(prev_ids, value_set=pa.array(ids[wanted], pa.string()))),
