@@ -20,15 +20,31 @@ import pyarrow.compute as pc
 HOLDOUT: Final = "holdout"
 CHAMPION: Final = "champion"
 _SCALE: Final = float(2**64)
+MAX_REMEMBERED: Final = 4_000_000  # draws kept between calls (a daily run hashes the same ids)
+_remembered: dict[tuple[str, str], float] = {}
+
+
+def _draw(prefix: bytes, cid: str) -> float:
+    digest = hashlib.sha256(prefix + cid.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / _SCALE
 
 
 def unit_draws(customer_ids: Sequence[str], salt: str) -> npt.NDArray[np.float64]:
-    """One draw in [0, 1) per customer id: the first 8 bytes of sha256(salt|id) over 2**64."""
-    out = np.empty(len(customer_ids), dtype=np.float64)
+    """One draw in [0, 1) per customer id: the first 8 bytes of sha256(salt|id) over 2**64.
+
+    Draws are pure functions of (salt, id), so they are remembered between calls (at most
+    ``MAX_REMEMBERED``; the simulator decides for the same customers every day)."""
     prefix = f"{salt}|".encode()
+    known = _remembered
+    if len(known) + len(customer_ids) > MAX_REMEMBERED:
+        known.clear()
+    out = np.empty(len(customer_ids), dtype=np.float64)
     for i, cid in enumerate(customer_ids):
-        digest = hashlib.sha256(prefix + cid.encode()).digest()
-        out[i] = int.from_bytes(digest[:8], "big") / _SCALE
+        key = (salt, cid)
+        draw = known.get(key)
+        if draw is None:
+            draw = known[key] = _draw(prefix, cid)
+        out[i] = draw
     return out
 
 
