@@ -151,12 +151,13 @@ def test_fresh_once_on_entering_the_warning_window() -> None:
     prev_ids = pa.array(["a", "b", "c", "d", "e", "f"])
     scored_on = np.array(["2024-12-02", "2024-12-03", "2024-12-02", "2024-12-01", "2024-12-03",
                           "2024-11-25"], dtype="datetime64[D]")  # fmt: skip
-    got = needs_fresh_score(flags, prev_ids, scored_on, as_of, 7)
+    ids = pa.array(flags["account_id"])
+    got = needs_fresh_score(flags, ids, prev_ids, scored_on, as_of, 7)
     # a: its window opened on the 3rd, scored on the 2nd → fresh; b: scored inside → carried;
     # c: window opened on the 2nd, scored on the 2nd → carried; d: not due soon → carried;
     # e: changed → fresh; f: its score is 8 days old → fresh
     assert list(got) == [True, False, False, False, True, True]
-    nothing = needs_fresh_score(flags, prev_ids[:0], scored_on[:0], as_of, 7)
+    nothing = needs_fresh_score(flags, ids, prev_ids[:0], scored_on[:0], as_of, 7)
     assert list(nothing) == [True] * 6
     assert np.asarray(got).dtype == bool
 

@@ -261,16 +261,15 @@ FLAG_COLUMNS = ["account_id", "status", "bucket_cn", "next_due_date", "due_soon"
 
 
 def needs_fresh_score(
-    flags: pd.DataFrame, prev_ids: pa.ChunkedArray | pa.Array, scored_on: np.ndarray,
-    as_of: date, warning_days: int,
+    flags: pd.DataFrame, ids: pa.ChunkedArray | pa.Array, prev_ids: pa.ChunkedArray | pa.Array,
+    scored_on: np.ndarray, as_of: date, warning_days: int,
 ) -> np.ndarray:  # fmt: skip
-    """Which accounts of ``flags`` (``selection_expr``'s columns) need a fresh score, given
+    """Which accounts ``ids`` (their flags: ``selection_expr``'s columns) need a fresh score, given
     the previous scores' account ids and dates (``prev_ids``, ``scored_on``: current model
     versions only): no previous score, a state change, a new delinquency, or a next due date
     inside the warning window whose previous score was computed before that window opened
     (``next_due_date - warning_days``): one fresh score on entering the window, not one every
     day inside it; or a previous score older than ``MAX_SCORE_AGE_DAYS``."""
-    ids = pa.array(flags["account_id"].to_numpy(dtype=object), pa.string())
     at = pc.index_in(ids, value_set=prev_ids)
     has_prev = at.is_valid().to_numpy(zero_copy_only=False)
     position = at.fill_null(0).to_numpy(zero_copy_only=False)
@@ -341,11 +340,13 @@ def score_snapshot(
     if backend.name == "duckdb":  # plain SQL, the snapshot read once (daily_features)
         con: Any = backend.con.con  # type: ignore[attr-defined]
         day = daily_features.day_rows(con, snapshot_dir, as_of, previous, warning_days)
-        flags = day.select(FLAG_COLUMNS).to_pandas()
+        ids = day["account_id"]
+        flags = day.select(FLAG_COLUMNS[1:]).to_pandas()  # the ids stay in Arrow
     else:
         flags = backend.con.execute(  # type: ignore[attr-defined]
             selection_expr(source, as_of, previous, warning_days).order_by("account_id")
         )
+        ids = pa.chunked_array([pa.array(flags["account_id"].to_numpy(dtype=object), pa.string())])
     prev_scores = _previous_scores(snapshot_dir, previous)  # Arrow, current versions only
     for bm in models:
         other = pc.and_(pc.equal(prev_scores["model"], bm.name),
@@ -359,17 +360,18 @@ def score_snapshot(
     ).dt.days.astype("float64")
     for bm in models:
         member |= in_population(flags, bm.target)
-    ids = flags["account_id"].to_numpy(dtype=object)
     scored_on = prev_scores["score_as_of"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
-    wanted = needs_fresh_score(flags, prev_scores["account_id"], scored_on, as_of, warning_days)
+    wanted = needs_fresh_score(
+        flags, ids, prev_scores["account_id"], scored_on, as_of, warning_days
+    )
     wanted = wanted & member
     wanted = wanted | (member & full)
-    fresh_ids = ids[wanted].tolist()
+    fresh_arrow = ids.filter(pa.array(wanted))
     result.seconds["select"] = round(time.perf_counter() - started, 2)
 
     started = time.perf_counter()
     if day is not None:
-        fresh_table = pa.table({"account_id": pa.array(fresh_ids, pa.string())})
+        fresh_table = pa.table({"account_id": fresh_arrow})
         promise_rows = _promise_rows(backend, source, as_of, fresh_table)
         raw = daily_features.raw_rows(
             con, snapshot_dir, book_dir, source.snapshot_dates(as_of), as_of, previous, day,
@@ -379,6 +381,7 @@ def score_snapshot(
         fresh = score_rows(finish(raw.to_pandas(), as_of), models, as_of)
     else:
         with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
+            fresh_ids = fresh_arrow.to_pylist()
             only = _ids_table(backend, fresh_ids, Path(tmp)) if fresh_ids else None
             if fresh_ids:
                 fresh = _score_fresh(backend, source, as_of, only, models_dir, models)
@@ -390,8 +393,8 @@ def score_snapshot(
     # unchanged accounts keep their status and bucket, hence their population
     prev_ids = prev_scores["account_id"]
     keep = pc.and_(
-        pc.invert(pc.is_in(prev_ids, value_set=pa.array(ids[wanted], pa.string()))),
-        pc.is_in(prev_ids, value_set=pa.array(ids[member], pa.string())),
+        pc.invert(pc.is_in(prev_ids, value_set=fresh_arrow)),
+        pc.is_in(prev_ids, value_set=ids.filter(pa.array(member))),
     )
     carried = prev_scores.filter(keep)
     out = pa.concat_tables([_to_arrow(fresh), carried]).sort_by(
