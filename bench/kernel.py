@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,13 +32,20 @@ from book_factory import START, random_book, write_book  # noqa: E402
 from overdue.portfolio.engines import BATCH_ROWS, DuckDBBackend  # noqa: E402
 from overdue.portfolio.eod import (  # noqa: E402
     load_book,
+    read_snapshot,
     resolve_policies,
     run_eod,
     snapshot_files,
+    snapshot_item_files,
 )
 from overdue.portfolio.eod_inputs import rebuild_rows, replay_accounts, resume_rows  # noqa: E402
 from overdue.portfolio.fast_kernel import run_batch_fast  # noqa: E402
-from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig, run_batch  # noqa: E402
+from overdue.portfolio.kernel import (  # noqa: E402
+    ACCOUNT_STATE_SCHEMA,
+    ITEM_ROW_SCHEMA,
+    KernelConfig,
+    run_batch,
+)
 
 Kernel = Callable[[pa.RecordBatch, KernelConfig], pa.RecordBatch]
 
@@ -87,10 +94,10 @@ def read_all_inputs(data_dir: Path) -> float:
     return time.perf_counter() - started
 
 
-def read_write_snapshot(files: list[Path], out: Path) -> float:
+def read_write_snapshot(snapshots: Path, as_of: date, out: Path) -> float:
+    """Read one snapshot (accounts and item rows, joined back) and write it as one file."""
     started = time.perf_counter()
-    table = pq.read_table(files, schema=SNAPSHOT_SCHEMA)
-    pq.write_table(table, out)
+    pq.write_table(read_snapshot(snapshots, as_of), out)
     return time.perf_counter() - started
 
 
@@ -119,12 +126,13 @@ def main() -> None:
         run_eod(data_dir, as_of, snapshots, backend=backend)
         following = as_of + timedelta(days=1)
         window = load_book(backend, data_dir, as_of, following)
-        previous = backend.read_table(snapshot_files(snapshots, as_of), SNAPSHOT_SCHEMA, None)
+        previous = backend.read_table(snapshot_files(snapshots, as_of), ACCOUNT_STATE_SCHEMA, None)
+        items = backend.read_table(snapshot_item_files(snapshots, as_of), ITEM_ROW_SCHEMA, None)
         replay = replay_accounts(window, previous, as_of)
         incremental = KernelConfig(as_of=following, previous=as_of, policies=policies)
-        batches = fetch(backend, resume_rows(window, previous, following, replay))
+        batches = fetch(backend, resume_rows(window, previous, items, following, replay))
         compare("incremental", batches, incremental, args.python_accounts)
-        io = read_write_snapshot(snapshot_files(snapshots, as_of), work / "copy.parquet")
+        io = read_write_snapshot(snapshots, as_of, work / "copy.parquet")
         print(f"  reading + writing the snapshot: {io / args.accounts * 1e6:.2f} µs/account")
     finally:
         shutil.rmtree(work, ignore_errors=True)
