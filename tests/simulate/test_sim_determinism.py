@@ -32,6 +32,25 @@ def test_same_seed_same_outputs(tmp_path: Path) -> None:
     spec = load_spec(tmp_path / "opt.yaml")
     assert spec.experiment.challengers == []
     assert set(result["chosen"]) <= {s.name for s in spec.segments}
+    # the same through the CLI, with the options the shipped optimised spec was made with
+    from typer.testing import CliRunner
+
+    from overdue.cli import app
+
+    args = ["optimise", str(a / "logs" / "strategy"), "--strategy", "default", "--out",
+            str(tmp_path / "cli.yaml"), "--experiment-from", "aggressive", "--no-evidence",
+            "--pessimistic", "--complaints-share", "0.6"]  # fmt: skip
+    ran = CliRunner().invoke(app, args)
+    assert ran.exit_code == 0, ran.output
+    method = json.loads((tmp_path / "cli.effects.json").read_text())["method"]
+    assert (method["evidence"], method["pessimistic"], method["complaints_share"]) == (
+        False,
+        True,
+        0.6,
+    )
+    assert load_spec(tmp_path / "cli.yaml").experiment.salt == load_spec("aggressive").experiment.salt
+    bad = CliRunner().invoke(app, [*args[:-1], "1.5"])
+    assert bad.exit_code != 0 and "complaints-share" in f"{bad.output}{bad.exception}"
 
 
 def test_demo_strategies_reports_per_arm(tmp_path: Path) -> None:

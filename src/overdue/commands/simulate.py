@@ -14,6 +14,7 @@ SIMULATE_EPILOG = (
 OPTIMISE_EPILOG = (
     "Example: overdue optimise out/sim/logs/strategy --strategy default --out out/optimised.yaml"
 )
+COMPARE_EPILOG = "Example: overdue compare-runs out/sim/logs/strategy out/sim/logs/vs"
 
 
 def register(app: typer.Typer) -> None:
@@ -107,12 +108,48 @@ def register(app: typer.Typer) -> None:
         strategy: str = typer.Option(
             "default", "--strategy", help="The strategy the logs come from (its segments)."
         ),
-    ) -> None:
+        experiment_from: str | None = typer.Option(
+            None, "--experiment-from",
+            help="Take the hold-out share and salt of this spec (e.g. default), to compare on "
+            "the same hold-out customers.",
+        ),
+        evidence: bool = typer.Option(
+            True, "--evidence/--no-evidence",
+            help="No contact where the effect's interval includes zero and the path costs.",
+        ),
+        pessimistic: bool = typer.Option(
+            False, "--pessimistic",
+            help="Value a departure from the champion at the lower 95 percent bound of its gain.",
+        ),
+        complaints_share: float = typer.Option(
+            1.0, "--complaints-share",
+            help="Complaint budget: at most this share of the champion's complaints (0..1].",
+        ),
+    ) -> None:  # fmt: skip
         """Estimate each action's effect per segment from logged outcomes; allocate with HiGHS."""
         from overdue.errors import BadInput
         from overdue.strategy.optimise import optimise_from_logs
 
         if not (logs / "customers.parquet").is_file():
             raise BadInput(f"{logs}: no customers.parquet (a simulation's logs/<strategy> folder)")
-        result = optimise_from_logs(logs, strategy, out)
+        if not 0 < complaints_share <= 1:
+            raise BadInput(f"--complaints-share: {complaints_share} must be in (0, 1]")
+        result = optimise_from_logs(
+            logs, strategy, out, experiment_from=experiment_from, evidence=evidence,
+            pessimistic=pessimistic, complaints_share=complaints_share,
+        )  # fmt: skip
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+    @app.command("compare-runs", epilog=COMPARE_EPILOG)
+    def compare_runs_command(
+        logs_a: Path = typer.Argument(..., help="Logs of one strategy (OUT/logs/strategy)."),
+        logs_b: Path = typer.Argument(..., help="Logs of the other, same customers (OUT/logs/vs)."),
+    ) -> None:
+        """Paired differences per customer between two strategies of one --vs simulation."""
+        from overdue.errors import BadInput
+        from overdue.strategy.optimise import paired_comparison
+
+        for folder in (logs_a, logs_b):
+            if not (folder / "customers.parquet").is_file():
+                raise BadInput(f"{folder}: no customers.parquet (a simulation's logs folder)")
+        typer.echo(json.dumps(paired_comparison(logs_a, logs_b), indent=1))
