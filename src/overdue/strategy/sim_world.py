@@ -181,7 +181,7 @@ class World:
         self.flags = flags
         self.seed = seed
         self.book = book
-        self.account_index = {a: i for i, a in enumerate(people.account_id.to_pylist())}
+        assert pc.count_distinct(people.account_id).as_py() == people.n_accounts, "unique ids"
         self.last_reminded = np.full(people.n_accounts, -(10**6), dtype=np.int64)
         self.delivered = np.zeros((FATIGUE_WINDOW_DAYS, people.n_customers), dtype=np.int64)
         self.pending: dict[int, list[tuple[IntArray, FloatArray]]] = defaultdict(list)
@@ -364,8 +364,10 @@ class World:
         pq.write_table(payments, folder / PART_FILE)
 
     def _accounts(self, ids: pa.ChunkedArray | pa.Array) -> IntArray:
-        index = self.account_index
-        return np.array([index[a] for a in ids.to_pylist()], dtype=np.int64)
+        """Each id's row in the book's accounts (every id is a book account)."""
+        rows = pc.index_in(ids, value_set=self.people.account_id)
+        assert rows.null_count == 0, "contacts name accounts missing from the book"
+        return np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _contact_keys(ids: pa.ChunkedArray | pa.Array) -> IntArray:
