@@ -48,7 +48,9 @@ def test_same_seed_same_outputs(tmp_path: Path) -> None:
         True,
         0.6,
     )
-    assert load_spec(tmp_path / "cli.yaml").experiment.salt == load_spec("aggressive").experiment.salt
+    assert (
+        load_spec(tmp_path / "cli.yaml").experiment.salt == load_spec("aggressive").experiment.salt
+    )
     bad = CliRunner().invoke(app, [*args[:-1], "1.5"])
     assert bad.exit_code != 0 and "complaints-share" in f"{bad.output}{bad.exception}"
 
