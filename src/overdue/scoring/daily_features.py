@@ -416,13 +416,48 @@ def _roll_payments(
     kept = last.filter(pc.invert(pc.is_in(last["account_id"], value_set=touched)))
     merged = _later_dates(kept.combine_chunks(), news.combine_chunks())
     lost = pc.filter(touched, pc.invert(pc.is_in(touched, value_set=new_recent["account_id"])))
-    if len(lost):  # a reversal left no recent payment: look these accounts up in full
-        _recent, full_last = _payments_from_history(
-            con, book_dir, as_of, pa.table({"account_id": lost})
-        )
+    if len(lost):  # a reversal left no recent payment: look these accounts up further back
+        full_last = _latest_payments(con, book_dir, as_of, pa.table({"account_id": lost}))
         keep = merged.filter(pc.invert(pc.is_in(merged["account_id"], value_set=lost)))
         merged = pa.concat_tables([keep, full_last]).combine_chunks()
     return new_recent, merged
+
+
+LOOKBACK_PARTITIONS = 31  # partitions read per step when looking for older payments
+
+
+def _latest_payments(con: Any, book_dir: Path, as_of: date, lost: pa.Table) -> pa.Table:
+    """The latest payment date (not reversed by ``as_of``) of each account in ``lost``, reading
+    the payment partitions newest first and stopping once no older partition can hold a later
+    one (a payment's value date is never after its booking date)."""
+    rev = scan(event_files(book_dir, "reversals", None, as_of),
+               contract.TABLES["reversals"].arrow_schema(), ["payment_id", "account_id"])  # fmt: skip
+    con.register("_lost_ids", lost)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _lost_rev AS SELECT payment_id FROM {rev} "
+                "WHERE account_id IN (SELECT account_id FROM _lost_ids)")  # fmt: skip
+    folders = partition_dates(book_dir / "payments")
+    days = sorted((d for d in folders if d <= as_of), reverse=True)
+    best: dict[str, date] = {}
+    spec = contract.TABLES["payments"].arrow_schema()
+    for start in range(0, len(days), LOOKBACK_PARTITIONS):
+        step = days[start : start + LOOKBACK_PARTITIONS]
+        files = [f for d in step for f in sorted(folders[d].glob("*.parquet"))]
+        pay = scan(files, spec, ["payment_id", "account_id", "value_date"])
+        found = con.sql(f"""
+            SELECT p.account_id, MAX(p.value_date) AS last_payment_date
+            FROM {pay} p ANTI JOIN _lost_rev r ON p.payment_id = r.payment_id
+            WHERE p.account_id IN (SELECT account_id FROM _lost_ids)
+              AND p.value_date <= {_d(as_of)}
+            GROUP BY p.account_id
+        """).fetchall()  # fmt: skip
+        for account_id, day in found:
+            best[account_id] = max(day, best.get(account_id, day))
+        oldest = step[-1]  # older partitions hold value dates before ``oldest``
+        if len(best) == lost.num_rows and min(best.values()) >= oldest - timedelta(days=1):
+            break
+    ids = sorted(best)
+    return pa.table({"account_id": pa.array(ids, pa.string()),
+                     "last_payment_date": pa.array([best[i] for i in ids], pa.date32())})  # fmt: skip
 
 
 def _later_dates(last: pa.Table, news: pa.Table) -> pa.Table:
