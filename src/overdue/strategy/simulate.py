@@ -22,6 +22,7 @@ customer and arm, the optimiser's input). Same config → identical files.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -74,6 +75,9 @@ CONTACT_COLUMNS: Final = (
 )
 Progress = Callable[[str, int, int], None]
 EPOCH: Final = date(1970, 1, 1)
+PROCESSES_ENV: Final = "OVERDUE_SIM_PROCESSES"
+MAX_PROCESSES: Final = 2  # one per strategy
+CSV_COPY_BYTES: Final = 16 << 20
 HISTORY_KEEP_DAYS: Final = 14  # the gate looks back 7 days (+ its margins); older attempts go
 
 
@@ -89,6 +93,8 @@ class SimConfig:
     engine: str = "duckdb"
     keep_snapshots: bool = False
     book: Path | None = None  # reuse a prepared base book (from an earlier run) if given
+    # strategies run in parallel processes (same outputs); default from OVERDUE_SIM_PROCESSES
+    processes: int = field(default_factory=lambda: int(os.environ.get(PROCESSES_ENV, "1")))
 
     def __post_init__(self) -> None:
         if not 1 <= self.days <= MAX_DAYS:
@@ -97,6 +103,8 @@ class SimConfig:
             raise ValueError(f"accounts: {self.accounts} must be between 10 and {MAX_ACCOUNTS}")
         if self.profile not in ("cn", "us"):
             raise ValueError(f"profile: {self.profile!r} must be cn or us")
+        if not 1 <= self.processes <= MAX_PROCESSES:
+            raise ValueError(f"processes: {self.processes} must be between 1 and {MAX_PROCESSES}")
 
 
 @dataclass
@@ -117,8 +125,6 @@ class StrategyRun:
 
 def simulate(config: SimConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Run the simulation and write its outputs (see the module docstring)."""
-    from overdue.strategy import wiring
-
     out = Path(config.out)
     work = out / "_work"
     out.mkdir(parents=True, exist_ok=True)
@@ -136,42 +142,119 @@ def simulate(config: SimConfig, progress: Progress | None = None) -> dict[str, A
         run_eod(base, start - timedelta(days=1), base_snaps, engine=config.engine)
     flags0 = initial_flags(people, config.seed, start)
     specs = [("strategy", config.strategy)] + ([("vs", config.vs)] if config.vs else [])
-    csv_path = out / "contacts.csv"
-    writer = _CsvWriter(csv_path)
     summary: dict[str, Any] = {
         "config": _config_json(config, start),
         "confidence_intervals": "95 %, normal approximation over customers "
         "(ratios: delta method; shares: binomial)",
         "strategies": {},
     }
-    runs = []
-    try:
-        for label, strategy in specs:
-            spec = wiring.load_strategy(strategy)
-            run = _new_run(label, spec, base, base_snaps, work, people, flags0, config, start)
-            for done, day in enumerate(day_range(start, config.days), start=1):
-                _simulate_day(run, day, config, writer)
-                if progress is not None:
-                    progress(f"{label}: {spec.name}", done, config.days)
-            summary["strategies"][label] = _strategy_summary(run, people, config)
-            _write_logs(run, people, out / "logs" / label)
-            runs.append(run)
-    finally:
-        writer.close()
-    _write_people(out, people, flags0, runs, start)
+    setting = _Setting(config, start, base, base_snaps, work, people, flags0)
+    if config.processes > 1 and len(specs) > 1:
+        done = _in_processes(setting, specs, out / "contacts.csv", config.processes)
+    else:
+        writer = _CsvWriter(out / "contacts.csv")
+        try:
+            done = [_one_strategy(setting, label, s, writer, progress) for label, s in specs]
+        finally:
+            writer.close()
+    for result in done:
+        summary["strategies"][result.label] = result.summary
+    _write_people(out, people, flags0, [(r.label, r.flag_events) for r in done], start)
     (out / "summary.json").write_text(
         json.dumps(_rounded(summary), indent=2, ensure_ascii=False) + "\n"
     )
     seconds: dict[str, Any] = {"prepare_book": round(prepare_seconds, 1)}
-    for run in runs:
-        seconds[run.label] = {k: round(v, 1) for k, v in sorted(run.seconds.items())}
+    for result in done:
+        seconds[result.label] = {k: round(v, 1) for k, v in sorted(result.seconds.items())}
     seconds["total"] = round(time.perf_counter() - started, 1)
     (out / "timings.json").write_text(json.dumps(seconds, indent=2) + "\n")
     summary["seconds"] = seconds  # returned, not in summary.json (timings vary between runs)
     if not config.keep_snapshots:
-        for run in runs:
-            _prune(run.snapshots, keep=None)
+        for result in done:
+            _prune(result.snapshots, keep=None)
     return summary
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What every strategy's run starts from (picklable: a run may go to another process)."""
+
+    config: SimConfig
+    start: date
+    base: Path
+    base_snaps: Path
+    work: Path
+    people: People
+    flags0: dict[str, np.ndarray]
+
+
+@dataclass
+class _Done:
+    label: str
+    summary: dict[str, Any]
+    flag_events: list[tuple[str, str, str]]
+    seconds: dict[str, float]
+    snapshots: Path
+
+
+def _one_strategy(
+    setting: _Setting,
+    label: str,
+    strategy: str | Path,
+    writer: _CsvWriter,
+    progress: Progress | None = None,
+) -> _Done:
+    """One strategy over every simulated day: its contacts into ``writer``, its summary and
+    logs."""
+    from overdue.strategy import wiring
+
+    config, people = setting.config, setting.people
+    spec = wiring.load_strategy(strategy)
+    run = _new_run(label, spec, setting.base, setting.base_snaps, setting.work, people,
+                   setting.flags0, config, setting.start)  # fmt: skip
+    for n, day in enumerate(day_range(setting.start, config.days), start=1):
+        _simulate_day(run, day, config, writer)
+        if progress is not None:
+            progress(f"{label}: {spec.name}", n, config.days)
+    summary = _strategy_summary(run, people, config)
+    _write_logs(run, people, Path(config.out) / "logs" / label)
+    return _Done(label, summary, run.world.flag_events, run.seconds, run.snapshots)
+
+
+def _strategy_apart(setting: _Setting, label: str, strategy: str | Path, part: Path) -> _Done:
+    """:func:`_one_strategy` in a process of its own, its contacts into the CSV file ``part``."""
+    writer = _CsvWriter(part)
+    try:
+        return _one_strategy(setting, label, strategy, writer)
+    finally:
+        writer.close()
+
+
+def _in_processes(
+    setting: _Setting, specs: list[tuple[str, str | Path]], csv_path: Path, processes: int
+) -> list[_Done]:
+    """The strategies in parallel processes; ``contacts.csv`` = their parts in spec order (one
+    header), byte for byte what one process writes."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    parts = [setting.work / f"contacts-{label}.csv" for label, _ in specs]
+    workers = min(processes, len(specs))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [
+            pool.submit(_strategy_apart, setting, label, strategy, part)
+            for (label, strategy), part in zip(specs, parts, strict=True)
+        ]
+        done = [f.result() for f in futures]
+    with csv_path.open("wb") as target:
+        for i, part in enumerate(parts):
+            with part.open("rb") as source:
+                header = source.readline()
+                if i == 0:
+                    target.write(header)
+                shutil.copyfileobj(source, target, CSV_COPY_BYTES)
+            part.unlink()
+    return done
 
 
 def _start_of(book: Path) -> date:
@@ -422,7 +505,11 @@ def _plan_facts(table: pa.Table) -> dict[str, Any]:
 
 
 def _write_people(
-    out: Path, people: People, flags0: dict[str, np.ndarray], runs: list[StrategyRun], start: date
+    out: Path,
+    people: People,
+    flags0: dict[str, np.ndarray],
+    events: list[tuple[str, list[tuple[str, str, str]]]],
+    start: date,
 ) -> None:
     pacsv.write_csv(
         pa.table(
@@ -439,8 +526,8 @@ def _write_people(
     for name in FLAG_COLUMNS:
         for i in np.flatnonzero(flags0[name]):
             rows.append(("", ids[int(i)], name, f"{start - timedelta(days=1)}T00:00:00+00:00"))
-    for run in runs:
-        rows += [(run.label, cid, flag, at) for at, cid, flag in run.world.flag_events]
+    for label, flag_events in events:
+        rows += [(label, cid, flag, at) for at, cid, flag in flag_events]
     pacsv.write_csv(
         pa.table(
             {
