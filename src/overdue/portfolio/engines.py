@@ -108,6 +108,8 @@ class DuckDBBackend:
         # DuckDB would take 80 % of the RAM before spilling; the batch keeps within a budget.
         memory = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_DUCKDB_MEMORY
         self.con.con.execute(f"SET memory_limit = '{_memory_setting(memory)}'")
+        # No progress bar in the commands' output (long statements would draw one on stdout).
+        self.con.con.execute("SET enable_progress_bar = false")
         self._empty = 0
 
     def read_table(self, files: Sequence[Path], schema: pa.Schema, base: Path | None) -> ir.Table:

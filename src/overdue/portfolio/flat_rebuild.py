@@ -178,14 +178,39 @@ def flat_batches(
         f"CREATE OR REPLACE TEMP TABLE {INDEX_TABLE} AS SELECT *, "
         f"(row_number() OVER (ORDER BY account_id) - 1)::BIGINT AS idx FROM ({accounts_sql})"
     )
+    staged: list[str] = []
     try:
         n = int(con.sql(f"SELECT count(*) FROM {INDEX_TABLE}").fetchall()[0][0])
         assert n <= MAX_SLABS * slab_accounts, f"{n} accounts: more than {MAX_SLABS} slabs"
+        if n > slab_accounts:  # several slabs: join the events to the numbering once, not per slab
+            collections = _staged(con, collections, staged)
         for lo in range(0, n, slab_accounts):
             hi = min(n, lo + slab_accounts)
-            yield from _slab(con, account_columns, collections, lo, hi, batch_accounts)
+            yield from _slab(
+                con, account_columns, collections, lo, hi, batch_accounts, bool(staged)
+            )
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {INDEX_TABLE}")
+        for table in (*staged, INDEX_TABLE):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _staged(
+    con: Any, collections: dict[str, tuple[str, tuple[str, ...]]], staged: list[str]
+) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each collection joined to the account numbering once, into a temporary table (DuckDB
+    spills it beyond its memory limit); a slab then reads its rows by ``idx`` alone. Joining per
+    slab read and hash-probed every event once per slab: O(slabs × events)."""
+    out = {}
+    for name, (sql, fields) in collections.items():
+        table = f"{INDEX_TABLE}_{name}"
+        staged.append(table)
+        selected = ", ".join(f"e.{f}" for f in fields)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT a.idx AS account_idx, {selected} "
+            f"FROM ({sql}) AS e JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id"
+        )
+        out[name] = (table, fields)
+    return out
 
 
 def _slab(
@@ -195,7 +220,10 @@ def _slab(
     lo: int,
     hi: int,
     batch_accounts: int,
+    staged: bool = False,
 ) -> Iterator[pa.RecordBatch]:
+    """One slab's rows; ``staged``: each collection's SQL is a table already numbered
+    (``account_idx``) by ``_staged``."""
     columns = ", ".join(account_columns)
     accounts = con.sql(
         f"SELECT {columns} FROM {INDEX_TABLE} WHERE idx >= {lo} AND idx < {hi} ORDER BY idx"
@@ -204,13 +232,18 @@ def _slab(
     grouped: dict[str, _Grouped] = {}
     for name, (sql, fields) in collections.items():
         selected = ", ".join(f"e.{f}" for f in fields)
-        fetched = [
-            con.sql(
+        if staged:
+            query = (
+                f"SELECT e.account_idx AS idx, {selected} FROM {sql} AS e "
+                f"WHERE e.account_idx >= {lo} AND e.account_idx < {hi}"
+            )
+        else:
+            query = (
                 f"SELECT a.idx, {selected} FROM ({sql}) AS e "
                 f"JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id "
                 f"WHERE a.idx >= {lo} AND a.idx < {hi}"
-            ).to_arrow_table()
-        ]
+            )
+        fetched = [con.sql(query).to_arrow_table()]
         grouped[name] = _grouped(fetched, fields, lo, hi - lo)
     for first in range(0, hi - lo, batch_accounts):
         last = min(hi - lo, first + batch_accounts)
