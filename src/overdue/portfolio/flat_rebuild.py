@@ -20,8 +20,10 @@ snapshot's item rows (its flat ``items/`` side table) are one more collection, `
 grouped by account like the events, instead of a SQL ``collect`` of 19-field structs.
 
 Accounts are processed in slabs of ``slab_accounts`` (each slab's events are held in memory at
-once, the join reading the event files once per slab), then handed on in batches of
-``batch_accounts``.
+once), then handed on in batches of ``batch_accounts``. With several slabs, every collection is
+first joined to the numbering once, into a DuckDB temporary table, and each slab reads its rows
+by ``idx`` (joining per slab read and probed all the events once per slab: the 10M rebuild took
+492 s of CPU that way, 285 s staged).
 """
 
 from __future__ import annotations
