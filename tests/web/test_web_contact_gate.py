@@ -129,7 +129,7 @@ def test_the_daily_connected_cap_counts_logged_calls_and_sent_robot_calls(
 def test_a_disputed_debt_is_not_called_and_the_page_says_why(cn_app: FastAPI) -> None:
     c, csrf, case_id = _collector(cn_app)
     _customer_of(cn_app, case_id, time_zone=zone_with_local_hour_in(OPEN), dispute=True)
-    page = c.get(f"/cases/{case_id}?lang=en").text
+    page = c.get(f"/cases/{case_id}?lang=en&check=1").text
     assert 'id="call-now"' in page and "the debt is disputed" in page
     form = {"channel": "voice_agent", "outcome": "no_answer", "csrf_token": csrf["X-CSRF-Token"]}
     posted = c.post(f"/cases/{case_id}/outcome", data=form, follow_redirects=False)
@@ -142,9 +142,11 @@ def test_a_disputed_debt_is_not_called_and_the_page_says_why(cn_app: FastAPI) ->
 def test_the_case_page_says_a_call_is_allowed_in_working_hours(cn_app: FastAPI) -> None:
     c, _, case_id = _collector(cn_app)
     _customer_of(cn_app, case_id, time_zone=zone_with_local_hour_in(OPEN))
-    assert "An agent call is allowed now." in c.get(f"/cases/{case_id}?lang=en").text
+    plain = c.get(f"/cases/{case_id}?lang=en").text  # the check runs only when asked
+    assert 'id="call-check"' in plain and 'id="call-now"' not in plain
+    assert "An agent call is allowed now." in c.get(f"/cases/{case_id}?lang=en&check=1").text
     _customer_of(cn_app, case_id, time_zone=zone_with_local_hour_in(QUIET))
-    page = c.get(f"/cases/{case_id}?lang=en").text
+    page = c.get(f"/cases/{case_id}?lang=en&check=1").text
     assert "No agent call now:" in page and "quiet hours" in page
 
 

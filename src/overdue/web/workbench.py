@@ -149,11 +149,14 @@ def case_page(
     done: Annotated[str | None, Query(max_length=20)] = None,
     error: Annotated[str | None, Query(max_length=500)] = None,
     blocked: Annotated[str | None, Query(max_length=40)] = None,
+    check: Annotated[bool, Query()] = False,
 ) -> HTMLResponse:
     lang = lang_of(request, user)
     actor = actor_of(user)
     case = views.get_case(session, actor, case_id, reason=reason or None, at=utc_now())
-    call_now = _call_now(session, case_id, profile_of(request))
+    # the gate's verdict on an agent call now, when asked (the "may I call?" link): it reads the
+    # debtor's 8-day contact history, too much to pay on every view of the page
+    call_now = _call_now(session, case_id, profile_of(request)) if check else None
     entries = views.timeline(session, actor, case_id)
     parts, adds_up = _breakdown(case)
     as_of = business_date(request, session)
