@@ -236,44 +236,13 @@ def raw_scores(forest: FlatForest, x: np.ndarray) -> np.ndarray:
     return _raw_scores(x, forest.roots, forest.depth, *forest.packed())
 
 
-@numba.njit(parallel=True, cache=True)
-def _path_contributions(
-    x: np.ndarray, roots: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
-    children: np.ndarray, flags: np.ndarray, cat_start: np.ndarray, cat_len: np.ndarray,
-    cat_values: np.ndarray, value: np.ndarray, n_features: int,
-) -> np.ndarray:  # fmt: skip
-    """Per row and feature: the sum over trees of (child value − node value) at each split on
-    that feature along the row's path (Saabas path attribution). Row sums + the roots' values
-    equal the raw score."""
-    n_rows = x.shape[0]
-    out = np.zeros((n_rows, n_features))
-    for r in numba.prange(n_rows):
-        for t in range(roots.shape[0]):
-            node = roots[t]
-            for _step in range(MAX_DEPTH):
-                f_index = feature[node]
-                if f_index < 0:
-                    break
-                fval = x[r, f_index]
-                go_left = _goes_left(
-                    fval, flags[node], node, threshold, cat_start, cat_len, cat_values
-                )
-                child = children[node, 0] if go_left else children[node, 1]
-                out[r, f_index] += value[child] - value[node]
-                node = child
-    return out
-
-
 def path_contributions(forest: FlatForest, x: np.ndarray) -> np.ndarray:
     """Fast per-feature contributions (log-odds), rows × features: each split's change of the
     expected value credited to its feature. Not SHAP (which averages over feature orders), but
     exact in sum: ``contributions.sum(1) + bias(forest) == raw_scores(forest, x)``."""
     assert x.ndim == 2 and x.dtype == np.float64
-    feature, threshold, children, flags, cat_start, cat_len, cat_values = forest.packed()
-    return _path_contributions(
-        x, forest.roots, feature, threshold, children, flags, cat_start, cat_len, cat_values,
-        forest.value, x.shape[1],
-    )  # fmt: skip
+    contributions, _raw = path_contributions_and_raw(forest, x)  # one compiled walk
+    return contributions
 
 
 @numba.njit(parallel=True, cache=True)
@@ -282,8 +251,10 @@ def _path_contributions_and_raw(
     children: np.ndarray, flags: np.ndarray, cat_start: np.ndarray, cat_len: np.ndarray,
     cat_values: np.ndarray, value: np.ndarray, n_features: int,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """``_path_contributions`` and, from the same walks, the raw score: the leaf values added
-    tree by tree from 0.0, the same additions in the same order as ``_raw_scores``."""
+    """Per row and feature: the sum over trees of (child value − node value) at each split on
+    that feature along the row's path (Saabas path attribution; row sums + the roots' values
+    equal the raw score), and, from the same walks, the raw score: the leaf values added tree by
+    tree from 0.0, the same additions in the same order as ``_raw_scores``."""
     n_rows = x.shape[0]
     out = np.zeros((n_rows, n_features))
     raw = np.zeros(n_rows)
