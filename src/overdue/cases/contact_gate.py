@@ -97,34 +97,43 @@ def contact_history(session: Session, customer: Customer, at: datetime) -> Conta
 def _logged_attempts(
     session: Session, customer: Customer, since: datetime, until: datetime
 ) -> list[dict[str, object]]:
-    query = (
-        select(ContactAttempt, Agency.name)
-        .outerjoin(Agency, Agency.id == ContactAttempt.agency_id)
-        .where(
-            ContactAttempt.customer_id == customer.customer_id,
-            ContactAttempt.attempted_at >= since,
-            ContactAttempt.attempted_at <= until,
-            ContactAttempt.blocked_rule.is_(None),
-        )
-        .limit(MAX_HISTORY_ROWS + 1)
+    query = _attempts_query(
+        ContactAttempt.customer_id == customer.customer_id,
+        ContactAttempt.attempted_at >= since,
+        ContactAttempt.attempted_at <= until,
+    ).limit(MAX_HISTORY_ROWS + 1)
+    return [_attempt_row(r) for r in session.execute(query)]
+
+
+def _attempts_query(*conditions: Any) -> Any:
+    """Attempts people, agencies and receipts logged (blocked ones left out), with the agency."""
+    a = ContactAttempt
+    columns = (a.id, a.contact_id, a.customer_id, a.account_id, a.channel, a.to_address,
+               a.outcome, a.attempted_at, a.time_zone, a.connected, a.right_party,
+               a.conversation, Agency.name)  # fmt: skip
+    return (
+        select(*columns)
+        .outerjoin(Agency, Agency.id == a.agency_id)
+        .where(a.blocked_rule.is_(None), *conditions)
     )
-    return [
-        {
-            "contact_id": a.contact_id or f"attempt:{a.id}",
-            "customer_id": a.customer_id,
-            "account_id": a.account_id or "",
-            "channel": a.channel,
-            "to_address": a.to_address or "",
-            "recipient_kind": "third_party" if a.outcome == "third_party" else "debtor",
-            "attempted_at_utc": _utc(a.attempted_at),
-            "time_zone": a.time_zone,
-            "source": agency or "lender",
-            "connected": a.connected,
-            "right_party": a.right_party,
-            "conversation": a.conversation,
-        }
-        for a, agency in session.execute(query)
-    ]
+
+
+def _attempt_row(r: Any) -> dict[str, object]:
+    """One row of :func:`_attempts_query` in the shape ``ContactHistory.record`` takes."""
+    return {
+        "contact_id": r.contact_id or f"attempt:{r.id}",
+        "customer_id": r.customer_id,
+        "account_id": r.account_id or "",
+        "channel": r.channel,
+        "to_address": r.to_address or "",
+        "recipient_kind": "third_party" if r.outcome == "third_party" else "debtor",
+        "attempted_at_utc": _utc(r.attempted_at),
+        "time_zone": r.time_zone,
+        "source": r.name or "lender",
+        "connected": r.connected,
+        "right_party": r.right_party,
+        "conversation": r.conversation,
+    }
 
 
 def _sent_messages(
@@ -291,40 +300,14 @@ def people_attempts(store_url: str, first: datetime, until: datetime) -> pa.Tabl
     from overdue.store.db import make_engine
 
     engine = make_engine(store_url)
-    a = ContactAttempt
-    columns = (a.id, a.customer_id, a.account_id, a.channel, a.to_address, a.outcome,
-               a.attempted_at, a.time_zone, a.connected, a.right_party, a.conversation,
-               Agency.name)  # fmt: skip
-    query = (
-        select(*columns)
-        .outerjoin(Agency, Agency.id == ContactAttempt.agency_id)
-        .where(
-            ContactAttempt.attempted_at >= first,
-            ContactAttempt.attempted_at < until,
-            ContactAttempt.blocked_rule.is_(None),
-            ContactAttempt.contact_id.is_(None),  # the daily run's own messages it knows already
-        )
-        .limit(MAX_STORE_ATTEMPTS + 1)
-    )
+    query = _attempts_query(
+        ContactAttempt.attempted_at >= first,
+        ContactAttempt.attempted_at < until,
+        ContactAttempt.contact_id.is_(None),  # the daily run's own messages it knows already
+    ).limit(MAX_STORE_ATTEMPTS + 1)
     try:
         with engine.connect() as conn:
-            rows = [
-                {
-                    "contact_id": f"attempt:{r[0]}",
-                    "customer_id": r[1],
-                    "account_id": r[2] or "",
-                    "channel": r[3],
-                    "to_address": r[4] or "",
-                    "recipient_kind": "third_party" if r[5] == "third_party" else "debtor",
-                    "attempted_at_utc": _utc(r[6]),
-                    "time_zone": r[7],
-                    "connected": r[8],
-                    "right_party": r[9],
-                    "conversation": r[10],
-                    "source": r[11] or "lender",
-                }
-                for r in conn.execute(query)
-            ]
+            rows = [_attempt_row(r) for r in conn.execute(query)]
     finally:
         engine.dispose()
     assert len(rows) <= MAX_STORE_ATTEMPTS, f"more than {MAX_STORE_ATTEMPTS} attempts in the window"

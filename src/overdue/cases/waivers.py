@@ -21,10 +21,11 @@ rewrites the same file with the same rows. Run it before ``overdue eod BOOK --as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -205,9 +206,10 @@ def _settlement_waivers(
         return
     accounts = {c.account_id for _, c in pending}
     owed = _owed_by_component(snapshot_dir, earlier[-1], accounts)
+    paid_before = _paid_before(snapshot_dir, days, pending)
     for settlement, case in pending:
         left = owed.get(case.account_id)
-        base = _paid_before(snapshot_dir, days, settlement.created_on, case.account_id)
+        base = paid_before.get(settlement.id)
         if left is None or base is None or left[PAID_TOTAL] - base < settlement.amount_fen:
             result.settlements_waiting.append(settlement.id)  # the ledger has not the payments
             continue
@@ -232,14 +234,24 @@ def _settlement_waivers(
 PAID_TOTAL: Final = "paid_total"
 
 
-def _paid_before(snapshot_dir: Path, days: list[date], created_on: date, account_id: str) -> int | None:
-    """The account's ``paid_total_fen`` in the latest snapshot up to the settlement's creation:
-    what the ledger shows paid since then is what was paid toward the settlement."""
-    before = [d for d in days if d <= created_on]
-    if not before:
-        return None
-    row = _owed_by_component(snapshot_dir, before[-1], {account_id}).get(account_id)
-    return None if row is None else row[PAID_TOTAL]
+def _paid_before(
+    snapshot_dir: Path, days: list[date], pending: Sequence[Any]
+) -> dict[int, int]:
+    """Per settlement: the account's ``paid_total_fen`` in the latest snapshot up to the
+    settlement's creation (what the ledger shows paid since then was paid toward it); each
+    snapshot read once for all the settlements that need it."""
+    by_day: dict[date, list[tuple[int, str]]] = {}
+    for settlement, case in pending:
+        before = [d for d in days if d <= settlement.created_on]
+        if before:
+            by_day.setdefault(before[-1], []).append((settlement.id, case.account_id))
+    out: dict[int, int] = {}
+    for day, wanted in by_day.items():
+        rows = _owed_by_component(snapshot_dir, day, {account for _, account in wanted})
+        for settlement_id, account in wanted:
+            if account in rows:
+                out[settlement_id] = rows[account][PAID_TOTAL]
+    return out
 
 
 def _owed_by_component(snapshot_dir: Path, day: date, accounts: set[str]) -> dict[str, dict[str, int]]:
