@@ -109,6 +109,14 @@ class _Encoded:
         return pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def _flag_rows(customer: _Encoded, flags: pa.Table) -> IntArray:
+    """Per distinct planned customer: its row in the flags table (the first, as index_in
+    does), -1 when it has none."""
+    known = pc.cast(flags.column("customer_id").combine_chunks(), pa.string())
+    pos = pc.fill_null(pc.index_in(customer.values, value_set=known), -1)
+    return pos.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _flag_matrix(
     customer: _Encoded, flags: pa.Table | None, names: list[str]
 ) -> dict[str, BoolArray]:
@@ -116,10 +124,7 @@ def _flag_matrix(
     out = {name: np.zeros(n, dtype=bool) for name in names}
     if flags is None or flags.num_rows == 0:
         return out
-    known = pc.cast(flags.column("customer_id").combine_chunks(), pa.string())
-    # per distinct planned customer: its row in the flags table (the first, as index_in does)
-    pos_value = pc.fill_null(pc.index_in(customer.values, value_set=known), -1)
-    pos_value = pos_value.to_numpy(zero_copy_only=False).astype(np.int64)
+    pos_value = _flag_rows(customer, flags)
     found = pos_value >= 0
     for name in names:
         if name in flags.column_names:
@@ -191,9 +196,7 @@ def _agreed_windows(customer: _Encoded, flags: pa.Table | None) -> tuple[IntArra
     names = ("contact_window_start_minute", "contact_window_end_minute")
     if flags is None or flags.num_rows == 0 or not all(c in flags.column_names for c in names):
         return none, none.copy()
-    known = pc.cast(flags.column("customer_id").combine_chunks(), pa.string())
-    pos = pc.fill_null(pc.index_in(customer.values, value_set=known), -1)
-    pos_np = pos.to_numpy(zero_copy_only=False).astype(np.int64)
+    pos_np = _flag_rows(customer, flags)
     out = []
     for name in names:
         minutes = pc.fill_null(pc.cast(flags.column(name), pa.int64()), -1)
