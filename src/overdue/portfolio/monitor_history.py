@@ -19,6 +19,7 @@ Everything is an Ibis expression (DuckDB by default); only small aggregates come
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -200,26 +201,28 @@ def _read(
 
 def read_snapshots(con: BaseBackend, snapshot_dir: Path, dates: list[date]) -> ir.Table:
     """The raw account rows of the snapshots of ``dates``."""
-    files: list[str] = []
-    for day in dates:
-        found = snapshot_files(snapshot_dir, day)
-        if not found:
-            where = snapshot_path(snapshot_dir, day) / "accounts"
-            raise MonitoringError(f"{where}: the snapshot has no Parquet files")
-        files.extend(str(f) for f in found)
+    files = _part_files(snapshot_dir, dates, snapshot_files, "accounts")
     return _read(con, snapshot_dir, files, ACCOUNT_COLUMNS)
 
 
 def read_snapshot_items(con: BaseBackend, snapshot_dir: Path, dates: list[date]) -> ir.Table:
     """The item rows (the snapshots' ``items/`` side table) of the snapshots of ``dates``."""
+    files = _part_files(snapshot_dir, dates, snapshot_item_files, "items")
+    return _read(con, snapshot_dir, files, ("account_id", "as_of", *ITEM_COLUMNS))
+
+
+def _part_files(
+    snapshot_dir: Path, dates: list[date], lister: Callable[[Path, date], list[Path]], part: str
+) -> list[str]:
+    """The Parquet files of one part (``accounts`` or ``items``) of each date's snapshot."""
     files: list[str] = []
     for day in dates:
-        found = snapshot_item_files(snapshot_dir, day)
+        found = lister(snapshot_dir, day)
         if not found:
-            where = snapshot_path(snapshot_dir, day) / "items"
+            where = snapshot_path(snapshot_dir, day) / part
             raise MonitoringError(f"{where}: the snapshot has no Parquet files")
         files.extend(str(f) for f in found)
-    return _read(con, snapshot_dir, files, ("account_id", "as_of", *ITEM_COLUMNS))
+    return files
 
 
 def item_rows(raw: ir.Table, items: ir.Table) -> ir.Table:
