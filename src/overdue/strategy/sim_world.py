@@ -103,15 +103,7 @@ class DayState:
             schema=ACCOUNT_STATE_SCHEMA,
             columns=["account_id", "dpd", "total_overdue_fen", "bucket_cn"],
         )
-        rows = pc.index_in(accounts["account_id"], value_set=account_ids)
-        assert rows.null_count == 0, "every snapshot account is a book account"
-        at = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
-        dpd = np.zeros(n, dtype=np.int64)
-        dpd[at] = accounts["dpd"].to_numpy(zero_copy_only=False)
-        overdue = np.zeros(n, dtype=np.int64)
-        overdue[at] = accounts["total_overdue_fen"].to_numpy(zero_copy_only=False)
-        bucket = np.full(n, "", dtype=object)
-        bucket[at] = np.array(accounts["bucket_cn"].to_pylist(), dtype=object)
+        _at, dpd, overdue, bucket = _account_columns(accounts, account_ids)
         due_today = np.zeros(n, dtype=np.int64)
         files = snapshot_item_files(snapshots, as_of)
         if files:
@@ -135,15 +127,7 @@ class DayState:
     def of(snapshot: pa.Table, day: date, account_ids: pa.Array) -> DayState:
         """The state of every account of ``account_ids`` (absent from the snapshot: nothing due)."""
         n = len(account_ids)
-        rows = pc.index_in(snapshot["account_id"], value_set=account_ids)
-        assert rows.null_count == 0, "every snapshot account is a book account"
-        at = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
-        dpd = np.zeros(n, dtype=np.int64)
-        dpd[at] = snapshot["dpd"].to_numpy(zero_copy_only=False)
-        overdue = np.zeros(n, dtype=np.int64)
-        overdue[at] = snapshot["total_overdue_fen"].to_numpy(zero_copy_only=False)
-        bucket = np.full(n, "", dtype=object)
-        bucket[at] = np.array(snapshot["bucket_cn"].to_pylist(), dtype=object)
+        at, dpd, overdue, bucket = _account_columns(snapshot, account_ids)
         items = snapshot["items"].combine_chunks()
         flat = pc.list_flatten(items)
         parent = at[pc.list_parent_indices(items).to_numpy(zero_copy_only=False)]
@@ -157,6 +141,24 @@ class DayState:
         return DayState(
             dpd=dpd, total_overdue_fen=overdue, due_today_fen=due_today, bucket_cn=bucket
         )
+
+
+def _account_columns(
+    accounts: pa.Table, account_ids: pa.Array
+) -> tuple[IntArray, IntArray, IntArray, npt.NDArray[np.object_]]:
+    """The snapshot rows' positions among ``account_ids`` and their DPD, total overdue and
+    bucket spread over every account (accounts absent from the snapshot: 0, 0, "")."""
+    n = len(account_ids)
+    rows = pc.index_in(accounts["account_id"], value_set=account_ids)
+    assert rows.null_count == 0, "every snapshot account is a book account"
+    at = np.asarray(rows.to_numpy(zero_copy_only=False), dtype=np.int64)
+    dpd = np.zeros(n, dtype=np.int64)
+    dpd[at] = accounts["dpd"].to_numpy(zero_copy_only=False)
+    overdue = np.zeros(n, dtype=np.int64)
+    overdue[at] = accounts["total_overdue_fen"].to_numpy(zero_copy_only=False)
+    bucket = np.full(n, "", dtype=object)
+    bucket[at] = np.array(accounts["bucket_cn"].to_pylist(), dtype=object)
+    return at, dpd, overdue, bucket
 
 
 @dataclass
