@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import threading
 import time
@@ -127,6 +128,9 @@ def sign_in(page: Any, base_url: str, username: str, lang: str = "en") -> None:
         shown = page.locator(".error").all_inner_texts()
         raise AssertionError(f"{username} could not sign in: {page.url} {shown}")
 
+
+# Text that reads the same in every language: numbers, amounts, codes, punctuation.
+NEUTRAL = re.compile(r"^[\d\s\W_]*$|^[A-Z]{0,3}\d[\w,.\-: ]*$")
 
 VISIBLE_TEXT_JS = """
 () => {

@@ -4,17 +4,13 @@ masked in the page source, and the language switch changes every visible string.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from browser_support import AS_OF, VISIBLE_TEXT_JS, Server, sign_in
+from browser_support import AS_OF, NEUTRAL, VISIBLE_TEXT_JS, Server, sign_in
 
 from overdue.store.tables import Case, Customer
-
-# Text that reads the same in every language: numbers, amounts, codes, punctuation.
-NEUTRAL = re.compile(r"^[\d\s\W_]*$|^[A-Z]{0,3}\d[\w,.\-: ]*$")
 
 
 def _cases_of(server: Server, username: str) -> list[int]:

@@ -10,7 +10,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from overdue.cases import audit
-from overdue.cases.access import Actor, Conflict, NotFound, load_case, require
+from overdue.cases.access import (
+    CUSTOMER_ROLE,
+    Actor,
+    Conflict,
+    NotAllowed,
+    NotFound,
+    load_case,
+    require,
+)
 from overdue.cases.clock import instant
 from overdue.cases.config import PromiseRule
 from overdue.cases.events import case_event
@@ -48,6 +56,7 @@ OUTCOMES = (
     "other",
 )
 # A transfer's reason → the kind of team that receives the case and whether collection pauses.
+CUSTOMER_TRANSFERS = ("dispute", "hardship", "fraud")  # what self-service may ask for
 TRANSFER_ROUTES: dict[str, tuple[str, bool]] = {
     "dispute": ("customer_service", True),
     "hardship": ("customer_service", True),
@@ -244,6 +253,8 @@ def transfer_case(
     require(actor, "transfer")
     if reason not in TRANSFER_REASONS:
         raise ValueError(f"reason: {reason!r} is not one of {', '.join(TRANSFER_REASONS)}")
+    if actor.role == CUSTOMER_ROLE and (reason not in CUSTOMER_TRANSFERS or to_team_id is not None):
+        raise NotAllowed(f"a customer may ask for {', '.join(CUSTOMER_TRANSFERS)} only")
     case = load_case(session, actor, case_id, for_update=True)
     _require_working(case)
     route = TRANSFER_ROUTES.get(reason)

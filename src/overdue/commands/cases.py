@@ -1,5 +1,6 @@
 """``overdue cases``: open/update/close cases from a snapshot, decide promises, purge old
-personal data, load a large synthetic case set for benchmarks."""
+personal data, print customers' self-service links, load a large synthetic case set for
+benchmarks."""
 
 from __future__ import annotations
 
@@ -208,6 +209,33 @@ def bulk_load_command(
         f"(case ids {result.first_case_id}..{result.last_case_id}; "
         f"{len(ids)} collectors bench-collector-NNN, password {BENCH_PASSWORD_HINT})"
     )
+
+
+@cases_app.command(
+    "self-service-link",
+    epilog="Example: overdue cases self-service-link C0000042 --as-of 2024-06-30 "
+    "--base-url https://pay.example.com",
+)
+def self_service_link_command(
+    customer_id: str = typer.Argument(..., help="The customer the link is for."),
+    as_of: str = typer.Option(..., "--as-of", help="Business date YYYY-MM-DD (valid from)."),
+    days: int = typer.Option(14, "--days", help="Days the link stays valid (1..60)."),
+    base_url: str = typer.Option(
+        "http://127.0.0.1:8000", "--base-url", help="Where overdue serve is reachable."
+    ),
+) -> None:
+    """Print a customer's self-service link (signed with $OVERDUE_LINK_SECRET, the secret
+    overdue serve checks links with)."""
+    from overdue.cases.self_service_links import issue_token
+    from overdue.web.settings import link_secret_from_env
+
+    try:
+        token = issue_token(
+            link_secret_from_env(), customer_id, as_of=_date(as_of, "--as-of"), valid_days=days
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    typer.echo(f"{base_url.rstrip('/')}/self/{token}")
 
 
 def register(app: typer.Typer) -> None:

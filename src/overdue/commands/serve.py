@@ -39,11 +39,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve the web pages and the REST API (OpenAPI at /openapi.json).
 
-        The payments webhook secret comes from $OVERDUE_WEBHOOK_SECRET."""
+        The payments webhook secret comes from $OVERDUE_WEBHOOK_SECRET, the secret of customers'
+        self-service links (overdue cases self-service-link) from $OVERDUE_LINK_SECRET."""
         from overdue.compliance.profile import load_profile
         from overdue.errors import BadInput
         from overdue.web.server import run_server
-        from overdue.web.settings import WebSettings
+        from overdue.web.settings import WebSettings, link_secret_from_env
 
         if not 1 <= port <= 65535:
             raise BadInput(f"--port: {port} is not a TCP port (1..65535)")
@@ -59,8 +60,14 @@ def register(app: typer.Typer) -> None:
                 "warning: OVERDUE_WEBHOOK_SECRET is not set; the webhook uses a dev secret",
                 err=True,
             )
+        if not os.environ.get("OVERDUE_LINK_SECRET"):
+            typer.echo(
+                "warning: OVERDUE_LINK_SECRET is not set; self-service links use a dev secret",
+                err=True,
+            )
         settings = WebSettings(
             database_url=db,
+            link_secret=link_secret_from_env(),
             snapshot_dir=snapshots,
             book_dir=book,
             webhook_secret=secret or "dev-secret-change-me",

@@ -296,6 +296,16 @@ def _apply_opt_out(session: Session, opt_out: OptOut) -> bool:
     return True
 
 
+def record_opt_out(
+    session: Session, customer_id: str, channel: str, *, at: datetime, source: str
+) -> bool:
+    """Record an opt-out of ``channel`` (e.g. from the self-service page); False when the
+    customer is not in the store."""
+    if channel not in CHANNELS:
+        raise ValueError(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+    return _apply_opt_out(session, OptOut(customer_id, channel, "self-service", at, source))
+
+
 def opted_out(session: Session, customer_id: str, channel: str) -> bool:
     """True when the store records an opt-out of ``channel`` for ``customer_id``."""
     query = select(PREFERENCES.c.opted_out).where(

@@ -1,8 +1,9 @@
 """The FastAPI app: REST API under /api/v1, server-rendered pages, auth, i18n, offline Plotly.
 
 ``create_app(settings)`` builds everything from one WebSettings; ``run_server`` serves it with
-uvicorn. Every route needs a session except /healthz, the login page, static assets and the
-payments webhook (which checks an HMAC signature instead).
+uvicorn. Every route needs a session except /healthz, the login page, static assets, the
+payments webhook (which checks an HMAC signature instead) and the customers' self-service pages
+under /self/ (which check a signed link instead).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def create_app(settings: WebSettings) -> FastAPI:
 
 
 def _add_routes(app: FastAPI) -> None:
-    from overdue.web import admin_pages, api, dashboard, pages, workbench
+    from overdue.web import admin_pages, api, dashboard, pages, self_service, workbench
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -110,6 +111,7 @@ def _add_routes(app: FastAPI) -> None:
     app.include_router(dashboard.router)
     app.include_router(workbench.router)
     app.include_router(admin_pages.router)
+    app.include_router(self_service.router)
 
 
 def _add_handlers(app: FastAPI) -> None:

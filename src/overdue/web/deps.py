@@ -93,11 +93,14 @@ async def page_form_user(
     return user
 
 
-def lang_of(request: Request, user: auth.SessionUser | None = None) -> Lang:
+def lang_of(
+    request: Request, user: auth.SessionUser | None = None, default_language: str | None = None
+) -> Lang:
     chosen = (
         normalise(request.query_params.get("lang"))
         or normalise(request.cookies.get("lang"))
         or (normalise(user.language) if user else None)
+        or normalise(default_language)
         or settings_of(request).default_language
     )
     return Lang(chosen)

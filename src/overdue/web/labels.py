@@ -155,3 +155,38 @@ BLOCK_RULES = {
     "daily_connected_cap": N_("the daily limit of connected calls is reached"),
     "unanswered_cap": N_("the daily limit of unanswered calls to this number is reached"),
 }
+
+# The customer's self-service page (web/self_service.py)
+SELF_SERVICE_DONE = {
+    "promise": N_("Thank you. Your promise to pay is recorded; we will remind you a day before."),
+    "help": N_(
+        "Thank you. Your request went to our customer care team. Collection on this account is "
+        "paused while they look at it, and they will contact you soon."
+    ),
+    "stop": N_("Done. We will not contact you through this channel any more."),
+    "hours": N_("Done. We will only contact you within these hours."),
+    "complaint": N_("Your complaint is registered. We will answer within 15 days."),
+}
+SELF_SERVICE_FAILED = {
+    "promised": N_("Please choose a date from today up to the latest date shown."),
+    "amount": N_("Please enter an amount above zero, with at most two decimals."),
+    "hours": N_("Please choose hours inside the allowed hours, at least one hour long."),
+    "text": N_("Your message is too long. Please shorten it."),
+    "limit": N_("You have made many changes today. Please try again tomorrow or call us."),
+    "closed": N_("This account is already settled or handed over. Please call us."),
+    "other": N_("That did not work. Please check the form and try again, or call us."),
+}
+SELF_SERVICE_HELP = {
+    "hardship": N_("I cannot pay now: I need an installment plan or more time"),
+    "dispute": N_("The amount is wrong"),
+    "fraud": N_("This is not my account"),
+}
+COMPLAINT_CATEGORIES = {
+    "harassment": N_("I was harassed or threatened"),
+    "too_many_contacts": N_("You contact me too often"),
+    "third_party_contact": N_("You contacted my family, friends or employer"),
+    "rudeness": N_("A collector was rude"),
+    "wrong_amount": N_("The amount you ask for is wrong"),
+    "privacy": N_("My personal data was misused"),
+    "other": N_("Something else"),
+}

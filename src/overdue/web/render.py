@@ -40,10 +40,12 @@ def switch_url(request: Request, code: str) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
-def current_lang(request: Request, user: SessionUser | None) -> Lang:
+def current_lang(
+    request: Request, user: SessionUser | None, default_language: str | None = None
+) -> Lang:
     from overdue.web.deps import lang_of
 
-    return lang_of(request, user)
+    return lang_of(request, user, default_language)
 
 
 def render(
@@ -54,10 +56,13 @@ def render(
     user: SessionUser | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
+    default_language: str | None = None,
 ) -> HTMLResponse:
+    """The page in the request's language: ``?lang=``, the cookie, the user's, then
+    ``default_language`` (e.g. the customer's on the self-service page), then the settings'."""
     if user is None:
         user = getattr(request.state, "user", None)
-    lang = current_lang(request, user)
+    lang = current_lang(request, user, default_language)
     others = [(code, LANGUAGE_NAMES[code], switch_url(request, code)) for code in LANGUAGES]
     page = ENV.get_template(template).render(
         _=lang.gettext,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -10,6 +11,16 @@ from overdue.compliance.profile import Profile
 
 MAX_PAGE_SIZE = 200
 LOGIN_FAILURES_PER_MINUTE = 5
+
+
+DEV_LINK_SECRET = "dev-link-secret-change-me"
+
+
+def link_secret_from_env() -> str:
+    """The secret that signs customers' self-service links: $OVERDUE_LINK_SECRET, else a
+    development secret (``overdue serve`` warns when it uses that)."""
+
+    return os.environ.get("OVERDUE_LINK_SECRET", "") or DEV_LINK_SECRET
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,7 @@ class WebSettings:
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     webhook_secret: str = "change-me"
+    link_secret: str = DEV_LINK_SECRET  # signs customers' self-service links
     secure_cookies: bool = False
     login_failures_per_minute: int = LOGIN_FAILURES_PER_MINUTE
     default_language: str = "en"
@@ -41,4 +53,5 @@ class WebSettings:
         assert 1 <= self.session_absolute_hours <= 24 * 7, "absolute timeout 1 hour .. 1 week"
         assert self.session_idle_minutes <= self.session_absolute_hours * 60
         assert self.webhook_secret, "the payments webhook needs a shared secret"
+        assert self.link_secret, "self-service links need a secret"
         assert 1 <= self.login_failures_per_minute <= 100
