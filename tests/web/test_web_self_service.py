@@ -226,3 +226,14 @@ def test_actions_are_capped_per_day(self_app: FastAPI) -> None:
         assert "done=hours" in answer.headers["location"]
     over = c.post(url + "/hours", data={"start": "10:00", "end": "12:00"})
     assert "failed=limit" in over.headers["location"]
+
+
+def test_the_demo_prints_a_link_that_opens_a_customers_page(
+    self_app: FastAPI, store_url: str
+) -> None:
+    from overdue.commands.demo import self_service_path
+
+    path = self_service_path(store_url, LINK_SECRET, AS_OF)
+    assert path is not None and path.startswith("/self/")
+    page = client(self_app).get(path)
+    assert page.status_code == 200 and 'id="self-cases"' in page.text

@@ -37,7 +37,32 @@ def serve_demo(result: Any, host: str, port: int) -> None:
     typer.echo(f"Web app / 网页: http://{host}:{port}/  (Ctrl-C stops it)")
     for role, (username, password) in result.logins.items():
         typer.echo(f"  {role:<17} {username} / {password}")
+    link = self_service_path(result.database_url, settings.link_secret, book.last_day)
+    if link:
+        typer.echo(f"  a customer's self-service page / 客户自助页面: http://{host}:{port}{link}")
     run_server(settings, host=host, port=port)
+
+
+def self_service_path(database_url: str, secret: str, as_of: Any) -> str | None:
+    """The self-service page of the customer of the first open case (None without one)."""
+    import sqlalchemy as sa
+
+    from overdue.cases.self_service_links import issue_token
+    from overdue.store.db import make_engine
+    from overdue.store.tables import Case
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            customer_id = conn.execute(
+                sa.select(Case.customer_id)
+                .where(Case.status == "open")
+                .order_by(Case.case_id)
+                .limit(1)
+            ).scalar()
+    finally:
+        engine.dispose()
+    return None if customer_id is None else f"/self/{issue_token(secret, customer_id, as_of=as_of)}"
 
 
 def register(app: typer.Typer) -> None:
