@@ -101,7 +101,7 @@ def test_messages_carry_education_opt_out_and_subject() -> None:
     assert "李华" in zh and "¥1,234.50" in zh and "¥16.62" in zh and "征信" in zh
     assert "分期" in zh and zh.rstrip().endswith("回复TD退订")
     en = render("email_formal", "en", {**context, "market": "us", "name": "Ann"})
-    assert en.subject and "credit report" in en.body and "unsubscribe" in en.body
+    assert en.subject and "credit report" in en.body and "reply STOP" in en.body
     assert "installment plan" in en.body and "Ann" in en.body
     robot = render("voice_robot_friendly", "en", {**context, "market": "us"}).body
     assert "credit report" in robot
@@ -161,3 +161,28 @@ def test_penalty_in_7_days_agrees_with_the_engine(
     unpaid = {"due_date": due, "unpaid_principal_fen": principal, "unpaid_interest_fen": interest}
     growth = penalty_growth_fen([unpaid], policy, as_of)
     assert growth == to_fen(later.penalty_accrued) - to_fen(now.penalty_accrued)
+
+
+SELF_URL = "https://pay.example.com/self/QzE.20240714.abc"
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_emails_to_the_debtor_carry_their_self_service_page_when_given(language: str) -> None:
+    emails = sorted(n for n in shipped(language) if n.startswith("email_"))
+    assert len(emails) == 3
+    for name in emails:
+        row = {"template": name, "language": language, "channel": "email", "dpd": 5,
+               "amount_due_fen": 123450, "penalty_fen": 1230, "currency": "CNY"}  # fmt: skip
+        _, with_link = render_planned(row, SELF_URL)
+        _, without = render_planned(row)
+        assert SELF_URL in with_link and "/self/" not in without, name
+        opt_out = "STOP" if language == "en" else "退订"
+        assert opt_out in with_link.splitlines()[-1] and opt_out in without.splitlines()[-1]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_messages_to_third_parties_never_carry_the_debtors_page(language: str) -> None:
+    for name in sorted(n for n in shipped(language) if n.endswith("_locate")):
+        row = {"template": name, "language": language, "channel": name.split("_")[0], "dpd": 40,
+               "amount_due_fen": 123450, "penalty_fen": 1230, "currency": "CNY"}  # fmt: skip
+        assert SELF_URL not in render_planned(row, SELF_URL)[1], name

@@ -100,3 +100,26 @@ def test_cli_reports_each_step(book: Path, tmp_path: Path) -> None:
         assert step in result.output
     bad = CliRunner().invoke(app, ["run-day", str(book), "--as-of", "2024-13-01"])
     assert bad.exit_code == 2
+
+
+def test_cli_puts_each_debtors_self_service_link_in_their_emails(
+    book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from overdue.cases.self_service_links import read_token
+
+    monkeypatch.setenv("OVERDUE_LINK_SECRET", "run-day-links")
+    snaps, day = tmp_path / "s", DAY + timedelta(days=2)  # the book's first e-mails go out then
+    args = ["run-day", str(book), "--as-of", day.isoformat(), "--snapshots", str(snaps)]
+    result = CliRunner().invoke(app, [*args, "--links-base-url", "https://pay.example.com"])
+    assert result.exit_code == 0, result.output
+    outbox = pq.read_table(snaps / "outbox" / f"as_of={day.isoformat()}.parquet").to_pylist()
+    emails = [row for row in outbox if row["channel"] == "email"]
+    others = [row for row in outbox if row["channel"] != "email"]
+    assert emails and others, "the default strategy sends e-mails and other messages that day"
+    for row in emails:
+        token = row["body"].split("https://pay.example.com/self/")[1].split()[0]
+        link = read_token("run-day-links", token, as_of=day)
+        assert link.customer_id == row["customer_id"]
+    assert not any("/self/" in (row["body"] or "") for row in others)
+    bad = CliRunner().invoke(app, [*args, "--links-base-url", "pay.example.com"])
+    assert bad.exit_code != 0 and "--links-base-url" in bad.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -40,15 +41,37 @@ def register(app: typer.Typer) -> None:
             None, "--outbox", help="Parquet outbox folder when no --db (default: SNAPSHOTS/outbox)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        links_base_url: str | None = typer.Option(
+            None,
+            "--links-base-url",
+            help="Put each debtor's self-service link (signed with $OVERDUE_LINK_SECRET) in "
+            "their e-mails, e.g. https://pay.example.com (where overdue serve runs).",
+        ),
     ) -> None:
         """Run one business day: eod → scoring → decisions → gate → outbox (idempotent)."""
         from overdue.cli import fail
         from overdue.errors import BadInput
 
         try:
-            _run(data_dir, as_of, snapshots, strategy, profile, db, models, outbox, as_json)
+            _run(
+                data_dir, as_of, snapshots, strategy, profile, db, models, outbox, as_json,
+                links_base_url,
+            )  # fmt: skip
         except BadInput as exc:
             raise fail(str(exc)) from None
+
+
+def _renderer(links_base_url: str | None, day: date) -> Any:
+    """The outbox renderer: the shipped templates, with self-service links when asked."""
+    from overdue.errors import BadInput
+    from overdue.strategy.wiring import SelfServiceLinks, renderer
+    from overdue.web.settings import link_secret_from_env
+
+    if links_base_url is None:
+        return True
+    if not links_base_url.startswith(("https://", "http://")):
+        raise BadInput(f"--links-base-url: {links_base_url!r} must start with https:// or http://")
+    return renderer(SelfServiceLinks(links_base_url, link_secret_from_env(), day))
 
 
 def _run(
@@ -61,6 +84,7 @@ def _run(
     models: Path | None,
     outbox: Path | None,
     as_json: bool,
+    links_base_url: str | None = None,
 ) -> None:
     from overdue.errors import BadInput
     from overdue.portfolio.eod import EodError
@@ -75,6 +99,7 @@ def _run(
     if profile not in ("cn", "us"):
         raise BadInput(f"--profile: {profile!r} must be cn or us")
     snaps = snapshots if snapshots is not None else data_dir.parent / "snapshots"
+    render = _renderer(links_base_url, day)
     try:
         report = run_day(
             data_dir,
@@ -85,6 +110,7 @@ def _run(
             store_url=db,
             models=models,
             outbox_dir=outbox,
+            render=render,
         )
     except EodError as exc:
         raise BadInput(str(exc)) from None

@@ -125,12 +125,16 @@ def message_context(row: Mapping[str, Any]) -> dict[str, Any]:
         "penalty_so_far": money_text(now or 0, currency),
         "penalty_in_7_days": money_text(later, currency) if grows else "",
         "channel": row.get("channel", ""),
+        "self_service_url": "",
     }
 
 
-def render_planned(row: Mapping[str, Any]) -> tuple[str | None, str]:
-    """(subject, body) of a planned contact row."""
-    message = render(str(row["template"]), str(row["language"]), message_context(row))
+def render_planned(row: Mapping[str, Any], self_service_url: str = "") -> tuple[str | None, str]:
+    """(subject, body) of a planned contact row; ``self_service_url``: the debtor's own page
+    (e-mails to the debtor carry it; messages to third parties never do)."""
+    context = message_context(row)
+    context["self_service_url"] = self_service_url
+    message = render(str(row["template"]), str(row["language"]), context)
     return message.subject, message.body
 
 
@@ -285,9 +289,10 @@ def sample_contexts() -> list[dict[str, Any]]:
         "channel": "sms",
     }
     return [
-        {**base, "market": market, "dpd": dpd, "penalty_in_7_days": later, "name": name}
+        {**base, "market": market, "dpd": dpd, "penalty_in_7_days": later, "name": name,
+         "self_service_url": url}
         for market in ("cn", "us")
         for dpd in (0, 12)
         for later in ("¥16.62", "")
-        for name in ("Li Hua", "")
-    ]
+        for name, url in (("Li Hua", ""), ("", "https://pay.example.com/self/Q0.20240714.x"))
+    ]  # fmt: skip

@@ -9,6 +9,7 @@ compliance gate and its contact history (:mod:`overdue.compliance.gate`), the ou
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -113,11 +114,29 @@ def unanswered(sent: pa.Table) -> pa.Table:
     return table.append_column("outcome", pa.array(["unknown"] * n, pa.string()))
 
 
-def renderer() -> Any:
-    """The shipped templates' renderer: planned row → (subject, body) in the row's language."""
+def renderer(links: SelfServiceLinks | None = None) -> Any:
+    """The shipped templates' renderer: planned row → (subject, body) in the row's language;
+    with ``links``, each message to the debtor carries the debtor's own self-service page."""
     from overdue.contact.render import render_planned
 
-    return render_planned
+    if links is None:
+        return render_planned
+    return lambda row: render_planned(row, links.url(str(row["customer_id"])))
+
+
+@dataclass(frozen=True)
+class SelfServiceLinks:
+    """Signs each debtor's self-service link (``cases.self_service_links``) for the day."""
+
+    base_url: str
+    secret: str
+    as_of: date
+
+    def url(self, customer_id: str) -> str:
+        from overdue.cases.self_service_links import issue_token
+
+        token = issue_token(self.secret, customer_id, as_of=self.as_of)
+        return f"{self.base_url.rstrip('/')}/self/{token}"
 
 
 def enqueue(store_url: str, allowed: pa.Table, render: Any = None) -> tuple[int, int]:
