@@ -10,12 +10,14 @@ followed by a redirect that shows a translated confirmation or reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, time
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
 
 from overdue.cases import self_service
 from overdue.cases.access import Conflict, NotAllowed, NotFound
@@ -90,6 +92,16 @@ def page(
     return render(request, "self_service.html", context, default_language=view.language)
 
 
+def _act(session: Session, token: str, done: str, action: Callable[[], object]) -> RedirectResponse:
+    """Run one self-service action in a savepoint; back to the page with its outcome."""
+    try:
+        with session.begin_nested():
+            action()
+    except (ValueError, Conflict, NotFound, NotAllowed) as exc:
+        return _back(token, failed=_failure(exc))
+    return _back(token, done=done)
+
+
 @router.post("/self/{token}/promise")
 def post_promise(
     request: Request,
@@ -100,16 +112,11 @@ def post_promise(
     amount: Annotated[str, Form(max_length=30)],
     promised_date: Annotated[date, Form()],
 ) -> RedirectResponse:
-    customer_id = link.customer_id
-    try:
-        with session.begin_nested():
-            self_service.promise(
-                session, customer_id, case_id, amount_fen=yuan_to_fen(amount),
-                promised_date=promised_date, as_of=business_date(request, session), at=utc_now(),
-            )  # fmt: skip
-    except (ValueError, Conflict, NotFound, NotAllowed) as exc:
-        return _back(token, failed=_failure(exc))
-    return _back(token, done="promise")
+    as_of = business_date(request, session)
+    return _act(session, token, "promise", lambda: self_service.promise(
+        session, link.customer_id, case_id, amount_fen=yuan_to_fen(amount),
+        promised_date=promised_date, as_of=as_of, at=utc_now(),
+    ))  # fmt: skip
 
 
 @router.post("/self/{token}/help")
@@ -122,29 +129,19 @@ def post_help(
     kind: Annotated[str, Form(max_length=20)],
     text: Annotated[str, Form(max_length=self_service.MAX_TEXT_CHARS)] = "",
 ) -> RedirectResponse:
-    customer_id = link.customer_id
-    try:
-        with session.begin_nested():
-            self_service.ask_for_help(
-                session, customer_id, case_id, kind=kind, text=text,
-                as_of=business_date(request, session), at=utc_now(),
-            )  # fmt: skip
-    except (ValueError, Conflict, NotFound, NotAllowed) as exc:
-        return _back(token, failed=_failure(exc))
-    return _back(token, done="help")
+    as_of = business_date(request, session)
+    return _act(session, token, "help", lambda: self_service.ask_for_help(
+        session, link.customer_id, case_id, kind=kind, text=text, as_of=as_of, at=utc_now(),
+    ))  # fmt: skip
 
 
 @router.post("/self/{token}/stop")
 def post_stop(
     session: DB, link: ValidLink, token: str, channel: Annotated[str, Form(max_length=20)]
 ) -> RedirectResponse:
-    customer_id = link.customer_id
-    try:
-        with session.begin_nested():
-            self_service.stop_channel(session, customer_id, channel, at=utc_now())
-    except (ValueError, Conflict, NotFound) as exc:
-        return _back(token, failed=_failure(exc))
-    return _back(token, done="stop")
+    return _act(session, token, "stop", lambda: self_service.stop_channel(
+        session, link.customer_id, channel, at=utc_now(),
+    ))  # fmt: skip
 
 
 @router.post("/self/{token}/hours")
@@ -156,30 +153,20 @@ def post_hours(
     start: Annotated[time, Form()],
     end: Annotated[time, Form()],
 ) -> RedirectResponse:
-    customer_id = link.customer_id
-    try:
-        with session.begin_nested():
-            self_service.set_contact_hours(
-                session, customer_id, start, end, profile=profile_of(request), at=utc_now()
-            )
-    except (ValueError, Conflict, NotFound) as exc:
-        return _back(token, failed=_failure(exc))
-    return _back(token, done="hours")
+    profile = profile_of(request)
+    return _act(session, token, "hours", lambda: self_service.set_contact_hours(
+        session, link.customer_id, start, end, profile=profile, at=utc_now(),
+    ))  # fmt: skip
 
 
 @router.post("/self/{token}/complaint")
 def post_complaint(
-    request: Request,
     session: DB,
     link: ValidLink,
     token: str,
     category: Annotated[str, Form(max_length=40)],
     text: Annotated[str, Form(max_length=self_service.MAX_TEXT_CHARS)] = "",
 ) -> RedirectResponse:
-    customer_id = link.customer_id
-    try:
-        with session.begin_nested():
-            self_service.complain(session, customer_id, category=category, text=text, at=utc_now())
-    except (ValueError, Conflict, NotFound, NotAllowed) as exc:
-        return _back(token, failed=_failure(exc))
-    return _back(token, done="complaint")
+    return _act(session, token, "complaint", lambda: self_service.complain(
+        session, link.customer_id, category=category, text=text, at=utc_now(),
+    ))  # fmt: skip
