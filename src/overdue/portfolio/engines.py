@@ -8,11 +8,14 @@ Each backend reads the book's files into Ibis tables, runs the shared input expr
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
+import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +34,12 @@ from overdue.portfolio.kernel import (
     batch_kernel,
     run_batches,
 )
-from overdue.portfolio.snapshot_items import ITEMS_COLUMN, split_items
+from overdue.portfolio.snapshot_items import (
+    ITEMS_COLUMN,
+    TRANSITION_ROW_SCHEMA,
+    split_items,
+    transition_rows,
+)
 
 BATCH_ROWS = 20_000  # accounts per Arrow batch handed to the kernel
 INPUT_ENV = "OVERDUE_EOD_INPUT"  # DuckDB rebuild inputs: "flat" (the default) or "nested"
@@ -47,6 +55,15 @@ SNAPSHOT_WRITE = {"compression": "zstd", "compression_level": 1}
 # took half the time of writing the item rows (1M accounts: 19.8 s → 10.8 s, files 134 → 104 MB).
 ACCOUNT_DICTIONARY = ["product", "policy", "as_of", "status", "bucket_cn", "bucket_us"]
 ITEM_DICTIONARY = ["as_of"]
+# Item rows: integer and date columns delta-encoded (most are small or zero, and a delta-packed
+# page needs far less zstd work than a plain one), statistics only on the columns a reader
+# filters on. Writing 7.6M item rows (1M accounts): 3.5 s → 2.4-2.6 s of CPU, 103 → 120-125 MB.
+ITEM_STATISTICS = ["account_id", "as_of", "due_date"]
+ITEM_DELTA_ENCODED = {
+    f.name: "DELTA_BINARY_PACKED"
+    for f in ITEM_ROW_SCHEMA
+    if f.name not in ITEM_DICTIONARY and (pa.types.is_integer(f.type) or pa.types.is_date32(f.type))
+}
 
 
 class Backend(Protocol):
@@ -87,17 +104,24 @@ class ResumeInputs:
         return resume_rows(self.window, self.previous, self.previous_items, as_of, self.replay)
 
 
+TRANSITION_PARTS = ".transitions-parts"  # a snapshot's transition rows before their merge
+
+
 @dataclass(frozen=True)
 class SnapshotPart:
-    """Where one part of a snapshot goes: its account rows and its item rows (two folders)."""
+    """Where one part of a snapshot goes: its account rows and its item rows (two folders), and
+    optionally its transition rows (``transitions``: a folder the batch merges afterwards)."""
 
     accounts: Path
     items: Path
+    transitions: Path | None = None
 
     @classmethod
-    def of(cls, snapshot: Path, part: str = "") -> SnapshotPart:
-        """``snapshot/accounts/part`` and ``snapshot/items/part`` (``part`` may be empty)."""
-        return cls(snapshot / "accounts" / part, snapshot / "items" / part)
+    def of(cls, snapshot: Path, part: str = "", *, transitions: bool = False) -> SnapshotPart:
+        """``snapshot/accounts/part`` and ``snapshot/items/part`` (``part`` may be empty);
+        ``transitions``: also ``snapshot/.transitions-parts/part``."""
+        moves = snapshot / TRANSITION_PARTS / part if transitions else None
+        return cls(snapshot / "accounts" / part, snapshot / "items" / part, moves)
 
 
 class DuckDBBackend:
@@ -110,6 +134,11 @@ class DuckDBBackend:
         self.con.con.execute(f"SET memory_limit = '{_memory_setting(memory)}'")
         # No progress bar in the commands' output (long statements would draw one on stdout).
         self.con.con.execute("SET enable_progress_bar = false")
+        # Spilled data goes to a folder of its own in the system's temporary folder (TMPDIR),
+        # removed with the backend; DuckDB's default is ./.tmp of the working directory.
+        spill = tempfile.mkdtemp(prefix="overdue-duckdb-spill-")
+        self.con.con.execute(f"SET temp_directory = '{_sql_path(spill)}'")
+        self._spill = weakref.finalize(self, shutil.rmtree, spill, True)
         self._empty = 0
 
     def read_table(self, files: Sequence[Path], schema: pa.Schema, base: Path | None) -> ir.Table:
@@ -162,6 +191,11 @@ class DuckDBBackend:
             resume.replay,
         )
         return write_snapshot(parallel_kernel(batches, config), out)
+
+
+def _sql_path(path: str) -> str:
+    """``path`` inside a SQL string literal."""
+    return path.replace("'", "''")
 
 
 def _input_choice() -> str:
@@ -217,33 +251,50 @@ def parallel_kernel(
 
 def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
     """Write the kernel's output batches as one Parquet file of account rows and one of item
-    rows (``snapshot_items``); return the account rows."""
+    rows (``snapshot_items``), and of transition rows if ``out.transitions``; return the account
+    rows. The item rows (the largest file) are written on a second thread, one batch behind."""
     out.accounts.mkdir(parents=True, exist_ok=True)
     out.items.mkdir(parents=True, exist_ok=True)
     rows = 0
-    accounts = pq.ParquetWriter(
-        out.accounts / "part-0.parquet",
-        ACCOUNT_STATE_SCHEMA,
-        use_dictionary=ACCOUNT_DICTIONARY,
-        **SNAPSHOT_WRITE,
-    )
-    try:
-        items = pq.ParquetWriter(
-            out.items / "part-0.parquet",
-            ITEM_ROW_SCHEMA,
-            use_dictionary=ITEM_DICTIONARY,
-            **SNAPSHOT_WRITE,
+    with ExitStack() as stack:
+        accounts = stack.enter_context(
+            pq.ParquetWriter(
+                out.accounts / "part-0.parquet",
+                ACCOUNT_STATE_SCHEMA,
+                use_dictionary=ACCOUNT_DICTIONARY,
+                **SNAPSHOT_WRITE,
+            )
         )
-        try:
-            for batch in batches:
-                account_rows, item_rows = split_items(batch)
-                accounts.write_batch(account_rows)
-                items.write_batch(item_rows)
-                rows += batch.num_rows
-        finally:
-            items.close()
-    finally:
-        accounts.close()
+        items = stack.enter_context(
+            pq.ParquetWriter(
+                out.items / "part-0.parquet",
+                ITEM_ROW_SCHEMA,
+                use_dictionary=ITEM_DICTIONARY,
+                write_statistics=ITEM_STATISTICS,
+                column_encoding=ITEM_DELTA_ENCODED,
+                **SNAPSHOT_WRITE,
+            )
+        )
+        moves = None
+        if out.transitions is not None:
+            out.transitions.mkdir(parents=True, exist_ok=True)
+            moves = stack.enter_context(
+                pq.ParquetWriter(out.transitions / "part-0.parquet", TRANSITION_ROW_SCHEMA)
+            )
+        # Registered last, so it is shut down (its last write finished) before the files close.
+        writer = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="overdue-items"))
+        pending: Future[None] | None = None
+        for batch in batches:
+            account_rows, item_rows = split_items(batch)
+            if pending is not None:
+                pending.result()  # one batch of item rows in flight at most
+            pending = writer.submit(items.write_batch, item_rows)
+            accounts.write_batch(account_rows)
+            if moves is not None:
+                moves.write_table(transition_rows(batch))
+            rows += batch.num_rows
+        if pending is not None:
+            pending.result()
     return rows
 
 

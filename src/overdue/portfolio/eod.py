@@ -31,10 +31,16 @@ import pyarrow.parquet as pq
 
 from overdue.domain.policy import Policy, Product
 from overdue.portfolio import contract
-from overdue.portfolio.engines import Backend, ResumeInputs, SnapshotPart, make_backend
+from overdue.portfolio.engines import (
+    TRANSITION_PARTS,
+    Backend,
+    ResumeInputs,
+    SnapshotPart,
+    make_backend,
+)
 from overdue.portfolio.eod_inputs import BookTables, replay_accounts
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA, KernelConfig
-from overdue.portfolio.snapshot_items import join_items
+from overdue.portfolio.snapshot_items import TRANSITION_ROW_SCHEMA, join_items, transition_rows
 
 SNAPSHOT_PREFIX = "as_of="
 SNAPSHOT_FORMAT = "overdue-snapshot/2"  # /2: item ledgers in the items/ side table
@@ -170,26 +176,33 @@ def read_snapshot_items(snapshot_dir: Path, as_of: date) -> pa.Table:
     return pq.read_table(files, schema=ITEM_ROW_SCHEMA, partitioning=None)
 
 
-def _write_transitions(accounts_dir: Path, out_dir: Path) -> int:
-    table = pq.read_table(accounts_dir, columns=["account_id", "as_of", "transitions"])
-    lists = table["transitions"].combine_chunks()
-    flat = pc.list_flatten(lists)
-    parents = pc.list_parent_indices(lists)
-    out = pa.table(
-        {
-            "account_id": pc.take(table["account_id"], parents),
-            "as_of": pc.take(table["as_of"], parents),
-            **{
-                name: flat.field(name)
-                for name in ("on", "scheme", "from_bucket", "to_bucket", "dpd")
-            },
-        }
-    )
-    if not _in_key_order(out):  # the kernel's rows usually come in this order: no sort then
-        out = out.sort_by(list(TRANSITION_ORDER))
+def _write_transitions(snapshot: Path) -> int:
+    """``snapshot/transitions/part-0.parquet``: every transition row in ``TRANSITION_ORDER``.
+
+    The DuckDB backend wrote each part's rows as it wrote its accounts (``TRANSITION_PARTS``);
+    one part already in key order (a rebuild's) is moved into place as it is. Otherwise (Spark)
+    they are taken from the account rows' ``transitions`` lists."""
+    out_dir, parts_dir = snapshot / "transitions", snapshot / TRANSITION_PARTS
     out_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(out, out_dir / "part-0.parquet")
-    return out.num_rows
+    try:
+        parts = _parquet_files(parts_dir)
+        if parts:
+            out = pq.read_table(parts, schema=TRANSITION_ROW_SCHEMA, partitioning=None)
+        else:
+            accounts = pq.read_table(
+                snapshot / "accounts", columns=["account_id", "as_of", "transitions"]
+            )
+            out = transition_rows(accounts)
+        if _in_key_order(out):  # the kernel's rows usually come in this order: no sort then
+            if len(parts) == 1:
+                parts[0].rename(out_dir / "part-0.parquet")
+                return out.num_rows
+        else:
+            out = out.sort_by(list(TRANSITION_ORDER))
+        pq.write_table(out, out_dir / "part-0.parquet")
+        return out.num_rows
+    finally:
+        shutil.rmtree(parts_dir, ignore_errors=True)
 
 
 TRANSITION_ORDER = (("account_id", "ascending"), ("on", "ascending"), ("scheme", "ascending"))
@@ -250,7 +263,7 @@ def run_eod(
     try:
         _compute(backend, data_dir, snapshot_dir, config, tmp, result)
         started = time.perf_counter()
-        result.transitions = _write_transitions(tmp / "accounts", tmp / "transitions")
+        result.transitions = _write_transitions(tmp)
         result.seconds["transitions"] = round(time.perf_counter() - started, 3)
         final = snapshot_path(snapshot_dir, as_of)
         result.snapshot = str(final)
@@ -268,6 +281,11 @@ def _manifest(result: EodResult) -> dict[str, Any]:
     return {"format": SNAPSHOT_FORMAT, **data}
 
 
+def _part(snapshot: Path, name: str = "") -> SnapshotPart:
+    """Where a part of the snapshot goes, its transition rows included."""
+    return SnapshotPart.of(snapshot, name, transitions=True)
+
+
 def _compute(
     backend: Backend,
     data_dir: Path,
@@ -279,7 +297,7 @@ def _compute(
     started = time.perf_counter()
     if config.previous is None:
         history = load_book(backend, data_dir, None, config.as_of)
-        result.accounts = backend.rebuild_kernel(history, config, SnapshotPart.of(tmp))
+        result.accounts = backend.rebuild_kernel(history, config, _part(tmp))
         result.replayed = result.accounts
         result.seconds["kernel"] = round(time.perf_counter() - started, 3)
         return
@@ -292,15 +310,13 @@ def _compute(
     replay = replay_accounts(window, previous, config.previous)
     result.replayed = backend.count(replay)
     result.resumed = backend.resume_kernel(
-        ResumeInputs(window, previous, prev_items, replay), config, SnapshotPart.of(tmp, "resumed")
+        ResumeInputs(window, previous, prev_items, replay), config, _part(tmp, "resumed")
     )
     result.seconds["resume"] = round(time.perf_counter() - started, 3)
     if result.replayed:
         started = time.perf_counter()
         history = load_book(backend, data_dir, None, config.as_of)
-        written = backend.rebuild_kernel(
-            history, config, SnapshotPart.of(tmp, "replayed"), only=replay
-        )
+        written = backend.rebuild_kernel(history, config, _part(tmp, "replayed"), only=replay)
         result.replayed = written
         result.seconds["replay"] = round(time.perf_counter() - started, 3)
     result.accounts = result.resumed + result.replayed

@@ -6,6 +6,9 @@ without ``items`` (``ACCOUNT_STATE_SCHEMA``) and ``items/`` one row per item led
 (``ITEM_ROW_SCHEMA``: ``account_id``, ``as_of`` and the item's fields), in the kernel's order.
 Writing and reading flat columns costs a fraction of a nested ``list<struct>`` column (no
 repetition levels); readers that want the nested rows get them back from ``join_items``.
+
+The snapshot's ``transitions/`` file is flat too: one row per bucket transition
+(``transition_rows``), made from the kernel's batches as they are written.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from overdue.portfolio.kernel import (
     ITEM_ROW_SCHEMA,
     ITEM_STATE_TYPE,
     SNAPSHOT_SCHEMA,
+    TRANSITION_TYPE,
 )
 
 ITEMS_COLUMN = "items"
@@ -46,6 +50,33 @@ def split_items(rows: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
         schema=ACCOUNT_STATE_SCHEMA,
     )
     return accounts, items
+
+
+TRANSITION_ROW_SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("as_of", pa.date32()),
+        *[(f.name, f.type) for f in TRANSITION_TYPE],
+    ]
+)
+
+
+def transition_rows(rows: pa.RecordBatch | pa.Table) -> pa.Table:
+    """One row per bucket transition of ``rows`` (``account_id``, ``as_of`` and the
+    transition's fields), in the rows' order."""
+    lists = rows.column("transitions")
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    return pa.Table.from_arrays(
+        [
+            pc.take(rows.column("account_id"), parents),
+            pc.take(rows.column("as_of"), parents),
+            *[flat.field(f.name) for f in TRANSITION_TYPE],
+        ],
+        schema=TRANSITION_ROW_SCHEMA,
+    )
 
 
 def join_items(accounts: pa.Table, items: pa.Table) -> pa.Table:
