@@ -144,13 +144,14 @@ def _write_state(folder: Path, name: str, table: pa.Table, fingerprint: str) -> 
 
 
 def day_rows(
-    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int
-) -> pa.Table:
+    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
+    book_dir: Path | None = None,
+) -> pa.Table:  # fmt: skip
     """Every account of the snapshot of ``as_of``: ``BASE_COLUMNS``, ``ITEM_COLUMNS`` and
     ``due_soon``, ``new_delinquent``, ``changed`` (against ``previous``), in no set order:
     ``daily_items.day_rows`` (segment sums), or this SQL when an item column holds nulls."""
     try:
-        return daily_items.day_rows(snapshot_dir, as_of, previous, warning_days)
+        return daily_items.day_rows(snapshot_dir, as_of, previous, warning_days, book_dir)
     except daily_items.NullItems:
         return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days)
 

@@ -339,7 +339,7 @@ def score_snapshot(
     day: pa.Table | None = None
     if backend.name == "duckdb":  # plain SQL, the snapshot read once (daily_features)
         con: Any = backend.con.con  # type: ignore[attr-defined]
-        day = daily_features.day_rows(con, snapshot_dir, as_of, previous, warning_days)
+        day = daily_features.day_rows(con, snapshot_dir, as_of, previous, warning_days, book_dir)
         ids = day["account_id"]
         flags = day.select(FLAG_COLUMNS[1:]).to_pandas()  # the ids stay in Arrow
     else:
