@@ -4,6 +4,7 @@ point-in-time; the fresh-score rule scores an account once on entering the warni
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -82,15 +83,27 @@ def test_daily_rows_equal_the_definition_day_after_day(daily_book) -> None:
 
 
 def test_state_rebuilt_from_scratch_equals_rolled_state(daily_book) -> None:
+    """Rolled day after day from a fresh state, the payment state (recent payments, each
+    account's latest payment date and its latest payment before the recent window) equals
+    the one built from the whole history."""
     book, snaps, days = daily_book
     con = make_backend("duckdb").con.con
-    day, previous = days[-1], days[-2]
-    recent, last, rolled = daily_features.payment_state(con, book, snaps, day, previous)
-    assert rolled
-    full_recent, full_last, again = daily_features.payment_state(con, book, snaps, day, None)
-    assert not again
-    assert _sorted(recent, "payment_id").equals(_sorted(full_recent, "payment_id"))
-    assert _sorted(last, "account_id").equals(_sorted(full_last, "account_id"))
+    daily_features.payment_state(con, book, snaps, days[0], None)  # a fresh state
+    for previous, day in itertools.pairwise(days):
+        recent, last, rolled = daily_features.payment_state(con, book, snaps, day, previous)
+        assert rolled
+        old = daily_features._read_state(
+            snapshot_path(snaps, day), "payments_old.arrow",
+            daily_features._book_fingerprints(book, [day])[0],
+        )  # fmt: skip
+        assert old is not None
+        full_recent, full_last, full_old = daily_features._payments_from_history(con, book, day)
+        assert _sorted(recent, "payment_id").equals(_sorted(full_recent, "payment_id"))
+        assert _sorted(last, "account_id").equals(_sorted(full_last, "account_id"))
+        dates = ["account_id", "value_date"]
+        assert _sorted(old.select(dates), "account_id").equals(
+            _sorted(full_old.select(dates), "account_id")
+        )
 
 
 def test_a_reversal_of_an_old_last_payment_is_looked_up_in_full(daily_book, tmp_path) -> None:

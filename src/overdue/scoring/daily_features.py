@@ -74,6 +74,9 @@ RECENT_SCHEMA = pa.schema([
     ("amount_fen", pa.int64()),
 ])  # fmt: skip
 LAST_SCHEMA = pa.schema([("account_id", pa.string()), ("last_payment_date", pa.date32())])
+# per account, its latest payment (not reversed) valued on or before the recent window's start
+OLD_SCHEMA = pa.schema([("account_id", pa.string()), ("payment_id", pa.string()),
+                       ("value_date", pa.date32())])  # fmt: skip
 
 
 # -- small helpers -------------------------------------------------------------------------------
@@ -335,8 +338,8 @@ def _payment_scans(book_dir: Path, first: date | None, last: date) -> tuple[str,
 
 def _payments_from_history(
     con: Any, book_dir: Path, as_of: date, only: pa.Table | None = None
-) -> tuple[pa.Table, pa.Table]:
-    """(recent, last) from every partition booked on or before ``as_of``."""
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """(recent, last, old) from every partition booked on or before ``as_of``."""
     pay, rev = _payment_scans(book_dir, None, as_of)
     keep = ""
     if only is not None:
@@ -350,7 +353,7 @@ def _payments_from_history(
     return _recent_and_last(con, "_kept_pay", as_of)
 
 
-def _recent_and_last(con: Any, kept: str, as_of: date) -> tuple[pa.Table, pa.Table]:
+def _recent_and_last(con: Any, kept: str, as_of: date) -> tuple[pa.Table, pa.Table, pa.Table]:
     cut = _d(as_of - timedelta(days=RECENT_DAYS))
     recent = con.sql(
         f"SELECT account_id, payment_id, value_date, amount_fen FROM {kept} "
@@ -360,34 +363,44 @@ def _recent_and_last(con: Any, kept: str, as_of: date) -> tuple[pa.Table, pa.Tab
         f"SELECT account_id, MAX(value_date) AS last_payment_date FROM {kept} "
         "GROUP BY account_id ORDER BY account_id"
     ).to_arrow_table()
-    return recent.cast(RECENT_SCHEMA), last.cast(LAST_SCHEMA)
+    old = con.sql(
+        "SELECT account_id, ARG_MAX(payment_id, value_date) AS payment_id, "
+        f"MAX(value_date) AS value_date FROM {kept} WHERE value_date <= {cut} "
+        "GROUP BY account_id ORDER BY account_id"
+    ).to_arrow_table()
+    return recent.cast(RECENT_SCHEMA), last.cast(LAST_SCHEMA), old.cast(OLD_SCHEMA)
 
 
 def payment_state(
     con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None
 ) -> tuple[pa.Table, pa.Table, bool]:
     """(recent, last, rolled?) at ``as_of``: rolled forward from the state of ``previous`` when
-    it matches the book, else built from the whole history. Written into ``as_of``'s state."""
+    it matches the book, else built from the whole history. Written into ``as_of``'s state
+    (with ``payments_old.arrow``: each account's latest payment before the recent window, so
+    that a reversal leaving no recent payment needs no look-up in the history)."""
     here = snapshot_path(snapshot_dir, as_of)
-    fingerprint, old = _book_fingerprints(book_dir, [as_of, previous or as_of])
-    recent = last = None
+    fingerprint, before = _book_fingerprints(book_dir, [as_of, previous or as_of])
+    recent = last = old = None
     if previous is not None:
         there = snapshot_path(snapshot_dir, previous)
-        recent = _read_state(there, "payments_recent.arrow", old)
-        last = _read_state(there, "payments_last.arrow", old)
-    rolled = recent is not None and last is not None
-    if recent is not None and last is not None and previous is not None:
-        recent, last = _roll_payments(con, book_dir, recent, last, previous, as_of)
+        recent = _read_state(there, "payments_recent.arrow", before)
+        last = _read_state(there, "payments_last.arrow", before)
+        old = _read_state(there, "payments_old.arrow", before)
+    rolled = recent is not None and last is not None and old is not None
+    if recent is not None and last is not None and old is not None and previous is not None:
+        recent, last, old = _roll_payments(con, book_dir, recent, last, old, previous, as_of)
     else:
-        recent, last = _payments_from_history(con, book_dir, as_of)
+        recent, last, old = _payments_from_history(con, book_dir, as_of)
     _write_state(here, "payments_recent.arrow", recent, fingerprint)
     _write_state(here, "payments_last.arrow", last, fingerprint)
+    _write_state(here, "payments_old.arrow", old, fingerprint)
     return recent, last, rolled
 
 
 def _roll_payments(
-    con: Any, book_dir: Path, recent: pa.Table, last: pa.Table, previous: date, as_of: date
-) -> tuple[pa.Table, pa.Table]:
+    con: Any, book_dir: Path, recent: pa.Table, last: pa.Table, old: pa.Table, previous: date,
+    as_of: date,
+) -> tuple[pa.Table, pa.Table, pa.Table]:  # fmt: skip
     """The state of ``previous`` rolled to ``as_of`` with the partitions booked in between."""
     pay = daily_items.read(event_files(book_dir, "payments", previous, as_of),
                            contract.TABLES["payments"].arrow_schema(), RECENT_SCHEMA.names)  # fmt: skip
@@ -400,37 +413,79 @@ def _roll_payments(
     rows = rows.filter(pc.invert(pc.is_in(rows["payment_id"], value_set=gone)))
     cut = pa.scalar(as_of - timedelta(days=RECENT_DAYS), pa.date32())
     new_recent = rows.filter(pc.greater(rows["value_date"], cut)).combine_chunks()
-    # accounts with a new reversal: their latest payment is their latest recent one, if any
-    # (every payment valued after the window's start is among the recent rows); the others
+    new_old = _roll_old(con, book_dir, old, rows.filter(pc.less_equal(rows["value_date"], cut)),
+                        gone, as_of)  # fmt: skip
+    # accounts with a new reversal: their latest payment is the later of their latest recent
+    # one and their latest older one (every kept payment is in one of the two); the others
     # keep the later of their old latest date and their new payments' dates
     touched = pc.unique(rev["account_id"].combine_chunks())
     hit = pc.is_in(new_recent["account_id"], value_set=touched)
+    older = new_old.filter(pc.is_in(new_old["account_id"], value_set=touched))
     news = pa.concat_tables([
         pay.filter(pc.invert(pc.is_in(pay["payment_id"], value_set=gone)))
         .select(["account_id", "value_date"]).rename_columns(LAST_SCHEMA.names)
         .cast(LAST_SCHEMA),
         new_recent.filter(hit).select(["account_id", "value_date"])
         .rename_columns(LAST_SCHEMA.names).cast(LAST_SCHEMA),
+        older.select(["account_id", "value_date"]).rename_columns(LAST_SCHEMA.names)
+        .cast(LAST_SCHEMA),
     ])  # fmt: skip
     news = news.group_by("account_id").aggregate([("last_payment_date", "max")])
     news = news.rename_columns(LAST_SCHEMA.names).cast(LAST_SCHEMA)
     kept = last.filter(pc.invert(pc.is_in(last["account_id"], value_set=touched)))
-    merged = _later_dates(kept.combine_chunks(), news.combine_chunks())
-    lost = pc.filter(touched, pc.invert(pc.is_in(touched, value_set=new_recent["account_id"])))
-    if len(lost):  # a reversal left no recent payment: look these accounts up further back
-        full_last = _latest_payments(con, book_dir, as_of, pa.table({"account_id": lost}))
-        keep = merged.filter(pc.invert(pc.is_in(merged["account_id"], value_set=lost)))
-        merged = pa.concat_tables([keep, full_last]).combine_chunks()
-    return new_recent, merged
+    return new_recent, _later_dates(kept.combine_chunks(), news.combine_chunks()), new_old
+
+
+def _roll_old(
+    con: Any, book_dir: Path, old: pa.Table, leaving: pa.Table, gone: pa.Array, as_of: date
+) -> pa.Table:
+    """``payments_old`` at ``as_of``: the previous rows less the reversed ones, with the
+    payments that left the recent window (or were booked valued before it); an account whose
+    kept older payment was reversed is looked up in the history (rare: a reversal of a payment
+    older than the recent window)."""
+    reversed_old = pc.is_in(old["account_id"], value_set=old["account_id"].filter(
+        pc.is_in(old["payment_id"], value_set=gone)))  # fmt: skip
+    unknown = old["account_id"].filter(reversed_old)
+    rows = [old.filter(pc.invert(reversed_old)),
+            leaving.select(OLD_SCHEMA.names).cast(OLD_SCHEMA)]  # fmt: skip
+    if len(unknown):
+        cut = as_of - timedelta(days=RECENT_DAYS)
+        lookup = pa.table({"account_id": unknown})
+        rows.append(_latest_payments(con, book_dir, as_of, lookup, valued_by=cut))
+    base, news = rows[0].combine_chunks(), pa.concat_tables(rows[1:]).combine_chunks()
+    if not news.num_rows:
+        return base
+    if not base.num_rows:
+        base = OLD_SCHEMA.empty_table()
+    news = news.sort_by([("account_id", "ascending"), ("value_date", "descending"),
+                         ("payment_id", "ascending")])  # fmt: skip
+    ids = news["account_id"]
+    first = np.ones(news.num_rows, dtype=bool)
+    first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+    news = news.filter(pa.array(first))  # each account's latest
+    position = pc.index_in(news["account_id"], value_set=base["account_id"])
+    found = position.is_valid().to_numpy(zero_copy_only=False)
+    at = np.asarray(position.fill_null(0).to_numpy(zero_copy_only=False))
+    days = np.asarray(pc.cast(base["value_date"], pa.int32()).to_numpy(), np.int64)
+    days = days if len(days) else np.zeros(1, np.int64)  # no base row: every news row is new
+    new_days = np.asarray(pc.cast(news["value_date"], pa.int32()).to_numpy(), np.int64)
+    later = found & (new_days > days[at])
+    replaced = np.zeros(base.num_rows, dtype=bool)
+    replaced[at[later]] = True
+    return pa.concat_tables([base.filter(pa.array(~replaced)),
+                             news.filter(pa.array(later | ~found))])  # fmt: skip
 
 
 LOOKBACK_PARTITIONS = 31  # partitions read per step when looking for older payments
 
 
-def _latest_payments(con: Any, book_dir: Path, as_of: date, lost: pa.Table) -> pa.Table:
-    """The latest payment date (not reversed by ``as_of``) of each account in ``lost``, reading
-    the payment partitions newest first and stopping once no older partition can hold a later
-    one (a payment's value date is never after its booking date)."""
+def _latest_payments(
+    con: Any, book_dir: Path, as_of: date, lost: pa.Table, valued_by: date
+) -> pa.Table:
+    """``OLD_SCHEMA``: the latest payment booked by ``as_of``, valued by ``valued_by`` and not
+    reversed by ``as_of`` of each account in ``lost`` (none: no row), reading the payment
+    partitions newest first and stopping once no older partition can hold a later one (a
+    payment's value date is never after its booking date)."""
     rev = scan(event_files(book_dir, "reversals", None, as_of),
                contract.TABLES["reversals"].arrow_schema(), ["payment_id", "account_id"])  # fmt: skip
     con.register("_lost_ids", lost)
@@ -438,27 +493,29 @@ def _latest_payments(con: Any, book_dir: Path, as_of: date, lost: pa.Table) -> p
                 "WHERE account_id IN (SELECT account_id FROM _lost_ids)")  # fmt: skip
     folders = partition_dates(book_dir / "payments")
     days = sorted((d for d in folders if d <= as_of), reverse=True)
-    best: dict[str, date] = {}
+    best: dict[str, tuple[date, str]] = {}
     spec = contract.TABLES["payments"].arrow_schema()
     for start in range(0, len(days), LOOKBACK_PARTITIONS):
         step = days[start : start + LOOKBACK_PARTITIONS]
         files = [f for d in step for f in sorted(folders[d].glob("*.parquet"))]
         pay = scan(files, spec, ["payment_id", "account_id", "value_date"])
         found = con.sql(f"""
-            SELECT p.account_id, MAX(p.value_date) AS last_payment_date
+            SELECT p.account_id, MAX(p.value_date), ARG_MAX(p.payment_id, p.value_date)
             FROM {pay} p ANTI JOIN _lost_rev r ON p.payment_id = r.payment_id
             WHERE p.account_id IN (SELECT account_id FROM _lost_ids)
-              AND p.value_date <= {_d(as_of)}
+              AND p.value_date <= {_d(valued_by)}
             GROUP BY p.account_id
         """).fetchall()  # fmt: skip
-        for account_id, day in found:
-            best[account_id] = max(day, best.get(account_id, day))
+        for account_id, day, payment_id in found:
+            best[account_id] = max((day, payment_id), best.get(account_id, (day, payment_id)))
         oldest = step[-1]  # older partitions hold value dates before ``oldest``
-        if len(best) == lost.num_rows and min(best.values()) >= oldest - timedelta(days=1):
+        done = min((d for d, _ in best.values()), default=oldest) >= oldest - timedelta(days=1)
+        if len(best) == lost.num_rows and done:
             break
     ids = sorted(best)
     return pa.table({"account_id": pa.array(ids, pa.string()),
-                     "last_payment_date": pa.array([best[i] for i in ids], pa.date32())})  # fmt: skip
+                     "payment_id": pa.array([best[i][1] for i in ids], pa.string()),
+                     "value_date": pa.array([best[i][0] for i in ids], pa.date32())})  # fmt: skip
 
 
 def _later_dates(last: pa.Table, news: pa.Table) -> pa.Table:
