@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -87,6 +88,7 @@ def main() -> None:
         return
     base = ends[-1]
     assert 1 <= args.days <= 28
+    rows = []
     for k in range(1, args.days + 1):
         day = base + timedelta(days=k)
         first_kept = k == 1 and args.keep_first and (snapshot_path(snaps, day) / "scores").is_dir()
@@ -101,8 +103,16 @@ def main() -> None:
         t = time.perf_counter()
         scored = score_snapshot(snaps, day, models, book_dir=book)
         scoring = time.perf_counter() - t
+        load = "/".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{day}: batch {batch:.1f} s, scoring {scoring:.1f} s (+{scoring / batch:.0%}); "
-              f"fresh {scored.fresh}, carried {scored.carried}, {scored.seconds}")  # fmt: skip
+              f"fresh {scored.fresh}, carried {scored.carried}, {scored.seconds}, "
+              f"items {scored.items}, load {load}")  # fmt: skip
+        fresh, carried = sum(scored.fresh.values()), sum(scored.carried.values())
+        rows.append(f"| {day} | {batch:.1f} s | {scoring:.1f} s | {scoring / batch:+.0%} | "
+                    f"{fresh:,} / {carried:,} | {scored.items.get('recomputed', 0):,} | {load} |")  # fmt: skip
+    print("\n| day | batch | scoring | scoring ÷ batch | fresh / carried | item aggregates "
+          "recomputed | load (1/5/15 min) |\n|---|---|---|---|---|---|---|")  # fmt: skip
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -47,7 +48,7 @@ from overdue.portfolio.eod import (
     snapshot_item_files,
     snapshot_path,
 )
-from overdue.scoring import daily_items, promises
+from overdue.scoring import daily_items, item_state, promises
 from overdue.scoring.features import (
     HISTORY_DAYS,
     LAG_DAYS,
@@ -143,6 +144,18 @@ def _write_state(folder: Path, name: str, table: pa.Table, fingerprint: str) -> 
     os.replace(tmp, out / name)
 
 
+def prune_state(snapshot_dir: Path, days: Sequence[date], keep_from: date) -> int:
+    """Remove the kept state of the snapshots before ``keep_from`` (a day reads only its
+    previous snapshot's state; the state of a day rescored later is rebuilt). How many."""
+    removed = 0
+    for day in days:
+        folder = snapshot_path(snapshot_dir, day) / STATE_DIR
+        if day < keep_from and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 # -- the day's rows: base columns, item aggregates, the flags for the fresh-score rule ---------
 
 
@@ -152,11 +165,22 @@ def day_rows(
 ) -> pa.Table:  # fmt: skip
     """Every account of the snapshot of ``as_of``: ``BASE_COLUMNS``, ``ITEM_COLUMNS`` and
     ``due_soon``, ``new_delinquent``, ``changed`` (against ``previous``), in no set order:
-    ``daily_items.day_rows`` (segment sums), or this SQL when an item column holds nulls."""
+    ``daily_items.day_rows`` (segment sums, item state kept when ``book_dir`` is given), or
+    this SQL when an item column holds nulls."""
+    return day_rows_and_stats(con, snapshot_dir, as_of, previous, warning_days, book_dir)[0]
+
+
+def day_rows_and_stats(
+    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
+    book_dir: Path | None = None,
+) -> tuple[pa.Table, item_state.ItemStats]:  # fmt: skip
+    """``day_rows`` and what the item state did."""
     try:
-        return daily_items.day_rows(snapshot_dir, as_of, previous, warning_days, book_dir)
+        return daily_items.day_rows_and_stats(snapshot_dir, as_of, previous, warning_days,
+                                              book_dir)  # fmt: skip
     except daily_items.NullItems:
-        return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days)
+        rows = day_rows_sql(con, snapshot_dir, as_of, previous, warning_days)
+        return rows, item_state.ItemStats("sql", rows.num_rows, rows.num_rows)
 
 
 def day_rows_sql(

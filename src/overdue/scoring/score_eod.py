@@ -98,6 +98,7 @@ class ScoreResult:
     fresh: dict[str, int] = field(default_factory=dict)
     carried: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    items: dict[str, int | str] = field(default_factory=dict)  # what the item state did
 
 
 _CACHE: dict[tuple[str, str], BookModel] = {}
@@ -339,7 +340,11 @@ def score_snapshot(
     day: pa.Table | None = None
     if backend.name == "duckdb":  # plain SQL, the snapshot read once (daily_features)
         con: Any = backend.con.con  # type: ignore[attr-defined]
-        day = daily_features.day_rows(con, snapshot_dir, as_of, previous, warning_days, book_dir)
+        day, item_stats = daily_features.day_rows_and_stats(
+            con, snapshot_dir, as_of, previous, warning_days, book_dir
+        )
+        result.items = {"mode": item_stats.mode, "recomputed": item_stats.recomputed,
+                        "accounts": item_stats.accounts, "item_rows": item_stats.item_rows}  # fmt: skip
         ids = day["account_id"]
         flags = day.select(FLAG_COLUMNS[1:]).to_pandas()  # the ids stay in Arrow
     else:
@@ -403,6 +408,8 @@ def score_snapshot(
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(out, folder / "part-0.parquet")
+    if day is not None and previous is not None:  # the days after read only today's state
+        daily_features.prune_state(snapshot_dir, earlier, keep_from=previous)
     result.seconds["write"] = round(time.perf_counter() - started, 2)
     carried_models = carried["model"].to_numpy(zero_copy_only=False)
     for name in MODELS:
