@@ -89,12 +89,19 @@ def day_rows_and_stats(
     files = snapshot_files(snapshot_dir, as_of)
     accounts = read(files, ACCOUNT_STATE_SCHEMA, ACCOUNT_INPUTS)
     ids = accounts["account_id"].combine_chunks()
-    before = None
+    before, state, at, from_state = None, None, None, False
     if previous is not None:
-        before = _aligned_rows(read(snapshot_files(snapshot_dir, previous), ACCOUNT_STATE_SCHEMA,
-                                    ["account_id", *PREVIOUS_INPUTS]), ids)  # fmt: skip
+        state = item_state.read_state(snapshot_dir, previous, book_dir)
+        kept = ["account_id", *PREVIOUS_INPUTS]
+        from_state = state is not None and set(kept) <= set(state.column_names)
+        if state is not None and from_state:
+            rows = state.select(kept)  # the previous account rows, kept with the state
+        else:
+            rows = read(snapshot_files(snapshot_dir, previous), ACCOUNT_STATE_SCHEMA, kept)
+        before, at = _aligned_rows(rows, ids)
     per_account, stats = item_state.item_columns(
-        snapshot_path(snapshot_dir, as_of), files, accounts, before, as_of, previous, book_dir
+        snapshot_path(snapshot_dir, as_of), files, accounts, before, as_of, previous, book_dir,
+        state=state, at=(at, from_state), keep=accounts.select(list(PREVIOUS_INPUTS)),
     )
     out = {name: accounts[name].combine_chunks() for name in BASE_COLUMNS}
     out.update(per_account)
@@ -112,11 +119,13 @@ def day_rows_and_stats(
     return pa.table(out), stats
 
 
-def _aligned_rows(before: pa.Table, ids: pa.Array) -> pa.Table:
-    """``before``'s rows in the order of ``ids`` (a null row where an account is missing)."""
+def _aligned_rows(before: pa.Table, ids: pa.Array) -> tuple[pa.Table, pa.Array | None]:
+    """(``before``'s rows in the order of ``ids``, a null row where an account is missing;
+    the positions taken, None when already in that order)."""
     if ids.equals(before["account_id"].combine_chunks()):
-        return before.combine_chunks()
-    return before.take(pc.index_in(ids, value_set=before["account_id"].combine_chunks()))
+        return before.combine_chunks(), None
+    at = pc.index_in(ids, value_set=before["account_id"].combine_chunks())
+    return before.take(at), at
 
 
 def _changed(now: pa.Table, before: pa.Table) -> pa.Array:

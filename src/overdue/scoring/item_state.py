@@ -238,39 +238,51 @@ def _item_file(account_file: Path, folder: Path) -> Path:
     return folder / "items" / account_file.relative_to(folder / "accounts")
 
 
+def read_state(snapshot_dir: Path, previous: date, book_dir: Path | None) -> pa.Table | None:
+    """The item state kept beside the snapshot of ``previous`` (None: absent, derived from
+    other files, or no book to read the events of)."""
+    from overdue.scoring.daily_features import _read_state
+
+    if book_dir is None:
+        return None
+    there = snapshot_path(snapshot_dir, previous)
+    return _read_state(there, STATE_NAME, state_fingerprint(there, previous, grace_values(book_dir)))
+
+
 def item_columns(
     folder: Path, account_files: Sequence[Path], accounts: pa.Table, before: pa.Table | None,
-    as_of: date, previous: date | None, book_dir: Path | None,
+    as_of: date, previous: date | None, book_dir: Path | None, *, state: pa.Table | None = None,
+    at: tuple[pa.Array | None, bool] = (None, False), keep: pa.Table | None = None,
 ) -> tuple[dict[str, pa.Array], ItemStats]:  # fmt: skip
     """The item aggregates (``AGGREGATES``) of every account of ``accounts`` (the snapshot's
     account rows in the order of ``account_files``; ``before``: the previous snapshot's rows,
     ``account_id`` and ``WATCHED``, aligned to ``accounts``), kept from the previous snapshot's
-    state where possible; writes the state of ``as_of`` into ``folder``."""
-    from overdue.scoring.daily_features import _read_state, _write_state
+    ``state`` (``read_state``) where possible; writes the state of ``as_of`` into ``folder``
+    with the columns of ``keep`` (today's account values, tomorrow's ``before``). ``at``: the
+    positions that aligned ``before`` and whether they align ``state`` too (its rows)."""
+    from overdue.scoring.daily_features import _write_state
 
     graces = grace_values(book_dir) if book_dir is not None else []
     sizes = [pq.ParquetFile(f).metadata.num_rows for f in account_files]
     assert sum(sizes) == accounts.num_rows, "the account files changed while read"
     item_files = [_item_file(f, folder) for f in account_files]
-    state = None
-    stats = ItemStats()
-    if previous is not None and before is not None and book_dir is not None:
-        there = snapshot_path(folder.parent, previous)
-        state = _read_state(there, STATE_NAME, state_fingerprint(there, previous, graces))
-        stats.reason = "no state" if state is None else ""
+    stats = ItemStats(reason="no state" if previous is not None and state is None else "")
     values: dict[str, np.ndarray] | None = None
-    if state is not None and all(f.is_file() for f in item_files):
+    usable = previous is not None and before is not None and book_dir is not None
+    if state is not None and usable and all(f.is_file() for f in item_files):
         assert book_dir is not None and previous is not None and before is not None
-        values, stats = _kept(item_files, sizes, accounts, before, state, as_of, previous,
+        values, stats = _kept(item_files, sizes, accounts, before, state, at, as_of, previous,
                               book_dir, graces)  # fmt: skip
     if values is None:
         values = _full(item_files, accounts, as_of, graces)
         stats = ItemStats("full", accounts.num_rows, accounts.num_rows,
                           reason=stats.reason)  # fmt: skip
-    table = pa.table({"account_id": accounts["account_id"].combine_chunks(),
-                      **{k: pa.array(values[k], pa.int64()) for k in (*AGGREGATES, "n_items",
-                                                                       "next_edge")}})  # fmt: skip
-    _write_state(folder, STATE_NAME, table, state_fingerprint(folder, as_of, graces))
+    columns = {"account_id": accounts["account_id"].combine_chunks(),
+               **{k: pa.array(values[k], pa.int64()) for k in (*AGGREGATES, "n_items",
+                                                                "next_edge")}}  # fmt: skip
+    if keep is not None:
+        columns.update({name: keep[name].combine_chunks() for name in keep.column_names})
+    _write_state(folder, STATE_NAME, pa.table(columns), state_fingerprint(folder, as_of, graces))
     return _as_columns(values), stats
 
 
@@ -346,15 +358,23 @@ def watched_changed(now: pa.Table, before: pa.Table) -> np.ndarray:
 
 def _kept(
     item_files: Sequence[Path], sizes: Sequence[int], accounts: pa.Table, before: pa.Table,
-    state: pa.Table, as_of: date, previous: date, book_dir: Path, graces: Sequence[int],
+    state: pa.Table, at: tuple[pa.Array | None, bool], as_of: date, previous: date,
+    book_dir: Path, graces: Sequence[int],
 ) -> tuple[dict[str, np.ndarray] | None, ItemStats]:  # fmt: skip
     """The previous state carried to ``as_of``, recomputing only the accounts that may have
     moved; None when a check fails (the caller aggregates everything)."""
     ids = accounts["account_id"].combine_chunks()
     n = len(ids)
-    at = pc.index_in(ids, value_set=state["account_id"].combine_chunks())
-    missing = pc.is_null(at).to_numpy(zero_copy_only=False)
-    position = np.asarray(at.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    taken, aligns_state = at
+    if not aligns_state:  # ``before`` came from elsewhere: align the state itself
+        same = ids.equals(state["account_id"].combine_chunks())
+        taken = None if same else pc.index_in(ids, value_set=state["account_id"].combine_chunks())
+    if taken is None:
+        missing = np.zeros(n, dtype=bool)
+        position = np.arange(n, dtype=np.int64)
+    else:
+        missing = pc.is_null(taken).to_numpy(zero_copy_only=False)
+        position = np.asarray(taken.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
     kept = {name: np.asarray(state[name].to_numpy(), np.int64)[position]
             for name in (*AGGREGATES, "n_items", "next_edge")}  # fmt: skip
     for column in kept.values():
