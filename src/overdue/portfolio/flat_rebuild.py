@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -236,10 +237,12 @@ def _staged(
         table = f"{INDEX_TABLE}_{name}"
         staged.append(table)
         selected = ", ".join(f"e.{f}" for f in fields)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT a.idx AS account_idx, {selected} "
-            f"FROM ({sql}) AS e JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id"
-        )
+        with _accounts_built(con):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT a.idx AS account_idx, "
+                f"{selected} FROM ({sql}) AS e JOIN {INDEX_TABLE} AS a "
+                "ON e.account_id = a.account_id"
+            )
         out[name] = (table, fields)
     return out
 
@@ -279,6 +282,25 @@ def _slab(
         yield pa.RecordBatch.from_arrays(arrays, names=names)
 
 
+SIDE_OPTIMIZER = "build_side_probe_side"
+
+
+@contextmanager
+def _accounts_built(con: Any) -> Iterator[None]:
+    """Joins of events to the account numbering build their hash table on the numbering (the
+    right side, as written), not on the events. DuckDB's ``build_side_probe_side`` optimizer
+    built it on the 6.2M payments of a 1M-account book (EXPLAIN ANALYZE: join 2.56 s; on the
+    numbering 0.76 s, the query 2.43 → 1.56 s), its cardinality estimate of the filtered
+    Parquet scan being too low."""
+    before = str(con.sql("SELECT current_setting('disabled_optimizers')").fetchall()[0][0])
+    disabled = [name for name in before.split(",") if name.strip()]
+    con.execute(f"SET disabled_optimizers = '{','.join([*disabled, SIDE_OPTIMIZER])}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = '{','.join(disabled)}'")
+
+
 def _in_range(id_range: tuple[str, str] | None) -> str:
     """SQL keeping the events whose ``account_id`` is in ``id_range`` (inclusive), if given."""
     if id_range is None:
@@ -313,7 +335,8 @@ def _fetch_and_group(
                     f"JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id "
                     f"WHERE a.idx >= {lo} AND a.idx < {hi}{_in_range(id_range)}"
                 )
-            fetched = [con.sql(query).to_arrow_table()]
+            with _accounts_built(con):
+                fetched = [con.sql(query).to_arrow_table()]
             for earlier in futures.values():
                 earlier.result()  # the previous table is grouped (and released) first
             futures[name] = grouper.submit(_grouped, fetched, fields, lo, hi - lo)
