@@ -109,10 +109,9 @@ def resolve_policies(data_dir: Path) -> dict[tuple[str, str], Policy]:
     from overdue.config.policies import PolicyConfigError, build_policy, load_policy_source
 
     table = pq.read_table(data_dir / "accounts.parquet", columns=["policy", "product"])
-    pairs = {
-        (p, q)
-        for p, q in zip(table["policy"].to_pylist(), table["product"].to_pylist(), strict=True)
-    }
+    # The distinct pairs found by Arrow: a million accounts as Python tuples took 0.6 s.
+    distinct = table.group_by(["policy", "product"]).aggregate([])
+    pairs = {(row["policy"], row["product"]) for row in distinct.to_pylist()}
     resolved: dict[tuple[str, str], Policy] = {}
     for name, product in sorted(pairs):
         local = data_dir / "policies" / f"{name}.toml"
