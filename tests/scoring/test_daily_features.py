@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from overdue.portfolio.engines import make_backend
@@ -172,6 +173,17 @@ def test_fresh_once_on_entering_the_warning_window() -> None:
     assert list(got) == [True, False, False, False, True, True]
     nothing = needs_fresh_score(flags, ids, prev_ids[:0], scored_on[:0], as_of, 7)
     assert list(nothing) == [True] * 6
+    # the same rule from the previous rows' positions among today's ids (the daily run's form),
+    # previous rows in another order, one of them for an account gone today
+    order = [5, 3, 1, 0, 2, 4]
+    gone_ids = pa.array([*[prev_ids[k].as_py() for k in order], "z"])
+    gone_on = np.r_[scored_on[order], np.datetime64("2024-12-03")]
+    back = pc.index_in(gone_ids, value_set=ids)
+    again = needs_fresh_score(flags, ids, gone_ids, gone_on, as_of, 7, back=back)
+    assert list(again) == list(got)
+    empty = pc.index_in(prev_ids[:0], value_set=ids)
+    assert list(needs_fresh_score(flags, ids, prev_ids[:0], scored_on[:0], as_of, 7,
+                                  back=empty)) == [True] * 6  # fmt: skip
     assert np.asarray(got).dtype == bool
 
 

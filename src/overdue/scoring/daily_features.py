@@ -156,6 +156,20 @@ def prune_state(snapshot_dir: Path, days: Sequence[date], keep_from: date) -> in
     return removed
 
 
+def _link_state(there: Path, here: Path, name: str, table: pa.Table, fingerprint: str) -> None:
+    """The state file ``name`` of ``there`` also as ``here``'s (a hard link: the content is
+    the same), written when the file system refuses the link."""
+    out = here / STATE_DIR
+    out.mkdir(exist_ok=True)
+    tmp = out / f".{name}.tmp-{os.getpid()}"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(there / STATE_DIR / name, tmp)
+        os.replace(tmp, out / name)
+    except OSError:
+        _write_state(here, name, table, fingerprint)
+
+
 # -- the day's rows: base columns, item aggregates, the flags for the fresh-score rule ---------
 
 
@@ -333,7 +347,11 @@ def history_of_earlier_months(
     reused = table is not None
     if table is None:
         table = _history_of_month_ends(con, snapshot_dir, earlier, as_of)
-    _write_state(here, "history.arrow", table, fingerprint)
+        _write_state(here, "history.arrow", table, fingerprint)
+    else:  # the same file (same fingerprint): linked, not written again
+        assert previous is not None
+        _link_state(snapshot_path(snapshot_dir, previous), here, "history.arrow", table,
+                    fingerprint)  # fmt: skip
     return table, reused
 
 

@@ -263,7 +263,7 @@ FLAG_COLUMNS = ["account_id", "status", "bucket_cn", "next_due_date", "due_soon"
 
 def needs_fresh_score(
     flags: pd.DataFrame, ids: pa.ChunkedArray | pa.Array, prev_ids: pa.ChunkedArray | pa.Array,
-    scored_on: np.ndarray, as_of: date, warning_days: int,
+    scored_on: np.ndarray, as_of: date, warning_days: int, *, back: pa.Array | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Which accounts ``ids`` (their flags: ``selection_expr``'s columns) need a fresh score, given
     the previous scores' account ids and dates (``prev_ids``, ``scored_on``: current model
@@ -271,13 +271,20 @@ def needs_fresh_score(
     inside the warning window whose previous score was computed before that window opened
     (``next_due_date - warning_days``): one fresh score on entering the window, not one every
     day inside it; or a previous score older than ``MAX_SCORE_AGE_DAYS``."""
-    at = pc.index_in(ids, value_set=prev_ids)
-    has_prev = at.is_valid().to_numpy(zero_copy_only=False)
-    position = at.fill_null(0).to_numpy(zero_copy_only=False)
     scored_on = np.asarray(scored_on, dtype="datetime64[D]")
     last = np.full(len(flags), np.datetime64("NaT"), dtype="datetime64[D]")
-    if len(scored_on):
-        last = np.where(has_prev, scored_on[position], last)
+    if back is None:
+        at = pc.index_in(ids, value_set=prev_ids)
+        has_prev = at.is_valid().to_numpy(zero_copy_only=False)
+        position = at.fill_null(0).to_numpy(zero_copy_only=False)
+        if len(scored_on):
+            last = np.where(has_prev, scored_on[position], last)
+    else:  # ``back``: each previous row's position in ``ids`` (the first row of an id wins)
+        found = back.is_valid().to_numpy(zero_copy_only=False)
+        where = np.asarray(back.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+        has_prev = np.zeros(len(flags), dtype=bool)
+        has_prev[where[found]] = True
+        last[where[found][::-1]] = scored_on[found][::-1]
     assert not (last > np.datetime64(as_of, "D")).any(), "a previous score from the future"
     due = pd.to_datetime(flags["next_due_date"]).to_numpy(dtype="datetime64[D]")
     opened = due - np.timedelta64(warning_days, "D")
@@ -287,12 +294,28 @@ def needs_fresh_score(
     return ~has_prev | changed | entered | stale
 
 
+SCORES_COPY = "scores.arrow"  # the scores file's rows in Arrow IPC, for the next day's run
+
+
+def _scores_fingerprint(file: Path) -> str:
+    st = file.stat()
+    return daily_features._fingerprint(["scores/1", st.st_ino, st.st_mtime_ns, st.st_size])
+
+
 def _previous_scores(snapshot_dir: Path, previous: date | None) -> pa.Table:
+    """The previous snapshot's scores: from their Arrow copy in its feature state when it is
+    the copy of the file there now (no decoding), else from the Parquet file."""
     if previous is None:
         return SCORE_SCHEMA.empty_table()
-    folder = snapshot_path(snapshot_dir, previous) / SCORES_DIR
+    there = snapshot_path(snapshot_dir, previous)
+    folder = there / SCORES_DIR
     if not folder.is_dir():
         return SCORE_SCHEMA.empty_table()
+    files = sorted(folder.glob("*.parquet"))
+    if len(files) == 1:
+        copy = daily_features._read_state(there, SCORES_COPY, _scores_fingerprint(files[0]))
+        if copy is not None and copy.schema.equals(SCORE_SCHEMA):
+            return copy
     return pq.read_table(folder, schema=SCORE_SCHEMA)
 
 
@@ -309,13 +332,14 @@ def _ids_table(backend: Backend, ids: list[str], work: Path) -> ir.Table:
 def score_snapshot(
     snapshot_dir: Path, as_of: date, models_dir: Path, engine: str = "duckdb", *,
     book_dir: Path | None = None, backend: Backend | None = None,
-    warning_days: int = WARNING_DAYS, full: bool = False,
+    warning_days: int = WARNING_DAYS, full: bool = False, prune: bool = True,
 ) -> ScoreResult:  # fmt: skip
     """Score the snapshot of ``as_of`` into ``SNAPSHOT_DIR/as_of=D/scores/``.
 
     ``book_dir`` is the book the batch ran on (account and payment features); by default the
     book the models were trained on. ``full`` scores every account of each population (no
-    carry-forward).
+    carry-forward). ``prune`` removes the kept feature state of the snapshots before the
+    previous one (the next day reads only this day's).
     """
     assert 0 <= warning_days <= 60
     days = snapshot_dates(snapshot_dir)
@@ -366,8 +390,11 @@ def score_snapshot(
     for bm in models:
         member |= in_population(flags, bm.target)
     scored_on = prev_scores["score_as_of"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    # each previous score's account among today's (one hash of today's ids serves the rule and
+    # the carry-forward)
+    back = pc.index_in(prev_scores["account_id"], value_set=ids)
     wanted = needs_fresh_score(
-        flags, ids, prev_scores["account_id"], scored_on, as_of, warning_days
+        flags, ids, prev_scores["account_id"], scored_on, as_of, warning_days, back=back
     )
     wanted = wanted & member
     wanted = wanted | (member & full)
@@ -396,19 +423,22 @@ def score_snapshot(
 
     started = time.perf_counter()
     # unchanged accounts keep their status and bucket, hence their population
-    prev_ids = prev_scores["account_id"]
-    keep = pc.and_(
-        pc.invert(pc.is_in(prev_ids, value_set=fresh_arrow)),
-        pc.is_in(prev_ids, value_set=ids.filter(pa.array(member))),
-    )
-    carried = prev_scores.filter(keep)
+    found = back.is_valid().to_numpy(zero_copy_only=False)
+    where = np.asarray(back.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+    keep = found & (member & ~wanted)[where] if len(where) else found
+    carried = prev_scores.filter(pa.array(keep))
     out = pa.concat_tables([_to_arrow(fresh), carried]).sort_by(
         [("model", "ascending"), ("account_id", "ascending")]
     )
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(out, folder / "part-0.parquet")
-    if day is not None and previous is not None:  # the days after read only today's state
+    low = ["model", "model_version", *[f"reason_{k}" for k in range(1, N_REASONS + 1)]]
+    pq.write_table(out, folder / "part-0.parquet", use_dictionary=low)
+    if day is not None:  # the daily path: tomorrow reads today's scores from the Arrow copy
+        here = snapshot_path(snapshot_dir, as_of)
+        daily_features._write_state(here, SCORES_COPY, out,
+                                    _scores_fingerprint(folder / "part-0.parquet"))  # fmt: skip
+    if prune and day is not None and previous is not None:  # the next day reads today's state
         daily_features.prune_state(snapshot_dir, earlier, keep_from=previous)
     result.seconds["write"] = round(time.perf_counter() - started, 2)
     carried_models = carried["model"].to_numpy(zero_copy_only=False)
