@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from overdue.portfolio.eod import TRANSITION_ORDER, _in_key_order
+from overdue.portfolio.snapshot_items import KeyOrder
 
 rows = st.lists(
     st.tuples(
@@ -53,3 +55,16 @@ def test_a_null_key_is_never_taken_as_ordered() -> None:
     table = _table([("A1", 0, "cn", 1), ("A2", 1, "us", 2)])
     table = table.set_column(0, "account_id", pa.array(["A1", None], pa.string()))
     assert not _in_key_order(table)
+
+
+@settings(deadline=None)  # shared, loaded machine
+@given(rows, st.lists(st.integers(0, 12), max_size=4))
+def test_key_order_over_pieces_is_the_order_of_the_whole(values: list, cuts: list[int]) -> None:
+    """The batch checks the order of its transition rows batch by batch (``KeyOrder``): the
+    answer is the whole table's, wherever the batches are cut."""
+    table = _table(values)
+    bounds = sorted({0, table.num_rows, *(min(c, table.num_rows) for c in cuts)})
+    order = KeyOrder()
+    for lo, hi in pairwise(bounds):
+        order.add(table.slice(lo, hi - lo))
+    assert order.ordered == _in_key_order(table)

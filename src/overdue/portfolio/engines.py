@@ -37,6 +37,8 @@ from overdue.portfolio.kernel import (
 from overdue.portfolio.snapshot_items import (
     ITEMS_COLUMN,
     TRANSITION_ROW_SCHEMA,
+    UNSORTED_MARK,
+    KeyOrder,
     split_items,
     transition_rows,
 )
@@ -275,7 +277,7 @@ def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
                 **SNAPSHOT_WRITE,
             )
         )
-        moves = None
+        moves, order = None, KeyOrder()
         if out.transitions is not None:
             out.transitions.mkdir(parents=True, exist_ok=True)
             moves = stack.enter_context(
@@ -291,10 +293,14 @@ def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
             pending = writer.submit(items.write_batch, item_rows)
             accounts.write_batch(account_rows)
             if moves is not None:
-                moves.write_table(transition_rows(batch))
+                moved = transition_rows(batch)
+                order.add(moved)
+                moves.write_table(moved)
             rows += batch.num_rows
         if pending is not None:
             pending.result()
+    if out.transitions is not None and not order.ordered:
+        (out.transitions / UNSORTED_MARK).touch()  # the batch sorts them when it merges parts
     return rows
 
 

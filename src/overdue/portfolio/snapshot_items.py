@@ -79,6 +79,41 @@ def transition_rows(rows: pa.RecordBatch | pa.Table) -> pa.Table:
     )
 
 
+TRANSITION_ORDER = (("account_id", "ascending"), ("on", "ascending"), ("scheme", "ascending"))
+UNSORTED_MARK = "_unsorted"  # beside a part's transition rows that are not in key order
+
+
+def in_key_order(table: pa.Table) -> bool:
+    """Whether ``table`` is already sorted by ``TRANSITION_ORDER`` (no null keys)."""
+    if table.num_rows < 2:
+        return True
+    keys = [table[name].combine_chunks() for name, _ in TRANSITION_ORDER]
+    if any(k.null_count for k in keys):
+        return False
+    before, after = [k[:-1] for k in keys], [k[1:] for k in keys]
+    ordered = pc.greater_equal(after[2], before[2])  # the last key: ties allowed
+    for b, a in zip(reversed(before[:-1]), reversed(after[:-1]), strict=True):
+        ordered = pc.or_(pc.greater(a, b), pc.and_(pc.equal(a, b), ordered))
+    return bool(pc.all(ordered).as_py())
+
+
+class KeyOrder:
+    """Whether transition tables seen one after another are, all together, in key order."""
+
+    def __init__(self) -> None:
+        self.ordered = True
+        self._last: pa.Table | None = None
+
+    def add(self, table: pa.Table) -> None:
+        if not self.ordered or table.num_rows == 0:
+            return
+        if self._last is not None:
+            seam = pa.concat_tables([self._last, table.slice(0, 1)])
+            self.ordered = in_key_order(seam)
+        self.ordered = self.ordered and in_key_order(table)
+        self._last = table.slice(table.num_rows - 1, 1)
+
+
 def join_items(accounts: pa.Table, items: pa.Table) -> pa.Table:
     """The kernel's rows again: ``accounts`` (sorted by account id, ids unique) with each one's
     item rows nested in ``items``, in their stored order (an account without any: empty list)."""
