@@ -79,6 +79,8 @@ def test_daily_rows_equal_the_definition_day_after_day(daily_book) -> None:
             )[1]
         )
         rolled.append(daily_features.payment_state(con, book, snaps, day, previous)[2])
+        state = snapshot_path(snaps, day) / daily_features.STATE_DIR
+        assert not [p.name for p in state.iterdir() if p.name.startswith(".")], "temp files left"
     assert all(rolled[1:]), "the payment state rolls forward from the day before"
     assert any(reused[1:]), "the month-end history is reused between window edges"
 

@@ -161,12 +161,16 @@ def _link_state(there: Path, here: Path, name: str, table: pa.Table, fingerprint
     the same), written when the file system refuses the link."""
     out = here / STATE_DIR
     out.mkdir(exist_ok=True)
+    source, target = there / STATE_DIR / name, out / name
+    if target.is_file() and os.path.samefile(source, target):
+        return  # already linked (the day scored again)
     tmp = out / f".{name}.tmp-{os.getpid()}"
     try:
         tmp.unlink(missing_ok=True)
-        os.link(there / STATE_DIR / name, tmp)
-        os.replace(tmp, out / name)
+        os.link(source, tmp)
+        os.replace(tmp, target)
     except OSError:
+        tmp.unlink(missing_ok=True)
         _write_state(here, name, table, fingerprint)
 
 
