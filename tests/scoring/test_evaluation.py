@@ -104,3 +104,24 @@ def test_calibration_of_a_calibrated_model() -> None:
     assert len(table) == 10
     assert np.allclose(table["predicted"], table["observed"], atol=0.02)
     assert table["count"].sum() == 50000
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 12), st.integers(1, 5), st.integers(0, 10**6))
+def test_top_k_picks_what_a_stable_sort_picks(n: int, m: int, k: int, seed: int) -> None:
+    """The reasons' top k (argmax passes) equal the first k of a stable descending sort, ties
+    (few distinct values) and all-negative rows included."""
+    from overdue.scoring.reasons import _top_k
+
+    rng = np.random.default_rng(seed)
+    badness = rng.integers(-3, 4, size=(n, m)).astype(float) / 2
+    if seed % 3 == 0:  # infinite values take the sort's path
+        badness[rng.random((n, m)) < 0.2] = -np.inf
+    order, values = _top_k(badness, k)
+    k_eff = min(k, m)
+    expected = np.argsort(-badness, axis=1, kind="stable")[:, :k_eff]
+    kept = np.take_along_axis(badness, expected, axis=1)
+    expected = np.where(kept > 0, expected, -1)
+    assert np.array_equal(order[:, :k_eff], expected)
+    assert (order[:, k_eff:] == -1).all()
+    assert np.array_equal(values[:, :k_eff], np.where(expected >= 0, kept, 0.0))

@@ -26,7 +26,15 @@ def _top_k(badness: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k_eff = min(k, m)
     if m == 0:
         return np.full((n, k), -1), np.zeros((n, k))
-    order = np.argsort(-badness, axis=1, kind="stable")[:, :k_eff]
+    if not np.isfinite(badness).all():  # NaN or infinite values: the sort itself
+        order = np.argsort(-badness, axis=1, kind="stable")[:, :k_eff]
+    else:  # k passes of argmax: the same columns as the stable sort (first of equals), faster
+        left = badness.astype(np.float64, copy=True)
+        rows = np.arange(n)
+        order = np.empty((n, k_eff), dtype=np.int64)
+        for r in range(k_eff):
+            order[:, r] = np.argmax(left, axis=1)
+            left[rows, order[:, r]] = -np.inf
     values = np.take_along_axis(badness, order, axis=1)
     order = np.where(values > 0, order, -1)
     if k_eff < k:
