@@ -54,3 +54,21 @@ def truncate(book: Path, snaps: Path, as_of: date, out: Path) -> tuple[Path, Pat
         if part.name.startswith("as_of=") and date.fromisoformat(part.name[6:]) <= as_of:
             shutil.copytree(part, new_snaps / part.name, ignore=shutil.ignore_patterns("scores"))
     return new_book, new_snaps
+
+
+def daily_after_middle(
+    book: Path, snaps: Path, root: Path, offsets: list[int]
+) -> tuple[Path, Path, list[date]]:
+    """A copy of the book under ``root`` with its month-end snapshots up to the middle one, then
+    a daily batch on each of ``middle + offsets``: (book, snapshots, the daily dates)."""
+    from overdue.portfolio.eod import snapshot_dates, snapshot_path
+
+    middle = snapshot_dates(snaps)[len(snapshot_dates(snaps)) // 2]
+    shutil.copytree(book, root / "book")
+    for day in snapshot_dates(snaps):
+        if day <= middle:
+            shutil.copytree(snapshot_path(snaps, day), snapshot_path(root / "snapshots", day))
+    days = [middle + timedelta(days=k) for k in offsets]
+    for day in days:
+        run_eod(root / "book", day, root / "snapshots")
+    return root / "book", root / "snapshots", days

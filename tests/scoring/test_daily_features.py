@@ -14,9 +14,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from book_history import daily_after_middle
 
 from overdue.portfolio.engines import make_backend
-from overdue.portfolio.eod import run_eod, snapshot_dates, snapshot_path
+from overdue.portfolio.eod import snapshot_dates, snapshot_path
 from overdue.scoring import daily_features, daily_items
 from overdue.scoring.features import FeatureSource, build_features, finish, pit_differences
 from overdue.scoring.score_eod import needs_fresh_score
@@ -28,16 +29,7 @@ DAILY = 5  # daily batches after a month end in the middle of the book
 def daily_book(book_history, tmp_path_factory) -> tuple[Path, Path, list[date]]:
     """The book and its month ends up to one in the middle, then DAILY daily batches."""
     book, snaps = book_history
-    root = tmp_path_factory.mktemp("daily_book")
-    middle = snapshot_dates(snaps)[len(snapshot_dates(snaps)) // 2]
-    shutil.copytree(book, root / "book")
-    for day in snapshot_dates(snaps):
-        if day <= middle:
-            shutil.copytree(snapshot_path(snaps, day), snapshot_path(root / "snapshots", day))
-    days = [middle + timedelta(days=k) for k in range(1, DAILY + 1)]
-    for day in days:
-        run_eod(root / "book", day, root / "snapshots")
-    return root / "book", root / "snapshots", days
+    return daily_after_middle(book, snaps, tmp_path_factory.mktemp("daily_book"), list(range(1, DAILY + 1)))
 
 
 def _daily(con, book: Path, snaps: Path, day: date, ids: list[str] | None) -> pd.DataFrame:

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from book_history import daily_after_middle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overdue.portfolio.eod import run_eod, snapshot_dates, snapshot_path
+from overdue.portfolio.eod import snapshot_dates, snapshot_path
 from overdue.scoring import daily_features, daily_items, item_state
 
 # 13 daily batches after a month end, one day skipped: every day of a month's first half,
@@ -25,16 +26,7 @@ DAYS = [*range(1, 11), 12, 13, 14]
 @pytest.fixture(scope="module")
 def item_book(book_history, tmp_path_factory) -> tuple[Path, Path, list[date]]:
     book, snaps = book_history
-    root = tmp_path_factory.mktemp("item_book")
-    middle = snapshot_dates(snaps)[len(snapshot_dates(snaps)) // 2]
-    shutil.copytree(book, root / "book")
-    for day in snapshot_dates(snaps):
-        if day <= middle:
-            shutil.copytree(snapshot_path(snaps, day), snapshot_path(root / "snapshots", day))
-    days = [middle + timedelta(days=k) for k in DAYS]
-    for day in days:
-        run_eod(root / "book", day, root / "snapshots")
-    return root / "book", root / "snapshots", days
+    return daily_after_middle(book, snaps, tmp_path_factory.mktemp("item_book"), DAYS)
 
 
 def _by_id(table: pa.Table) -> pa.Table:
