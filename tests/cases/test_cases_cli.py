@@ -93,3 +93,19 @@ def test_bad_input_names_the_option_and_reason(tmp_path: Path) -> None:
     bad.write_text("[retention]\nkeep_years = 1\n", encoding="utf-8")
     message = error("cases", "promises", "--as-of", "2024-02-28", "--config", str(bad))
     assert "bad.toml: retention.keep_years" in message
+
+
+def test_self_service_link_prints_a_link_the_server_accepts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from overdue.cases.self_service_links import read_token
+
+    monkeypatch.setenv("OVERDUE_LINK_SECRET", "cli-link-secret")
+    args = ["cases", "self-service-link", "C0000042", "--as-of", "2024-06-30", "--days", "10",
+            "--base-url", "https://pay.example.com/"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    url = result.output.strip()
+    assert url.startswith("https://pay.example.com/self/")
+    link = read_token("cli-link-secret", url.rsplit("/", 1)[1], as_of=date(2024, 7, 10))
+    assert link.customer_id == "C0000042" and link.valid_until == date(2024, 7, 10)
+    bad = CliRunner().invoke(app, [*args[:5], "--days", "61"])
+    assert isinstance(bad.exception, BadInput) and "valid_days" in str(bad.exception)
