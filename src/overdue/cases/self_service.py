@@ -233,7 +233,8 @@ def stop_channel(session: Session, customer_id: str, channel: str, *, at: dateti
     if channel not in STOPPABLE_CHANNELS:
         raise ValueError(f"channel: {channel!r} is not one of {', '.join(STOPPABLE_CHANNELS)}")
     _spend_action(session, customer_id, "stop_channel", at, channel=channel)
-    assert record_opt_out(session, customer_id, channel, at=instant(at), source="self-service")
+    recorded = record_opt_out(session, customer_id, channel, at=instant(at), source="self-service")
+    assert recorded, "the customer exists (checked when the action was counted)"
 
 
 def set_contact_hours(
