@@ -142,3 +142,16 @@ def test_metro2_profile_is_newest_first(previous: list[str]) -> None:
     if previous:
         assert profile[0] == previous[-1]
     assert profile[min(len(previous), GRID_MONTHS):] == "B" * max(0, GRID_MONTHS - len(previous))
+
+
+def test_a_repaid_revolving_line_stays_open() -> None:
+    repaid = ReportingMonth(product="revolving", status="settled", owed_fen=0)
+    assert pboc_code(repaid) == "N"
+    assert pboc_code(ReportingMonth(product="revolving", status="settled",
+                                    due_in_month=False)) == "*"  # fmt: skip
+    assert metro2_status(repaid) == "11"
+    assert metro2_history(repaid) == "E"
+    written_off = ReportingMonth(product="revolving", status="settled", charged_off=True)
+    assert pboc_code(written_off) == "C"
+    assert metro2_status(written_off) == "64"
+    assert metro2_history(written_off) == "L"

@@ -6,7 +6,7 @@ it, or that there is no snapshot (``known`` false), or that the account did not 
 
 - ``pboc_code``: one character of the PBOC 24-month grid. ``N`` normal; ``1``..``7`` overdue in
   30-day steps (loans: min(7, ceil(DPD / 30))); for revolving accounts the digit counts the
-  consecutive missed minimum payments; ``C`` settled; ``#`` unknown; ``*`` nothing due this month;
+  consecutive missed minimum payments; ``C`` closed (``is_closed``); ``#`` unknown; ``*`` nothing due this month;
   ``/`` not opened. ``G``, ``D`` and ``Z`` (ended otherwise, guarantor paid, repaid with assets)
   need events a book does not carry and are never produced.
 - ``metro2_status``: the Metro 2 account status (11 current 0–29 DPD, 71, 78, 80, 82, 83, 84 by
@@ -65,6 +65,12 @@ class ReportingMonth:
         assert self.dpd >= 0 and self.missed_minimums >= 0 and self.owed_fen >= 0
 
 
+def is_closed(month: ReportingMonth) -> bool:
+    """Settled for good: a loan repaid, or a revolving line repaid after its charge-off. A
+    revolving line with nothing owed stays open (settled only until its next bill)."""
+    return month.status == "settled" and (month.product == "installment" or month.charged_off)
+
+
 def _delinquent(month: ReportingMonth) -> bool:
     return month.status in ("overdue", "charged_off") and month.dpd > 0
 
@@ -75,7 +81,7 @@ def pboc_code(month: ReportingMonth) -> str:
         return "/"
     if not month.known:
         return "#"
-    if month.status == "settled":
+    if is_closed(month):
         return "C"
     if _delinquent(month):
         if month.product == "revolving":
@@ -89,7 +95,7 @@ def pboc_code(month: ReportingMonth) -> str:
 def metro2_status(month: ReportingMonth) -> str:
     """The Metro 2 account status code of a known month of an opened account."""
     assert month.opened and month.known, "only a month with a snapshot has a status"
-    if month.status == "settled":
+    if is_closed(month):
         return "64" if month.charged_off else "13"
     if month.status == "charged_off":
         return "97"
@@ -104,7 +110,7 @@ def metro2_history(month: ReportingMonth) -> str:
         return "B"
     if not month.known:
         return "D"
-    if month.status == "charged_off" or (month.status == "settled" and month.charged_off):
+    if month.status == "charged_off" or (is_closed(month) and month.charged_off):
         return "L"
     if month.placed_for_collection:
         return "G"
