@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -226,12 +226,10 @@ def _by_account(states: pa.Table) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         yield current, rows
 
 
-def reporting_month(
-    row: dict[str, Any] | None, opened: bool, product: str, placed: bool = False
-) -> cr.ReportingMonth:
+def reporting_month(row: dict[str, Any] | None, opened: bool, product: str) -> cr.ReportingMonth:
     """The domain's view of one account's month-end row (None: no snapshot that month)."""
     if row is None:
-        return cr.ReportingMonth(opened=opened, known=False, product=product)
+        return _EMPTY[(opened, product)]
     return cr.ReportingMonth(
         opened=opened,
         product=row["product"],
@@ -241,8 +239,14 @@ def reporting_month(
         due_in_month=row["due_in_month"],
         owed_fen=row["owed_fen"],
         charged_off=row["charged_off_on"] is not None,
-        placed_for_collection=placed,
     )
+
+
+_EMPTY = {
+    (opened, product): cr.ReportingMonth(opened=opened, known=False, product=product)
+    for opened in (False, True)
+    for product in cr.PRODUCTS
+}
 
 
 def build_extract(
@@ -255,19 +259,21 @@ def build_extract(
     book = book_accounts(data_dir)
     extract = Extract(month=month, as_of=ends[month])
     states = month_states(data_dir, snapshot_dir, sorted(ends.values()))
+    last_days = [(m.year, m.month, m.last_day) for m in months]
     for account_id, rows in _by_account(states):
-        by_month = {Month(r["as_of"].year, r["as_of"].month): r for r in rows}
-        now = by_month.get(month)
-        if now is None:
+        now = rows[-1]
+        if (now["as_of"].year, now["as_of"].month) != (month.year, month.month):
             continue  # not in the reporting month's snapshot
         if account_id not in book:
             raise BureauError(f"{data_dir}: account {account_id!r} of the snapshots is not in the book")
         opened_on, currency = book[account_id]
+        by_month = {(r["as_of"].year, r["as_of"].month): r for r in rows}
         history = [
-            reporting_month(by_month.get(m), opened_on <= m.last_day, now["product"],
-                            placed=m == month and account_id in notices.placed)
-            for m in months
-        ]  # fmt: skip
+            reporting_month(by_month.get((y, m)), opened_on <= last, now["product"])
+            for y, m, last in last_days
+        ]
+        if account_id in notices.placed:
+            history[-1] = replace(history[-1], placed_for_collection=True)
         if cr.is_closed(history[-1]) and history[-2].known and cr.is_closed(history[-2]):
             extract.skipped_closed += 1
             continue
