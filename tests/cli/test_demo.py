@@ -100,3 +100,6 @@ def test_small_demo_writes_everything_then_serves(tmp_path: Path) -> None:
         (cases,) = db.execute("select count(*) from cases").fetchone()
         (users,) = db.execute("select count(*) from users").fetchone()
     assert cases > 0 and users >= 7
+    bureau = json.loads((out / "bureau" / "bureau-2024-12.json").read_text(encoding="utf-8"))
+    assert bureau["pboc_accounts"] > 0 and "Credit-bureau extract" in stdout
+    assert (out / "bureau" / "pboc-2024-12.csv").is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ def run_demo(out: Path, *, accounts: int, months: int, days: int, seed: int) -> 
     report = write_monitoring_report(demo_book, out / "report.html", sections)
     console.print(f"[bold]Monitoring report / 监控报告: {report}[/bold]")
     database_url, logins = load_store(demo_book, out / "overdue.db", console)
+    write_bureau_extract(demo_book, out / "bureau", database_url, console)
     figures = out / "strategies" / "demo_strategies.json"
     return DemoResult(demo_book, report, database_url, logins, figures)
 
@@ -198,6 +200,35 @@ def load_store(
         engine.dispose()
     console.print(f"Store / 业务库: {db_path} (cases as of {demo_book.last_day})")
     return url, logins
+
+
+def write_bureau_extract(demo_book: DemoBook, out: Path, database_url: str, console: Console) -> None:
+    """The credit-bureau extract of the last month the snapshots close, notices from the store."""
+    from overdue.reports.bureau_notices import notices_from_store
+    from overdue.reports.credit_bureau import Month, build_extract, extract_summary, write_extract
+    from overdue.store.db import make_engine, session_scope
+
+    last = demo_book.last_day
+    month = Month(last.year, last.month)
+    if (last + timedelta(days=1)).month == last.month:
+        month = month.plus(-1)  # the last month the snapshots close
+    if month.last_day < demo_book.first_day:
+        console.print("Credit-bureau extract: no month end among the snapshots")
+        return
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            notices = notices_from_store(session, demo_book.first_day, month.last_day)
+    finally:
+        engine.dispose()
+    extract = build_extract(demo_book.book, demo_book.snapshots, month, notices)
+    files = write_extract(extract, out)
+    figures = extract_summary(extract)
+    console.print(
+        f"Credit-bureau extract / 征信报送数据 {month.label}: {figures['pboc_accounts']:,} accounts"
+        f" reported, {figures['held_until_customer_told']:,} held until the customer is told"
+        f" / 未告知客户的逾期信息暂不报送 → {files['pboc']}"
+    )
 
 
 def write_monitoring_report(demo_book: DemoBook, out: Path, sections: Sequence[str] = ()) -> Path:
