@@ -307,14 +307,16 @@ def _add_account(
     extract.metro2.append(row)
 
 
+def _common(month: Month, now: dict[str, Any]) -> dict[str, Any]:
+    """The columns that open both bureaus' rows."""
+    keys = ("account_id", "customer_id", "product", "as_of")
+    return {"report_month": month.label, **{key: now[key] for key in keys}}
+
+
 def pboc_row(month: Month, now: dict[str, Any], history: list[cr.ReportingMonth]) -> dict[str, Any]:
     codes = [cr.pboc_code(m) for m in history]
     return {
-        "report_month": month.label,
-        "account_id": now["account_id"],
-        "customer_id": now["customer_id"],
-        "product": now["product"],
-        "as_of": now["as_of"],
+        **_common(month, now),
         "status": now["status"],
         "dpd": now["dpd"],
         "pboc_code": codes[-1],
@@ -331,11 +333,7 @@ def metro2_row(
     month: Month, now: dict[str, Any], history: list[cr.ReportingMonth], rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
     return {
-        "report_month": month.label,
-        "account_id": now["account_id"],
-        "customer_id": now["customer_id"],
-        "product": now["product"],
-        "as_of": now["as_of"],
+        **_common(month, now),
         "dpd": now["dpd"],
         "account_status": cr.metro2_status(history[-1]),
         "payment_history_profile": cr.metro2_profile([cr.metro2_history(m) for m in history[:-1]]),
