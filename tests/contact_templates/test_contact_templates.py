@@ -167,11 +167,14 @@ SELF_URL = "https://pay.example.com/self/QzE.20240714.abc"
 
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
-def test_emails_to_the_debtor_carry_their_self_service_page_when_given(language: str) -> None:
-    emails = sorted(n for n in shipped(language) if n.startswith("email_"))
-    assert len(emails) == 3
-    for name in emails:
-        row = {"template": name, "language": language, "channel": "email", "dpd": 5,
+def test_emails_and_texts_to_the_debtor_carry_their_self_service_page_when_given(
+    language: str,
+) -> None:
+    names = sorted(n for n in shipped(language)
+                   if n.startswith(("email_", "sms_")) and not n.endswith("_locate"))  # fmt: skip
+    assert len(names) == 6
+    for name in names:
+        row = {"template": name, "language": language, "channel": name.split("_")[0], "dpd": 5,
                "amount_due_fen": 123450, "penalty_fen": 1230, "currency": "CNY"}  # fmt: skip
         _, with_link = render_planned(row, SELF_URL)
         _, without = render_planned(row)

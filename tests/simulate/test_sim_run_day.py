@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def test_cli_reports_each_step(book: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 2
 
 
-def test_cli_puts_each_debtors_self_service_link_in_their_emails(
+def test_cli_puts_each_debtors_self_service_link_in_their_emails_and_texts(
     book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from overdue.cases.self_service_links import read_token
@@ -113,10 +114,11 @@ def test_cli_puts_each_debtors_self_service_link_in_their_emails(
     result = CliRunner().invoke(app, [*args, "--links-base-url", "https://pay.example.com"])
     assert result.exit_code == 0, result.output
     outbox = pq.read_table(snaps / "outbox" / f"as_of={day.isoformat()}.parquet").to_pylist()
-    emails = [row for row in outbox if row["channel"] == "email"]
-    others = [row for row in outbox if row["channel"] != "email"]
-    assert emails and others, "the default strategy sends e-mails and other messages that day"
-    for row in emails:
+    linked = [row for row in outbox if row["channel"] in ("email", "sms")
+              and json.loads(row["payload"])["recipient_kind"] != "third_party"]  # fmt: skip
+    others = [row for row in outbox if row not in linked]
+    assert {row["channel"] for row in linked} == {"email", "sms"} and others
+    for row in linked:
         token = row["body"].split("https://pay.example.com/self/")[1].split()[0]
         link = read_token("run-day-links", token, as_of=day)
         assert link.customer_id == row["customer_id"]
