@@ -109,9 +109,9 @@ def main() -> None:
               f"items {scored.items}, load {load}")  # fmt: skip
         fresh, carried = sum(scored.fresh.values()), sum(scored.carried.values())
         rows.append(f"| {day} | {batch:.1f} s | {scoring:.1f} s | {scoring / batch:+.0%} | "
-                    f"{fresh:,} / {carried:,} | {scored.items.get('recomputed', 0):,} | {load} |")  # fmt: skip
+                    f"{fresh:,} / {carried:,} | {scored.items.get('source', '')} | {load} |")  # fmt: skip
     print("\n| day | batch | scoring | scoring ÷ batch | fresh / carried | item aggregates "
-          "recomputed | load (1/5/15 min) |\n|---|---|---|---|---|---|---|")  # fmt: skip
+          "from | load (1/5/15 min) |\n|---|---|---|---|---|---|---|")  # fmt: skip
     print("\n".join(rows))
 
 

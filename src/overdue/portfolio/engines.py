@@ -29,18 +29,19 @@ from overdue.portfolio.eod_inputs import BookTables, rebuild_rows, resume_rows
 from overdue.portfolio.kernel import (
     ACCOUNT_STATE_SCHEMA,
     ITEM_ROW_SCHEMA,
-    SNAPSHOT_SCHEMA,
     KernelConfig,
     batch_kernel,
     run_batches,
 )
 from overdue.portfolio.snapshot_items import (
     ITEMS_COLUMN,
+    SUMMARISED_SCHEMA,
     TRANSITION_ROW_SCHEMA,
     UNSORTED_MARK,
     KeyOrder,
     split_items,
     transition_rows,
+    with_summary,
 )
 
 BATCH_ROWS = 20_000  # accounts per Arrow batch handed to the kernel
@@ -334,15 +335,22 @@ class SparkBackend:
         df = self.session.sql(self.con.compile(expr))
 
         def kernel(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            return run_batches(batches, config)
+            return (with_summary(b) for b in run_batches(batches, config))
 
-        rows = df.mapInArrow(kernel, _spark_schema(SNAPSHOT_SCHEMA)).persist()
+        rows = df.mapInArrow(kernel, _spark_schema(SUMMARISED_SCHEMA)).persist()
         try:
-            rows.drop(ITEMS_COLUMN).write.mode("overwrite").parquet(str(out.accounts))
-            item = rows.select("account_id", "as_of", F.explode(ITEMS_COLUMN).alias("item"))
-            item.select("account_id", "as_of", "item.*").write.mode("overwrite").parquet(
-                str(out.items)
+            rows.select(*ACCOUNT_STATE_SCHEMA.names).write.mode("overwrite").parquet(
+                str(out.accounts)
             )
+            for column, folder in ((ITEMS_COLUMN, out.items), ("transitions", out.transitions)):
+                if folder is None:
+                    continue
+                flat = rows.select("account_id", "as_of", F.explode(column).alias("row"))
+                flat.select("account_id", "as_of", "row.*").write.mode("overwrite").parquet(
+                    str(folder)
+                )
+            if out.transitions is not None:
+                (out.transitions / UNSORTED_MARK).touch()  # the batch sorts them when it merges
         finally:
             rows.unpersist()
         return int(self.session.read.parquet(str(out.accounts)).count())

@@ -9,9 +9,15 @@ history. Only events booked on or before ``as_of`` exist for a snapshot of ``as_
 Snapshots live in ``snapshot_dir/as_of=YYYY-MM-DD/`` (``accounts/``, ``items/`` and
 ``transitions/`` Parquet and ``manifest.json``), written into a temporary folder and renamed into
 place: a crash leaves no partial snapshot, and rerunning a date replaces it with identical
-content. ``accounts/`` holds one row per account (``ACCOUNT_STATE_SCHEMA``), ``items/`` one row
-per item ledger (``ITEM_ROW_SCHEMA``, a flat side table: ``snapshot_item_files``), and
-``read_snapshot`` joins the two back into the kernel's nested rows.
+content. ``accounts/`` holds one row per account (``ACCOUNT_STATE_SCHEMA``: the state and the
+as-of summary of its item ledgers), ``items/`` one row per item ledger (``ITEM_ROW_SCHEMA``, a
+flat side table: ``snapshot_item_files``), ``transitions/`` one row per bucket transition, and
+``read_snapshot`` joins the three back into the kernel's nested rows.
+
+Format 3 (``SNAPSHOT_FORMAT``) added the item summary to ``accounts/`` and dropped its nested
+``transitions`` column (format 2). A format 2 snapshot is still resumed from (the incremental
+run reads only the account columns both formats have) and read by ``read_snapshot``; a
+snapshot of another format is refused with a message to rebuild.
 """
 
 from __future__ import annotations
@@ -38,18 +44,20 @@ from overdue.portfolio.engines import (
     make_backend,
 )
 from overdue.portfolio.eod_inputs import BookTables, replay_accounts
-from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA, KernelConfig
+from overdue.portfolio.kernel import ACCOUNT_BASE_SCHEMA, ITEM_ROW_SCHEMA, KernelConfig
 from overdue.portfolio.snapshot_items import (
     TRANSITION_ORDER,
     TRANSITION_ROW_SCHEMA,
     UNSORTED_MARK,
     in_key_order,
     join_items,
-    transition_rows,
 )
 
 SNAPSHOT_PREFIX = "as_of="
-SNAPSHOT_FORMAT = "overdue-snapshot/2"  # /2: item ledgers in the items/ side table
+# /2: item ledgers in the items/ side table; /3: the item summary in accounts/, no nested
+# transitions there (they are in transitions/ only)
+SNAPSHOT_FORMAT = "overdue-snapshot/3"
+RESUMABLE_FORMATS = ("overdue-snapshot/2", SNAPSHOT_FORMAT)
 MAX_PARTITIONS = 100_000
 
 
@@ -165,12 +173,23 @@ def snapshot_item_files(snapshot_dir: Path, as_of: date) -> list[Path]:
     return _parquet_files(snapshot_path(snapshot_dir, as_of) / "items")
 
 
+def snapshot_format(snapshot_dir: Path, as_of: date) -> str:
+    """The ``format`` its manifest gives the snapshot of ``as_of``."""
+    manifest = snapshot_path(snapshot_dir, as_of) / "manifest.json"
+    return str(json.loads(manifest.read_text()).get("format", ""))
+
+
 def read_snapshot(snapshot_dir: Path, as_of: date) -> pa.Table:
     """The accounts of one snapshot, sorted by account id, with their item ledgers nested in
-    ``items`` as the kernel gave them (``SNAPSHOT_SCHEMA``)."""
+    ``items`` as the kernel gave them and their transitions (from ``transitions/``, in
+    ``TRANSITION_ORDER``) in ``transitions`` (``SNAPSHOT_SCHEMA``; any format)."""
     files = snapshot_files(snapshot_dir, as_of)
-    accounts = pq.read_table(files, schema=ACCOUNT_STATE_SCHEMA, partitioning=None)
-    return join_items(accounts.sort_by("account_id"), read_snapshot_items(snapshot_dir, as_of))
+    accounts = pq.read_table(files, schema=ACCOUNT_BASE_SCHEMA, partitioning=None)
+    moves = _parquet_files(snapshot_path(snapshot_dir, as_of) / "transitions")
+    transitions = pq.read_table(moves, schema=TRANSITION_ROW_SCHEMA, partitioning=None)
+    return join_items(
+        accounts.sort_by("account_id"), read_snapshot_items(snapshot_dir, as_of), transitions
+    )
 
 
 def read_snapshot_items(snapshot_dir: Path, as_of: date) -> pa.Table:
@@ -184,9 +203,8 @@ def read_snapshot_items(snapshot_dir: Path, as_of: date) -> pa.Table:
 def _write_transitions(snapshot: Path) -> int:
     """``snapshot/transitions/part-0.parquet``: every transition row in ``TRANSITION_ORDER``.
 
-    The DuckDB backend wrote each part's rows as it wrote its accounts (``TRANSITION_PARTS``)
-    and checked their order on the way: one part in key order (a rebuild's) is moved into place
-    as it is. Otherwise (Spark) they are taken from the account rows' ``transitions`` lists."""
+    Each part's rows were written with its accounts (``TRANSITION_PARTS``), their order checked
+    on the way (DuckDB): one part in key order (a rebuild's) is moved into place as it is."""
     out_dir, parts_dir = snapshot / "transitions", snapshot / TRANSITION_PARTS
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -198,10 +216,7 @@ def _write_transitions(snapshot: Path) -> int:
         if parts:
             out = pq.read_table(parts, schema=TRANSITION_ROW_SCHEMA, partitioning=None)
         else:
-            accounts = pq.read_table(
-                snapshot / "accounts", columns=["account_id", "as_of", "transitions"]
-            )
-            out = transition_rows(accounts)
+            out = TRANSITION_ROW_SCHEMA.empty_table()
         if not _in_key_order(out):  # the kernel's rows usually come in this order: no sort then
             out = out.sort_by(list(TRANSITION_ORDER))
         pq.write_table(out, out_dir / "part-0.parquet")
@@ -292,9 +307,17 @@ def _compute(
         result.replayed = result.accounts
         result.seconds["kernel"] = round(time.perf_counter() - started, 3)
         return
+    found = snapshot_format(snapshot_dir, config.previous)
+    if found not in RESUMABLE_FORMATS:
+        raise EodError(
+            f"{snapshot_path(snapshot_dir, config.previous)}: snapshot format {found!r} cannot "
+            f"be resumed (this version writes {SNAPSHOT_FORMAT}); rebuild: overdue eod "
+            f"{data_dir} --as-of {config.as_of} --out {snapshot_dir} --rebuild"
+        )
     window = load_book(backend, data_dir, config.previous, config.as_of)
     prev_files = snapshot_files(snapshot_dir, config.previous)
-    previous = backend.read_table(prev_files, ACCOUNT_STATE_SCHEMA, None)
+    # the columns both formats have (format 2's account files lack the item summary)
+    previous = backend.read_table(prev_files, ACCOUNT_BASE_SCHEMA, None)
     prev_items = backend.read_table(
         snapshot_item_files(snapshot_dir, config.previous), ITEM_ROW_SCHEMA, None
     )

@@ -31,6 +31,7 @@ from overdue.domain.engine import (
 )
 from overdue.domain.money import from_fen, to_fen
 from overdue.domain.policy import Component, Policy, Product
+from overdue.portfolio.item_summary import SUMMARY_FIELDS
 
 MAX_ITEMS_PER_ACCOUNT = 10_000
 MAX_EVENTS_PER_ACCOUNT = 100_000
@@ -107,8 +108,15 @@ SNAPSHOT_SCHEMA = pa.schema(
         ("transitions", pa.list_(TRANSITION_TYPE)),
     ]
 )
-# A snapshot's ``accounts/`` files: the kernel's row without ``items``.
-ACCOUNT_STATE_SCHEMA = SNAPSHOT_SCHEMA.remove(SNAPSHOT_SCHEMA.get_field_index("items"))
+# The account columns of every snapshot format: the kernel's row without its lists (``items``
+# are in ``items/``, ``transitions`` in ``transitions/``; format 2 also kept ``transitions``
+# here). What the incremental run resumes from.
+ACCOUNT_BASE_SCHEMA = pa.schema(
+    [f for f in SNAPSHOT_SCHEMA if f.name not in ("items", "transitions")]
+)
+# A snapshot's ``accounts/`` files (format 3): those, then the as-of summary of the account's
+# item ledgers (``item_summary.SUMMARY_FIELDS``).
+ACCOUNT_STATE_SCHEMA = pa.schema([*ACCOUNT_BASE_SCHEMA, *SUMMARY_FIELDS])
 # A snapshot's ``items/`` files: one row per item ledger (no repetition levels to write or read),
 # in the kernel's order (by account, then the ledger's own order).
 ITEM_ROW_SCHEMA = pa.schema(

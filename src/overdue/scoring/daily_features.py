@@ -5,9 +5,9 @@ beside each snapshot so that a day reads only what is new.
 gives the same raw columns (a test compares them column by column, on consecutive days, for all
 accounts and for subsets) at a fraction of the cost:
 
-- ``day_rows``: one pass over the snapshot of ``as_of`` (account rows and item rows) and the
-  previous snapshot gives, for **every** account, the base columns, the item aggregates and the
-  flags that decide who needs a fresh score;
+- ``day_rows``: one pass over the account rows of the snapshot of ``as_of`` (with the item
+  summary the batch wrote into them) and the previous snapshot gives, for **every** account,
+  the base columns, the item aggregates and the flags that decide who needs a fresh score;
 - history (month-end states of the last 12 months): the aggregate over the earlier months'
   month ends is the same for every day until a window edge passes a month end, so it is computed
   for all accounts once and kept as ``feature_state/history.parquet`` with a fingerprint (the
@@ -48,7 +48,7 @@ from overdue.portfolio.eod import (
     snapshot_item_files,
     snapshot_path,
 )
-from overdue.scoring import daily_items, item_state, promises
+from overdue.scoring import daily_items, promises
 from overdue.scoring.features import (
     HISTORY_DAYS,
     LAG_DAYS,
@@ -178,27 +178,24 @@ def _link_state(there: Path, here: Path, name: str, table: pa.Table, fingerprint
 
 
 def day_rows(
-    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
-    book_dir: Path | None = None,
-) -> pa.Table:  # fmt: skip
+    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int
+) -> pa.Table:
     """Every account of the snapshot of ``as_of``: ``BASE_COLUMNS``, ``ITEM_COLUMNS`` and
     ``due_soon``, ``new_delinquent``, ``changed`` (against ``previous``), in no set order:
-    ``daily_items.day_rows`` (segment sums, item state kept when ``book_dir`` is given), or
-    this SQL when an item column holds nulls."""
-    return day_rows_and_stats(con, snapshot_dir, as_of, previous, warning_days, book_dir)[0]
+    ``daily_items.day_rows`` (the account rows' item summary), or this SQL over the item rows
+    when the snapshot has no summary (format 2)."""
+    return day_rows_and_source(con, snapshot_dir, as_of, previous, warning_days)[0]
 
 
-def day_rows_and_stats(
-    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
-    book_dir: Path | None = None,
-) -> tuple[pa.Table, item_state.ItemStats]:  # fmt: skip
-    """``day_rows`` and what the item state did."""
+def day_rows_and_source(
+    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int
+) -> tuple[pa.Table, str]:
+    """``day_rows`` and where its item columns came from: "summary" (the account rows) or
+    "items" (the item rows, by SQL)."""
     try:
-        return daily_items.day_rows_and_stats(snapshot_dir, as_of, previous, warning_days,
-                                              book_dir)  # fmt: skip
-    except daily_items.NullItems:
-        rows = day_rows_sql(con, snapshot_dir, as_of, previous, warning_days)
-        return rows, item_state.ItemStats("sql", rows.num_rows, rows.num_rows)
+        return daily_items.day_rows(snapshot_dir, as_of, previous, warning_days), "summary"
+    except daily_items.NoSummary:
+        return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days), "items"
 
 
 def day_rows_sql(

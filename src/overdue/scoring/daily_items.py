@@ -1,11 +1,12 @@
-"""The day's rows of the daily scoring in Arrow and numpy: every account of the snapshot with its
-base columns, its item aggregates and the flags of the fresh-score rule.
+"""The day's rows of the daily scoring in Arrow: every account of the snapshot with its base
+columns, its item aggregates and the flags of the fresh-score rule.
 
-The account rows of the snapshot and of the previous one are read whole; the item aggregates
-come from ``item_state``: kept beside the previous snapshot and recomputed (numpy segment sums
-over each account's consecutive item rows) only for the accounts whose items may have moved. The definitions are ``features._item_features`` and ``score_eod.selection_expr``; the
-SQL form ``daily_features.day_rows_sql`` (used when an item column holds nulls) and a test
-check that all three agree.
+The account rows of the snapshot (and the few columns of the previous one the fresh-score
+rule compares with) are read whole; the item aggregates are the as-of summary the batch wrote
+into each account row (``portfolio.item_summary``), so no item file is read. The definitions
+are ``features._item_features`` and ``score_eod.selection_expr``; the SQL form
+``daily_features.day_rows_sql`` (over the item rows: what a format 2 snapshot, without the
+summary, is scored with) and a test check that they agree.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from overdue.portfolio.eod import snapshot_files, snapshot_path
+from overdue.portfolio import item_summary
+from overdue.portfolio.eod import snapshot_files
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
-from overdue.scoring import item_state
 
 # What a change of state is, for the fresh-score rule: status, bucket, paid and waived totals and
 # the overdue amount before penalty. DPD aging and penalty accrual move every day for every
@@ -48,14 +49,16 @@ def event_values(table: pa.Table) -> dict[str, pa.Array]:
 BASE_COLUMNS = ("account_id", "as_of", "product", "status", "bucket_cn", "delinquent_since",
                 "dpd", "max_dpd", "total_overdue_fen", "penalty_accrued_fen",
                 "revolved_amount_fen", "paid_total_fen")  # fmt: skip
-ITEM_COLUMNS = item_state.AGGREGATES
-ITEM_INPUTS = item_state.ITEM_INPUTS
-ACCOUNT_INPUTS = tuple(dict.fromkeys([*BASE_COLUMNS, *CHANGE_COLUMNS, *item_state.WATCHED]))
-PREVIOUS_INPUTS = tuple(dict.fromkeys([*CHANGE_COLUMNS, *item_state.WATCHED]))
+ITEM_COLUMNS = item_summary.AGGREGATES
+SUMMARY_INPUTS = tuple(item_summary.FEATURE_COLUMNS[name] for name in ITEM_COLUMNS)
+ACCOUNT_INPUTS = tuple(dict.fromkeys([*BASE_COLUMNS, *CHANGE_COLUMNS, "items_count",
+                                      *SUMMARY_INPUTS]))  # fmt: skip
+PREVIOUS_INPUTS = CHANGE_COLUMNS
 FLAG_COLUMNS = ("due_soon", "new_delinquent", "changed")
 
 
-NullItems = item_state.NullItems  # an item column holds nulls: use the SQL form
+class NoSummary(ValueError):
+    """The snapshot's account files have no item summary (format 2): use the SQL form."""
 
 
 def read(files: Sequence[Path], schema: pa.Schema, columns: Sequence[str]) -> pa.Table:
@@ -67,65 +70,48 @@ def read(files: Sequence[Path], schema: pa.Schema, columns: Sequence[str]) -> pa
     for file in files:  # file by file: faster than a dataset over the list
         part = pq.read_table(file, columns=list(columns), use_threads=False)
         parts.append(part.select(list(columns)).cast(wanted))
-    return pa.concat_tables(parts)  # chunked: combining 7M item rows costs seconds
+    return pa.concat_tables(parts)
 
 
 def day_rows(
-    snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
-    book_dir: Path | None = None,
-) -> pa.Table:  # fmt: skip
+    snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int
+) -> pa.Table:
     """``daily_features.day_rows_sql``'s table (in the files' order, not sorted): every
-    account of the snapshot of ``as_of`` with ``BASE_COLUMNS``, ``ITEM_COLUMNS`` and
-    ``FLAG_COLUMNS``. The item columns are kept from the previous snapshot's state for the
-    accounts whose items cannot have moved (``item_state``; needs ``book_dir``)."""
-    return day_rows_and_stats(snapshot_dir, as_of, previous, warning_days, book_dir)[0]
-
-
-def day_rows_and_stats(
-    snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
-    book_dir: Path | None = None,
-) -> tuple[pa.Table, item_state.ItemStats]:  # fmt: skip
-    """``day_rows`` and what the item state did."""
+    account of the snapshot of ``as_of`` with ``BASE_COLUMNS``, ``ITEM_COLUMNS`` (from the
+    account rows' item summary; null for an account without items, as the SQL's join gives)
+    and ``FLAG_COLUMNS``. Raises ``NoSummary`` for a snapshot written without the summary."""
     files = snapshot_files(snapshot_dir, as_of)
+    names = {name for f in files for name in pq.read_schema(f).names}
+    if files and not set(SUMMARY_INPUTS) <= names:
+        raise NoSummary(str(files[0]))
     accounts = read(files, ACCOUNT_STATE_SCHEMA, ACCOUNT_INPUTS)
     ids = accounts["account_id"].combine_chunks()
-    before, state, at, from_state = None, None, None, False
-    if previous is not None:
-        state = item_state.read_state(snapshot_dir, previous, book_dir)
-        kept = ["account_id", *PREVIOUS_INPUTS]
-        from_state = state is not None and set(kept) <= set(state.column_names)
-        if state is not None and from_state:
-            rows = state.select(kept)  # the previous account rows, kept with the state
-        else:
-            rows = read(snapshot_files(snapshot_dir, previous), ACCOUNT_STATE_SCHEMA, kept)
-        before, at = _aligned_rows(rows, ids)
-    per_account, stats = item_state.item_columns(
-        snapshot_path(snapshot_dir, as_of), files, accounts, before, as_of, previous, book_dir,
-        state=state, at=(at, from_state), keep=accounts.select(list(PREVIOUS_INPUTS)),
-    )
     out = {name: accounts[name].combine_chunks() for name in BASE_COLUMNS}
-    out.update(per_account)
-    next_due = per_account["next_due_date"]
+    none = pc.equal(accounts["items_count"], 0).combine_chunks()
+    for name, column in zip(ITEM_COLUMNS, SUMMARY_INPUTS, strict=True):
+        values = accounts[column].combine_chunks()
+        out[name] = pc.if_else(none, pa.scalar(None, values.type), values)
     soon = pa.scalar(as_of + timedelta(days=warning_days), pa.date32())
-    out["due_soon"] = pc.fill_null(pc.less_equal(next_due, soon), False)
+    out["due_soon"] = pc.fill_null(pc.less_equal(out["next_due_date"], soon), False)
     since = accounts["delinquent_since"].combine_chunks()
-    if previous is None or before is None:
+    if previous is None:
         out["new_delinquent"] = pc.is_valid(since)
         out["changed"] = pa.array(np.ones(len(ids), dtype=bool))
     else:
+        kept = ["account_id", *PREVIOUS_INPUTS]
+        before = _aligned_rows(read(snapshot_files(snapshot_dir, previous),
+                                    ACCOUNT_STATE_SCHEMA, kept), ids)  # fmt: skip
         after = pc.greater(since, pa.scalar(previous, pa.date32()))
         out["new_delinquent"] = pc.fill_null(after, False)
         out["changed"] = _changed(accounts, before)
-    return pa.table(out), stats
+    return pa.table(out)
 
 
-def _aligned_rows(before: pa.Table, ids: pa.Array) -> tuple[pa.Table, pa.Array | None]:
-    """(``before``'s rows in the order of ``ids``, a null row where an account is missing;
-    the positions taken, None when already in that order)."""
+def _aligned_rows(before: pa.Table, ids: pa.Array) -> pa.Table:
+    """``before``'s rows in the order of ``ids`` (a null row where an account is missing)."""
     if ids.equals(before["account_id"].combine_chunks()):
-        return before.combine_chunks(), None
-    at = pc.index_in(ids, value_set=before["account_id"].combine_chunks())
-    return before.take(at), at
+        return before.combine_chunks()
+    return before.take(pc.index_in(ids, value_set=before["account_id"].combine_chunks()))
 
 
 def _changed(now: pa.Table, before: pa.Table) -> pa.Array:

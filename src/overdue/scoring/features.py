@@ -42,12 +42,12 @@ from overdue.portfolio.eod import (
     snapshot_item_files,
     snapshot_path,
 )
+from overdue.portfolio.item_summary import WINDOWS_DAYS  # shared with the batch's summary
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
 from overdue.scoring import promises
 from overdue.twin.seasonality import SPRING_FESTIVAL
 
 HISTORY_DAYS = 365  # the longest look-back window
-WINDOWS_DAYS = {"3m": 91, "6m": 183, "12m": 365}
 LAG_DAYS = 91  # balance trends compare with the latest snapshot at least this old
 MAX_SNAPSHOTS = 400  # snapshots read for one date's history (daily snapshots for a year fit)
 LATE_BUCKETS_M3P = ("M3", "M4", "M5", "M6", "M7")

@@ -98,7 +98,8 @@ class ScoreResult:
     fresh: dict[str, int] = field(default_factory=dict)
     carried: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    items: dict[str, int | str] = field(default_factory=dict)  # what the item state did
+    # where the item aggregates came from: "summary" (the account rows) or "items" (item rows)
+    items: dict[str, int | str] = field(default_factory=dict)
 
 
 _CACHE: dict[tuple[str, str], BookModel] = {}
@@ -364,11 +365,10 @@ def score_snapshot(
     day: pa.Table | None = None
     if backend.name == "duckdb":  # plain SQL, the snapshot read once (daily_features)
         con: Any = backend.con.con  # type: ignore[attr-defined]
-        day, item_stats = daily_features.day_rows_and_stats(
-            con, snapshot_dir, as_of, previous, warning_days, book_dir
+        day, item_source = daily_features.day_rows_and_source(
+            con, snapshot_dir, as_of, previous, warning_days
         )
-        result.items = {"mode": item_stats.mode, "recomputed": item_stats.recomputed,
-                        "accounts": item_stats.accounts, "item_rows": item_stats.item_rows}  # fmt: skip
+        result.items = {"source": item_source, "accounts": day.num_rows}
         ids = day["account_id"]
         flags = day.select(FLAG_COLUMNS[1:]).to_pandas()  # the ids stay in Arrow
     else:
