@@ -119,7 +119,7 @@ def collectors(session: Session, as_of: date, window_days: int = WINDOW_DAYS) ->
     first = as_of - timedelta(days=window_days - 1)
     rows = collector_performance(session, first, as_of)
     names: dict[int | None, str] = dict(
-        session.execute(sa.select(User.id, User.display_name)).tuples().all()
+        (r.id, r.display_name) for r in session.execute(sa.select(User.id, User.display_name))
     )
     out = [_row(r, str(names.get(r.user_id, r.who))) for r in rows]
     return sorted(out, key=lambda r: (-r.contacts, r.name))[:MAX_ROWS]
@@ -129,7 +129,7 @@ def teams(session: Session, as_of: date, window_days: int = WINDOW_DAYS) -> list
     """The collectors' figures added up by team."""
     first = as_of - timedelta(days=window_days - 1)
     names: dict[int | None, str] = dict(
-        session.execute(sa.select(Team.id, Team.name)).tuples().all()
+        (r.id, r.name) for r in session.execute(sa.select(Team.id, Team.name))
     )
     summed = team_performance(collector_performance(session, first, as_of))
     return [_row(r, str(names.get(r.team_id, "–"))) for r in summed]
