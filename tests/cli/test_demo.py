@@ -103,3 +103,4 @@ def test_small_demo_writes_everything_then_serves(tmp_path: Path) -> None:
     bureau = json.loads((out / "bureau" / "bureau-2024-12.json").read_text(encoding="utf-8"))
     assert bureau["pboc_accounts"] > 0 and "Credit-bureau extract" in stdout
     assert (out / "bureau" / "pboc-2024-12.csv").is_file()
+    assert (out / "daily-2024-12-31.xlsx").is_file() and "Daily report" in stdout

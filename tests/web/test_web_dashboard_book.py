@@ -93,3 +93,33 @@ def test_dashboard_shows_the_book_from_its_snapshots(
         assert "账户" in zh and Lang("zh-CN").money(expected["total_overdue_fen"]) in zh
     finally:
         app.state.engine.dispose()
+
+
+def test_managers_download_the_daily_report_collectors_do_not(
+    store_url: str, book_and_snapshots: tuple[Path, Path]
+) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    _, snaps = book_and_snapshots
+    expected = last_snapshot_figures(snaps)
+    app = create_app(make_settings(store_url, snapshot_dir=snaps))
+    try:
+        c = client(app)
+        sign_in(c, "manager")
+        assert 'href="/dashboard/daily.xlsx"' in c.get("/dashboard?lang=en").text
+        got = c.get("/dashboard/daily.xlsx")
+        assert got.status_code == 200
+        last = snapshot_dates(snaps)[-1].isoformat()
+        assert f'filename="daily-{last}.xlsx"' in got.headers["content-disposition"]
+        summary = dict(load_workbook(io.BytesIO(got.content))["概览 Summary"].iter_rows(
+            min_row=2, values_only=True))  # fmt: skip
+        assert summary["业务日期 / Business date"] == last
+        assert summary["账户数 / Accounts"] == expected["accounts"]
+        assert summary["逾期账户 / Delinquent accounts"] == expected["delinquent"]
+        collector = client(app)
+        sign_in(collector, "collector")
+        assert collector.get("/dashboard/daily.xlsx").status_code == 403
+    finally:
+        app.state.engine.dispose()

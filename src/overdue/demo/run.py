@@ -117,6 +117,7 @@ def run_demo(out: Path, *, accounts: int, months: int, days: int, seed: int) -> 
     console.print(f"[bold]Monitoring report / 监控报告: {report}[/bold]")
     database_url, logins = load_store(demo_book, out / "overdue.db", console)
     write_bureau_extract(demo_book, out / "bureau", database_url, console)
+    write_daily(demo_book, out / f"daily-{demo_book.last_day.isoformat()}.xlsx", database_url, console)
     figures = out / "strategies" / "demo_strategies.json"
     return DemoResult(demo_book, report, database_url, logins, figures)
 
@@ -200,6 +201,20 @@ def load_store(
         engine.dispose()
     console.print(f"Store / 业务库: {db_path} (cases as of {demo_book.last_day})")
     return url, logins
+
+
+def write_daily(demo_book: DemoBook, path: Path, database_url: str, console: Console) -> None:
+    """The daily report workbook of the last day, with the store's sheets."""
+    from overdue.reports.daily_report import write_daily_report
+    from overdue.store.db import make_engine, session_scope
+
+    engine = make_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            write_daily_report(demo_book.snapshots, demo_book.last_day, path, session)
+    finally:
+        engine.dispose()
+    console.print(f"Daily report / 日报: {path}")
 
 
 def write_bureau_extract(demo_book: DemoBook, out: Path, database_url: str, console: Console) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
 
 from overdue.domain.buckets import CN_BUCKETS
 from overdue.strategy.arm_figures import ArmFigures, arm_rows
@@ -20,6 +20,7 @@ from overdue.web.render import render
 
 router = APIRouter(include_in_schema=False)
 DASHBOARD_ROLES = ("admin", "manager", "analyst", "auditor")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def open_cases_by_bucket(session: Any) -> dict[str, int]:
@@ -134,4 +135,30 @@ def dashboard(request: Request, session: DB, user: PageUser) -> HTMLResponse:
             **context,
         },
         user=user,
+    )
+
+
+@router.get("/dashboard/daily.xlsx")
+def daily_report(request: Request, session: DB, user: PageUser) -> Response:
+    """The daily report workbook of the latest snapshot up to the store's business date."""
+    import io
+
+    from overdue.portfolio.eod import snapshot_dates
+    from overdue.reports.daily_report import daily_workbook
+
+    require_role(user, *DASHBOARD_ROLES)
+    snapshot_dir = settings_of(request).snapshot_dir
+    if snapshot_dir is None:
+        raise HTTPException(404, "no snapshot folder is configured")
+    business = performance.business_date(session.connection())
+    days = [d for d in snapshot_dates(snapshot_dir) if business is None or d <= business]
+    if not days:
+        raise HTTPException(404, "no snapshot up to the business date")
+    buffer = io.BytesIO()
+    daily_workbook(snapshot_dir, days[-1], session).save(buffer)
+    name = f"daily-{days[-1].isoformat()}.xlsx"
+    return Response(
+        buffer.getvalue(),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
