@@ -28,6 +28,19 @@ MAX_POLICY_NUMBER = 1 << 40  # grace days, write-off DPD, tolerance and late fee
 
 EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal(): date32 counts days from it
 
+from numba import njit  # noqa: E402  (after fast_ledger, which sets numba's cache folder)
+
+
+@njit(cache=True, nogil=True)
+def _scatter(matrix: np.ndarray, dest: np.ndarray, columns: np.ndarray, values: np.ndarray) -> None:
+    """``matrix[dest, columns[j]] = values[j]`` for every j, in one pass over the rows (numpy's
+    fancy assignment made one strided pass per column: 0.85 of the 1.4 s of CPU that preparing
+    a 1M-account rebuild's batches took)."""
+    for k in range(dest.shape[0]):
+        row = dest[k]
+        for j in range(columns.shape[0]):
+            matrix[row, columns[j]] = values[j, k]
+
 
 @dataclass
 class KernelInputs:
@@ -269,18 +282,26 @@ _PREV_ACCOUNT = (
 
 
 def _item_fields(
-    items: np.ndarray, dest: np.ndarray, flat: _Flat, seq_name: str, bad: _BadRows
-) -> None:
-    """The due item's own fields (shared by previous and new items)."""
-    items[dest, fl.I_DUE] = _field_ints(flat, "due_date", bad)
-    items[dest, fl.I_SEQ] = _field_ints(flat, seq_name, bad)
-    items[dest, fl.I_PRIN] = _field_ints(flat, "principal_fen", bad)
-    items[dest, fl.I_INT] = _field_ints(flat, "interest_fen", bad)
-    items[dest, fl.I_FEE] = _field_ints(flat, "fee_fen", bad)
+    flat: _Flat, seq_name: str, bad: _BadRows
+) -> tuple[list[int], list[np.ndarray]]:
+    """The due item's own fields (shared by previous and new items): (columns, values)."""
+    columns = [fl.I_DUE, fl.I_SEQ, fl.I_PRIN, fl.I_INT, fl.I_FEE]
+    names = ("due_date", seq_name, "principal_fen", "interest_fen", "fee_fen")
+    values = [_field_ints(flat, name, bad) for name in names]
     minimum, nulls = _ints(flat.field("minimum_fen"), -1)
     negative = minimum < 0 if nulls is None else (minimum < 0) & ~nulls
     bad.elements(flat, negative)  # a null minimum is −1; a negative one is bad input
-    items[dest, fl.I_MIN] = minimum
+    return [*columns, fl.I_MIN], [*values, minimum]
+
+
+def _scatter_items(
+    items: np.ndarray, dest: np.ndarray, columns: list[int], values: list[np.ndarray]
+) -> None:
+    assert len(columns) == len(values) and all(len(v) == len(dest) for v in values)
+    block = np.empty((len(values), len(dest)), np.int64)  # one row per column: typed for numba
+    for j, column_values in enumerate(values):
+        block[j] = column_values
+    _scatter(items, dest, np.asarray(columns, np.int64), block)
 
 
 def _build_items(prev: _Flat, new: _Flat, bad: _BadRows) -> tuple[np.ndarray, np.ndarray, pa.Array]:
@@ -298,18 +319,24 @@ def _build_items(prev: _Flat, new: _Flat, bad: _BadRows) -> tuple[np.ndarray, np
     )
     id_parts: list[pa.Array] = []
     if n_prev:
-        _item_fields(items, dest_prev, prev, "seq", bad)
+        columns, values = _item_fields(prev, "seq", bad)
         for col, name in _PREV_ITEM_STATE:
-            items[dest_prev, col] = _field_ints(prev, name, bad)
-        items[dest_prev, fl.I_SRC] = np.arange(n_prev)
+            columns.append(col)
+            values.append(_field_ints(prev, name, bad))
+        columns.append(fl.I_SRC)
+        values.append(np.arange(n_prev, dtype=np.int64))
+        _scatter_items(items, dest_prev, columns, values)
         id_parts.append(prev.field("item_id").cast(pa.string()))
         bad.elements(prev, np.asarray(prev.structs.is_null(), dtype=bool))  # type: ignore[union-attr]
     if n_new:
-        _item_fields(items, dest_new, new, "entry_seq", bad)
-        items[dest_new, fl.U_FEE] = items[dest_new, fl.I_FEE]
-        items[dest_new, fl.U_INT] = items[dest_new, fl.I_INT]
-        items[dest_new, fl.U_PRIN] = items[dest_new, fl.I_PRIN]
-        items[dest_new, fl.I_SRC] = n_prev + np.arange(n_new)
+        columns, values = _item_fields(new, "entry_seq", bad)
+        unpaid = {fl.U_FEE: fl.I_FEE, fl.U_INT: fl.I_INT, fl.U_PRIN: fl.I_PRIN}
+        for col, amount_col in unpaid.items():  # a new item owes all of its amounts
+            columns.append(col)
+            values.append(values[columns.index(amount_col)])
+        columns.append(fl.I_SRC)
+        values.append(n_prev + np.arange(n_new, dtype=np.int64))
+        _scatter_items(items, dest_new, columns, values)
         id_parts.append(new.field("item_id").cast(pa.string()))
         bad.elements(new, np.asarray(new.structs.is_null(), dtype=bool))  # type: ignore[union-attr]
     ids = pa.concat_arrays(id_parts) if id_parts else pa.array([], pa.string())

@@ -104,7 +104,7 @@ def _grouped(fetched: list[pa.Table], fields: tuple[str, ...], lo: int, n: int) 
     as their grouped copies are made, so a slab's events are not held twice)."""
     events = fetched.pop()
     assert not fetched, "one table at a time"
-    idx = events.column("idx").to_numpy().astype(np.int64, copy=False)
+    idx = events.column("idx").combine_chunks().to_numpy().astype(np.int64, copy=False)
     offsets, order = _counting_order(idx, lo, n)
     del idx
     take = pa.array(order)
@@ -113,7 +113,9 @@ def _grouped(fetched: list[pa.Table], fields: tuple[str, ...], lo: int, n: int) 
     del events
     columns = []
     for f in fields:
-        columns.append(pending.pop(f).take(take).combine_chunks())
+        # One contiguous array first: taking from the fetched chunks (one per DuckDB vector
+        # run) costs about three times as much on strings (payment ids: 0.34 s → 0.12 s).
+        columns.append(pending.pop(f).combine_chunks().take(take))
     structs = pa.StructArray.from_arrays(columns, names=list(fields))
     return _Grouped(structs, offsets)
 
