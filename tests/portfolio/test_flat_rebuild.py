@@ -76,6 +76,27 @@ def test_flat_batches_give_the_nested_rows_snapshot(
     assert got.equals(expected)
 
 
+def test_staged_slabs_of_one_account_give_the_nested_rows(tmp_path: Path) -> None:
+    """Slabs of one account: the events are staged by slab, and most slabs have no waiver or
+    reversal (no staged files: an empty relation of the same columns)."""
+    rows = random_book(11, accounts=25)
+    data_dir = write_book(rows, tmp_path / "book")
+    as_of = START + timedelta(days=170)
+    backend = DuckDBBackend()
+    book = load_book(backend, data_dir, None, as_of)
+    config = KernelConfig(as_of=as_of, previous=None, policies=resolve_policies(data_dir))
+    nested = backend.con.con.sql(backend.con.compile(rebuild_rows(book, as_of, None)))
+    expected = _snapshot(nested.to_arrow_reader(1000), config)
+    flat = rebuild_batches(
+        backend.con.con, backend.con.compile, book, as_of, None, slab_accounts=1, batch_accounts=1
+    )
+    got = _snapshot(flat, config)
+    assert got.num_rows == expected.num_rows == 25
+    assert got.equals(expected)
+    spill = backend.con.con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    assert not list(Path(spill).glob("overdue-slabs-*")), "the staged slabs are removed"
+
+
 def test_parallel_kernel_keeps_the_order_and_the_rows(tmp_path: Path) -> None:
     rows = random_book(3, accounts=40)
     data_dir = write_book(rows, tmp_path / "book")
