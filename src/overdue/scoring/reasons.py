@@ -10,6 +10,7 @@ Texts depend only on (feature, bin) or the feature, so they are looked up, not f
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -28,19 +29,39 @@ def _top_k(badness: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return np.full((n, k), -1), np.zeros((n, k))
     if not np.isfinite(badness).all():  # NaN or infinite values: the sort itself
         order = np.argsort(-badness, axis=1, kind="stable")[:, :k_eff]
-    else:  # k passes of argmax: the same columns as the stable sort (first of equals), faster
-        left = badness.astype(np.float64, copy=True)
-        rows = np.arange(n)
-        order = np.empty((n, k_eff), dtype=np.int64)
-        for r in range(k_eff):
-            order[:, r] = np.argmax(left, axis=1)
-            left[rows, order[:, r]] = -np.inf
+    else:  # k passes per row: the same columns as the stable sort (first of equals), faster
+        order = _top_k_finite(np.ascontiguousarray(badness, dtype=np.float64), k_eff)
     values = np.take_along_axis(badness, order, axis=1)
     order = np.where(values > 0, order, -1)
     if k_eff < k:
         order = np.c_[order, np.full((n, k - k_eff), -1)]
         values = np.c_[values, np.zeros((n, k - k_eff))]
     return order, np.where(order >= 0, values, 0.0)
+
+
+@numba.njit(parallel=True, cache=True)
+def _top_k_finite(badness: np.ndarray, k: int) -> np.ndarray:
+    """Per row (finite values, k ≤ columns): the columns of the k largest values, largest
+    first, the first column of equal values first (a stable sort's order). One compiled pass
+    per pick over the row (a million rows × 31 columns: 0.65 s of k numpy argmax passes)."""
+    n, m = badness.shape
+    order = np.empty((n, k), dtype=np.int64)
+    for i in numba.prange(n):
+        for r in range(k):
+            best, best_value = -1, 0.0
+            for j in range(m):
+                taken = False
+                for q in range(r):
+                    if order[i, q] == j:
+                        taken = True
+                        break
+                if taken:
+                    continue
+                value = badness[i, j]
+                if best < 0 or value > best_value:
+                    best, best_value = j, value
+            order[i, r] = best
+    return order
 
 
 def scorecard_texts(card: CompiledScorecard) -> list[list[tuple[str, str]]]:

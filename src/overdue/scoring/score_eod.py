@@ -148,7 +148,9 @@ def score_rows(features: pd.DataFrame, models: list[BookModel], as_of: date) -> 
     """Score rows (SCORE_SCHEMA) for the feature rows of each model's population."""
     parts = []
     for bm in models:
-        rows = features.loc[in_population(features, bm.target)].reset_index(drop=True)
+        # only the columns the models read: copying the whole frame cost 0.45 s at 700k rows
+        wanted = in_population(features, bm.target)
+        rows = features.loc[wanted, ["account_id", *FEATURES]].reset_index(drop=True)
         if not len(rows):
             continue
         probability, codes = _probability_and_codes(bm.model, rows[list(FEATURES)])
@@ -410,7 +412,8 @@ def score_snapshot(
             fresh_table, promise_rows,
         )  # fmt: skip
         result.seconds["features"] = round(time.perf_counter() - started, 2)
-        fresh = score_rows(finish(raw.to_pandas(), as_of), models, as_of)
+        # dates as datetime64, not Python date objects: finish converts them 2x faster
+        fresh = score_rows(finish(raw.to_pandas(date_as_object=False), as_of), models, as_of)
     else:
         with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
             fresh_ids = fresh_arrow.to_pylist()
