@@ -372,7 +372,8 @@ def score_snapshot(
         )
         result.items = {"source": item_source, "accounts": day.num_rows}
         ids = day["account_id"]
-        flags = day.select(FLAG_COLUMNS[1:]).to_pandas()  # the ids stay in Arrow
+        # the ids stay in Arrow; dates as datetime64 (Python date objects convert slowly)
+        flags = day.select(FLAG_COLUMNS[1:]).to_pandas(date_as_object=False)
     else:
         flags = backend.con.execute(  # type: ignore[attr-defined]
             selection_expr(source, as_of, previous, warning_days).order_by("account_id")
