@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from overdue.cli import app
 from overdue.domain.credit_reporting import GRID_MONTHS, METRO2_NEGATIVE, PBOC_NEGATIVE
 from overdue.portfolio.eod import read_snapshot, resolve_policies
+from overdue.reports.bureau_grid import build_extract_sql
 from overdue.reports.credit_bureau import (
     Extract,
     Month,
@@ -198,3 +199,16 @@ def test_rewriting_gives_the_same_bytes(history: History, tmp_path: Path) -> Non
     second = write_extract(report(history), tmp_path / "b")
     for name, path in first.items():
         assert path.read_bytes() == second[name].read_bytes()
+
+
+def test_the_sql_extract_equals_the_reference(history: History) -> None:
+    ids = sorted(a["account_id"] for a in history.rows["accounts"])
+    some = Notices(sent_on={a: [date(2025, 1, 1) + timedelta(days=n * 2)] for n, a in
+                            enumerate(ids[::2])}, placed=frozenset(ids[::5]))  # fmt: skip
+    compared = 0
+    for month in (Month(2025, m) for m in range(1, 8)):
+        for notices in (Notices(), some):
+            reference = build_extract(history.book, history.snapshots, month, notices)
+            assert build_extract_sql(history.book, history.snapshots, month, notices) == reference
+            compared += len(reference.pboc) + len(reference.metro2) + len(reference.notices)
+    assert compared > 300

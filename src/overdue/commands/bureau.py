@@ -33,11 +33,11 @@ def register(app: typer.Typer) -> None:
         url: str | None = typer.Option(None, "--url", help=URL_HELP),
     ) -> None:
         """Write the reporting month's PBOC and Metro 2 extracts and the notices file."""
+        from overdue.reports.bureau_grid import build_extract_sql
         from overdue.reports.credit_bureau import (
             BureauError,
             Month,
             Notices,
-            build_extract,
             extract_summary,
             month_end_dates,
             write_extract,
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
             if url is not None:
                 as_of = month_end_dates(snapshot_dir, period)[period]
                 notices = _store_notices(url, as_of - timedelta(days=NOTICE_LOOKBACK_DAYS), as_of)
-            extract = build_extract(data_dir, snapshot_dir, period, notices)
+            extract = build_extract_sql(data_dir, snapshot_dir, period, notices)
             files = write_extract(extract, out)
         except BureauError as exc:
             from overdue.cli import fail

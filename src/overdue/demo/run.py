@@ -219,8 +219,9 @@ def write_daily(demo_book: DemoBook, path: Path, database_url: str, console: Con
 
 def write_bureau_extract(demo_book: DemoBook, out: Path, database_url: str, console: Console) -> None:
     """The credit-bureau extract of the last month the snapshots close, notices from the store."""
+    from overdue.reports.bureau_grid import build_extract_sql
     from overdue.reports.bureau_notices import notices_from_store
-    from overdue.reports.credit_bureau import Month, build_extract, extract_summary, write_extract
+    from overdue.reports.credit_bureau import Month, extract_summary, write_extract
     from overdue.store.db import make_engine, session_scope
 
     last = demo_book.last_day
@@ -236,7 +237,7 @@ def write_bureau_extract(demo_book: DemoBook, out: Path, database_url: str, cons
             notices = notices_from_store(session, demo_book.first_day, month.last_day)
     finally:
         engine.dispose()
-    extract = build_extract(demo_book.book, demo_book.snapshots, month, notices)
+    extract = build_extract_sql(demo_book.book, demo_book.snapshots, month, notices)
     files = write_extract(extract, out)
     figures = extract_summary(extract)
     console.print(

@@ -40,6 +40,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from overdue.domain import credit_reporting as cr
+from overdue.domain.money import to_fen
 from overdue.portfolio.eod import (
     resolve_policies,
     snapshot_dates,
@@ -113,7 +114,7 @@ class Extract:
     skipped_closed: int = 0
 
 
-STATE_SQL = """
+STATE_BODY = """
 WITH acc AS (
     SELECT account_id, customer_id, product, policy, as_of, status, dpd, total_overdue_fen,
            delinquent_since, charged_off_on
@@ -143,8 +144,8 @@ SELECT acc.*, coalesce(agg.owed_fen, 0)::BIGINT AS owed_fen,
        coalesce(agg.due_in_month, false) AS due_in_month,
        coalesce(agg.missed, 0)::BIGINT AS missed_minimums
 FROM acc LEFT JOIN agg ON agg.account_id = acc.account_id AND agg.as_of = acc.as_of
-ORDER BY acc.account_id, acc.as_of
 """
+STATE_SQL = STATE_BODY + "ORDER BY account_id, as_of\n"
 
 
 def month_end_dates(snapshot_dir: Path, month: Month) -> dict[Month, date]:
@@ -168,7 +169,7 @@ def grace_table(data_dir: Path) -> pa.Table:
     """(policy, product) → grace days and tolerance in fen, from the book's policies."""
     rows = [
         {"policy": name, "product": product, "grace_days": p.grace_days,
-         "tolerance_fen": int(p.tolerance * 100)}
+         "tolerance_fen": to_fen(p.tolerance)}
         for (name, product), p in resolve_policies(data_dir).items()
     ]  # fmt: skip
     schema = pa.schema([("policy", pa.string()), ("product", pa.string()),
@@ -249,10 +250,29 @@ _EMPTY = {
 }
 
 
+@dataclass(frozen=True)
+class AccountView:
+    """One account to report: its reporting-month row (``STATE_SQL`` columns), its state and
+    the month before's, and its 25 month codes (oldest first, the reporting month last)."""
+
+    now: dict[str, Any]
+    currency: str
+    state: cr.ReportingMonth
+    previous: cr.ReportingMonth
+    pboc_codes: str
+    metro2_codes: str
+    first_delinquency: date | None
+
+    def __post_init__(self) -> None:
+        assert len(self.pboc_codes) == len(self.metro2_codes) == cr.GRID_MONTHS + 1
+
+
 def build_extract(
     data_dir: Path, snapshot_dir: Path, month: Month, notices: Notices | None = None
 ) -> Extract:
-    """The reporting month's rows for both bureaus and the notices file (module docstring)."""
+    """The reporting month's rows for both bureaus and the notices file (module docstring), the
+    month codes computed account by account with ``domain.credit_reporting`` (the reference;
+    ``bureau_grid.build_extract_sql`` computes them in DuckDB, for large books)."""
     notices = notices or Notices()
     ends = month_end_dates(snapshot_dir, month)
     months = [month.plus(k) for k in range(-cr.GRID_MONTHS, 1)]
@@ -272,36 +292,41 @@ def build_extract(
             reporting_month(by_month.get((y, m)), opened_on <= last, now["product"])
             for y, m, last in last_days
         ]
-        if account_id in notices.placed:
-            history[-1] = replace(history[-1], placed_for_collection=True)
-        if cr.is_closed(history[-1]) and history[-2].known and cr.is_closed(history[-2]):
-            extract.skipped_closed += 1
-            continue
-        _add_account(extract, currency, now, history, rows, notices)
+        view = AccountView(
+            now=now,
+            currency=currency,
+            state=history[-1],
+            previous=history[-2],
+            pboc_codes="".join(cr.pboc_code(h) for h in history),
+            metro2_codes="".join(cr.metro2_history(h) for h in history),
+            first_delinquency=_first_delinquency(rows),
+        )
+        add_account(extract, view, notices)
     return extract
 
 
-def _add_account(
-    extract: Extract,
-    currency: str,
-    now: dict[str, Any],
-    history: list[cr.ReportingMonth],
-    rows: list[dict[str, Any]],
-    notices: Notices,
-) -> None:
-    market = MARKET_OF_CURRENCY.get(currency)
+def add_account(extract: Extract, view: AccountView, notices: Notices) -> None:
+    """Put one account in its bureau's rows, or hold it back, or skip it as closed earlier."""
+    if view.now["account_id"] in notices.placed:
+        view = replace(view, state=replace(view.state, placed_for_collection=True))
+    if cr.is_closed(view.state) and view.previous.known and cr.is_closed(view.previous):
+        extract.skipped_closed += 1
+        return
+    market = MARKET_OF_CURRENCY.get(view.currency)
     if market is None:
-        raise BureauError(f"account {now['account_id']!r}: no bureau for currency {currency!r}")
+        raise BureauError(
+            f"account {view.now['account_id']!r}: no bureau for currency {view.currency!r}"
+        )
     if market == "pboc":
-        row = pboc_row(extract.month, now, history)
-        held = _pboc_notice(now, row["pboc_code"], notices)
+        row = pboc_row(extract.month, view)
+        held = _pboc_notice(view.now, row["pboc_code"], notices)
         if held is not None:
             extract.notices.append(held)
             return
         extract.pboc.append(row)
         return
-    row = metro2_row(extract.month, now, history, rows)
-    due = _fcra_notice(now, row["account_status"], history, notices)
+    row = metro2_row(extract.month, view)
+    due = _fcra_notice(view, row["account_status"], notices)
     if due is not None:
         extract.notices.append(due)
     extract.metro2.append(row)
@@ -313,14 +338,14 @@ def _common(month: Month, now: dict[str, Any]) -> dict[str, Any]:
     return {"report_month": month.label, **{key: now[key] for key in keys}}
 
 
-def pboc_row(month: Month, now: dict[str, Any], history: list[cr.ReportingMonth]) -> dict[str, Any]:
-    codes = [cr.pboc_code(m) for m in history]
+def pboc_row(month: Month, view: AccountView) -> dict[str, Any]:
+    now = view.now
     return {
         **_common(month, now),
         "status": now["status"],
         "dpd": now["dpd"],
-        "pboc_code": codes[-1],
-        "pboc_grid": cr.pboc_grid(codes),
+        "pboc_code": view.pboc_codes[-1],
+        "pboc_grid": cr.pboc_grid(view.pboc_codes),
         "missed_minimums": now["missed_minimums"],
         "overdue_fen": now["total_overdue_fen"],
         "owed_fen": now["owed_fen"],
@@ -329,18 +354,17 @@ def pboc_row(month: Month, now: dict[str, Any], history: list[cr.ReportingMonth]
     }
 
 
-def metro2_row(
-    month: Month, now: dict[str, Any], history: list[cr.ReportingMonth], rows: list[dict[str, Any]]
-) -> dict[str, Any]:
+def metro2_row(month: Month, view: AccountView) -> dict[str, Any]:
+    now = view.now
     return {
         **_common(month, now),
         "dpd": now["dpd"],
-        "account_status": cr.metro2_status(history[-1]),
-        "payment_history_profile": cr.metro2_profile([cr.metro2_history(m) for m in history[:-1]]),
+        "account_status": cr.metro2_status(view.state),
+        "payment_history_profile": cr.metro2_profile(view.metro2_codes[:-1]),
         "current_balance_fen": now["owed_fen"],
         "overdue_fen": now["total_overdue_fen"],
         "amount_past_due_fen": cr.amount_past_due_fen(now["dpd"], now["total_overdue_fen"]),
-        "first_delinquency_date": _first_delinquency(rows),
+        "first_delinquency_date": view.first_delinquency,
         "charged_off_on": now["charged_off_on"],
     }
 
@@ -368,11 +392,9 @@ def _pboc_notice(now: dict[str, Any], code: str, notices: Notices) -> dict[str, 
     return _notice(now, "pboc", "held_until_customer_told", now["as_of"])
 
 
-def _fcra_notice(
-    now: dict[str, Any], status: str, history: list[cr.ReportingMonth], notices: Notices
-) -> dict[str, Any] | None:
+def _fcra_notice(view: AccountView, status: str, notices: Notices) -> dict[str, Any] | None:
     """The notices-file row of a first negative US report without a notice on record."""
-    previous = history[-2]
+    now, previous = view.now, view.previous
     was_negative = previous.known and cr.metro2_status(previous) in cr.METRO2_NEGATIVE
     if status not in cr.METRO2_NEGATIVE or was_negative:
         return None
