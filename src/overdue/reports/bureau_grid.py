@@ -15,13 +15,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from overdue.domain import credit_reporting as cr
-from overdue.portfolio.eod import snapshot_files, snapshot_item_files
 from overdue.reports.credit_bureau import (
-    MAX_ACCOUNT_MONTHS,
     STATE_BODY,
     AccountView,
     BureauError,
@@ -29,8 +26,9 @@ from overdue.reports.credit_bureau import (
     Month,
     Notices,
     add_account,
-    grace_table,
     month_end_dates,
+    state_connection,
+    state_files,
 )
 
 FETCH_ROWS = 100_000
@@ -117,19 +115,10 @@ def months_table(month: Month, ends: dict[Month, date]) -> pa.Table:
 def _grid_rows(
     data_dir: Path, snapshot_dir: Path, month: Month, ends: dict[Month, date]
 ) -> Iterator[dict[str, Any]]:
-    days = sorted(ends.values())
-    accounts = [str(f) for d in days for f in snapshot_files(snapshot_dir, d)]
-    items = [str(f) for d in days for f in snapshot_item_files(snapshot_dir, d)]
-    con = duckdb.connect()
+    accounts, items = state_files(snapshot_dir, sorted(ends.values()))
+    con = state_connection(data_dir, snapshot_dir, accounts)
     try:
-        con.execute("SET enable_progress_bar = false")
-        con.register("grace", grace_table(data_dir))
         con.register("months", months_table(month, ends))
-        ((rows,),) = con.execute(
-            "SELECT count(*) FROM read_parquet($accounts)", {"accounts": accounts}
-        ).fetchall()
-        if rows > MAX_ACCOUNT_MONTHS:
-            raise BureauError(f"{snapshot_dir}: {rows} account-months over {MAX_ACCOUNT_MONTHS}")
         params = {"accounts": accounts, "items": items, "as_of": ends[month],
                   "previous": ends.get(month.plus(-1)),
                   "book": str(data_dir / "accounts.parquet")}  # fmt: skip

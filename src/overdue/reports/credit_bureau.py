@@ -177,10 +177,9 @@ def grace_table(data_dir: Path) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def month_states(data_dir: Path, snapshot_dir: Path, days: Sequence[date]) -> pa.Table:
-    """One row per (account, month-end date): the account's state and its item aggregates."""
-    accounts = [str(f) for d in days for f in snapshot_files(snapshot_dir, d)]
-    items = [str(f) for d in days for f in snapshot_item_files(snapshot_dir, d)]
+def state_connection(data_dir: Path, snapshot_dir: Path, accounts: list[str]) -> Any:
+    """A DuckDB connection with the book's ``grace`` table, once the account-months are counted
+    within ``MAX_ACCOUNT_MONTHS`` (the caller closes it)."""
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
@@ -188,8 +187,27 @@ def month_states(data_dir: Path, snapshot_dir: Path, days: Sequence[date]) -> pa
         ((rows,),) = con.execute(
             "SELECT count(*) FROM read_parquet($accounts)", {"accounts": accounts}
         ).fetchall()
-        if rows > MAX_ACCOUNT_MONTHS:
-            raise BureauError(f"{snapshot_dir}: {rows} account-months over {MAX_ACCOUNT_MONTHS}")
+    except BaseException:
+        con.close()
+        raise
+    if rows > MAX_ACCOUNT_MONTHS:
+        con.close()
+        raise BureauError(f"{snapshot_dir}: {rows} account-months over {MAX_ACCOUNT_MONTHS}")
+    return con
+
+
+def state_files(snapshot_dir: Path, days: Sequence[date]) -> tuple[list[str], list[str]]:
+    """The account files and the item files of the snapshots of ``days``."""
+    accounts = [str(f) for d in days for f in snapshot_files(snapshot_dir, d)]
+    items = [str(f) for d in days for f in snapshot_item_files(snapshot_dir, d)]
+    return accounts, items
+
+
+def month_states(data_dir: Path, snapshot_dir: Path, days: Sequence[date]) -> pa.Table:
+    """One row per (account, month-end date): the account's state and its item aggregates."""
+    accounts, items = state_files(snapshot_dir, days)
+    con = state_connection(data_dir, snapshot_dir, accounts)
+    try:
         return con.sql(STATE_SQL, params={"accounts": accounts, "items": items}).to_arrow_table()
     finally:
         con.close()
