@@ -35,7 +35,7 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -205,9 +205,7 @@ def flat_batches(
         assert n <= MAX_SLABS * slab_accounts, f"{n} accounts: more than {MAX_SLABS} slabs"
         if stage and n > slab_accounts:  # several slabs: join to the numbering once, not per slab
             staged = _Staged(
-                tempfile.mkdtemp(prefix="overdue-slabs-", dir=_spill_folder(con)),
-                slab_accounts,
-                {name: sql for name, (sql, _) in collections.items()},
+                tempfile.mkdtemp(prefix="overdue-slabs-", dir=_spill_folder(con)), slab_accounts
             )
             staged.write(con, collections)
         for lo in range(0, n, slab_accounts):
@@ -221,41 +219,86 @@ def flat_batches(
 
 @dataclass
 class _Staged:
-    """Each collection joined to the account numbering once, written in one pass as Parquet
-    files partitioned by slab (``<folder>/<name>/slab=<k>/``, in DuckDB's spill folder); a
-    slab then reads only its own files. Joining per slab read and hash-probed every event once
-    per slab: O(slabs × events). A temporary table instead of the files was read whole by
-    every slab (its rows are in no account order), and at 10M accounts it no longer fitted in
-    DuckDB's memory: the 10M rebuild's inputs took 138 s of CPU (200 s wall), 61 s (106 s)
-    staging and 67 s (75 s) reading the slabs back, against 7.6 s (8.1 s) at 1M."""
+    """Each collection joined to the account numbering once and split by slab on the way out
+    (an Arrow IPC file per slab and collection, ``<folder>/<name>/<k>.arrow``, in DuckDB's
+    spill folder); a slab then reads only its own files. Joining per slab read and hash-probed
+    every event once per slab: O(slabs × events). A temporary table instead of the files was
+    read whole by every slab (its rows are in no account order), and at 10M accounts it no
+    longer fitted in DuckDB's memory: the 10M rebuild's inputs took 138 s of CPU (200 s wall),
+    61 s (106 s) staging and 67 s (75 s) reading the slabs back, against 7.6 s (8.1 s) at 1M.
+    Parquet files partitioned by slab (DuckDB's ``COPY ... PARTITION_BY``) took 114 s of CPU:
+    encoding and decoding them cost more than the split and the uncompressed Arrow files."""
 
     folder: str
     slab_accounts: int
-    sql: dict[str, str]  # each collection's own SQL (the columns of a slab without rows)
+    schemas: dict[str, pa.Schema] = field(default_factory=dict)
 
     def write(self, con: Any, collections: dict[str, tuple[str, tuple[str, ...]]]) -> None:
         for name, (sql, fields) in collections.items():
+            os.mkdir(self._target(name))
             selected = ", ".join(f"e.{f}" for f in fields)
             with _accounts_built(con):
-                con.execute(
-                    f"COPY (SELECT a.idx // {self.slab_accounts} AS slab, a.idx AS account_idx, "
-                    f"{selected} FROM ({sql}) AS e JOIN {INDEX_TABLE} AS a "
-                    f"ON e.account_id = a.account_id) TO '{_sql_text(self._target(name))}' "
-                    "(FORMAT parquet, PARTITION_BY (slab), COMPRESSION uncompressed)"
-                )
+                reader = con.sql(
+                    f"SELECT a.idx, {selected} FROM ({sql}) AS e JOIN {INDEX_TABLE} AS a "
+                    "ON e.account_id = a.account_id"
+                ).to_arrow_reader(STAGE_BATCH_ROWS)
+                self.schemas[name] = reader.schema
+                self._split(name, reader)
+
+    def _split(self, name: str, reader: pa.RecordBatchReader) -> None:
+        """Each batch's rows sorted by slab (counting sort) and appended to the slabs' files;
+        DuckDB fetches the next batch on a second thread meanwhile."""
+        writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        try:
+            for batch in _read_ahead(reader):
+                idx = batch.column(0).to_numpy().astype(np.int64, copy=False)
+                slabs = int(idx.max()) // self.slab_accounts + 1 if len(idx) else 0
+                offsets, order = _counting_order(idx // self.slab_accounts, 0, slabs)
+                del idx
+                ordered = batch.take(pa.array(order))
+                for k in np.flatnonzero(np.diff(offsets)).tolist():
+                    if k not in writers:
+                        path = os.path.join(self._target(name), f"{k}.arrow")
+                        writers[k] = pa.ipc.new_stream(path, batch.schema)
+                    begin, end = int(offsets[k]), int(offsets[k + 1])
+                    writers[k].write_batch(ordered.slice(begin, end - begin))
+        finally:
+            for writer in writers.values():
+                writer.close()
 
     def _target(self, name: str) -> str:
         return os.path.join(self.folder, name)
 
-    def source(self, name: str, lo: int) -> str:
-        """The FROM clause of the staged rows of the slab starting at account ``lo``: its
-        files, or an empty relation of the same columns (a slab without rows has no folder)."""
+    def fetch(self, name: str, lo: int) -> pa.Table:
+        """The staged rows (``idx`` and the fields) of the slab starting at account ``lo``."""
         assert lo % self.slab_accounts == 0, "slabs start at multiples of slab_accounts"
-        files = os.path.join(self._target(name), f"slab={lo // self.slab_accounts}")
-        if os.path.isdir(files):
-            pattern = _sql_text(os.path.join(files, "*.parquet"))
-            return f"read_parquet('{pattern}', hive_partitioning = false)"
-        return f"(SELECT -1::BIGINT AS account_idx, * FROM ({self.sql[name]}) LIMIT 0)"
+        path = os.path.join(self._target(name), f"{lo // self.slab_accounts}.arrow")
+        if not os.path.isfile(path):  # no row of this collection in the slab
+            return self.schemas[name].empty_table()
+        with pa.OSFile(path) as source:
+            return pa.ipc.open_stream(source).read_all()
+
+
+STAGE_BATCH_ROWS = 1 << 20
+
+
+def _read_ahead(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """The reader's batches, the next one read on a second thread while this one is used."""
+    with ThreadPoolExecutor(1, thread_name_prefix="overdue-stage") as pool:
+        pending = pool.submit(_next_batch, reader)
+        while True:
+            batch = pending.result()
+            if batch is None:
+                return
+            pending = pool.submit(_next_batch, reader)
+            yield batch
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
 
 
 def _spill_folder(con: Any) -> str | None:
@@ -265,11 +308,6 @@ def _spill_folder(con: Any) -> str | None:
     if folder and os.path.isdir(folder):
         return folder
     return None
-
-
-def _sql_text(text: str) -> str:
-    """``text`` inside a SQL string literal."""
-    return text.replace("'", "''")
 
 
 def _slab(
@@ -337,6 +375,26 @@ def _in_range(id_range: tuple[str, str] | None) -> str:
     return f" AND e.account_id >= '{first}' AND e.account_id <= '{last}'"
 
 
+def _joined(
+    con: Any,
+    sql: str,
+    fields: tuple[str, ...],
+    lo: int,
+    hi: int,
+    id_range: tuple[str, str] | None,
+) -> pa.Table:
+    """One collection's rows of the accounts numbered ``lo`` to ``hi``, joined to the
+    numbering here (``idx`` and the fields)."""
+    selected = ", ".join(f"e.{f}" for f in fields)
+    query = (
+        f"SELECT a.idx, {selected} FROM ({sql}) AS e "
+        f"JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id "
+        f"WHERE a.idx >= {lo} AND a.idx < {hi}{_in_range(id_range)}"
+    )
+    with _accounts_built(con) if hi - lo >= BUILT_ON_NUMBERING_FROM else nullcontext():
+        return con.sql(query).to_arrow_table()
+
+
 def _fetch_and_group(
     con: Any,
     collections: dict[str, tuple[str, tuple[str, ...]]],
@@ -351,18 +409,10 @@ def _fetch_and_group(
     futures: dict[str, Future[_Grouped]] = {}
     with ThreadPoolExecutor(1, thread_name_prefix="overdue-group") as grouper:
         for name, (sql, fields) in collections.items():
-            selected = ", ".join(f"e.{f}" for f in fields)
             if staged is not None:
-                source = staged.source(name, lo)
-                query = f"SELECT e.account_idx AS idx, {selected} FROM {source} AS e"
+                fetched = [staged.fetch(name, lo)]
             else:
-                query = (
-                    f"SELECT a.idx, {selected} FROM ({sql}) AS e "
-                    f"JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id "
-                    f"WHERE a.idx >= {lo} AND a.idx < {hi}{_in_range(id_range)}"
-                )
-            with _accounts_built(con) if hi - lo >= BUILT_ON_NUMBERING_FROM else nullcontext():
-                fetched = [con.sql(query).to_arrow_table()]
+                fetched = [_joined(con, sql, fields, lo, hi, id_range)]
             for earlier in futures.values():
                 earlier.result()  # the previous table is grouped (and released) first
             futures[name] = grouper.submit(_grouped, fetched, fields, lo, hi - lo)
