@@ -34,7 +34,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -346,9 +346,6 @@ def _slab(
 
 
 SIDE_OPTIMIZER = "build_side_probe_side"
-# A slab of fewer accounts keeps DuckDB's own choice of build side: a replay of the 2,783
-# backdated accounts of the 10M book took 147.7 s with the build side forced, 48.8 s without.
-BUILT_ON_NUMBERING_FROM = 100_000
 
 
 @contextmanager
@@ -357,7 +354,11 @@ def _accounts_built(con: Any) -> Iterator[None]:
     right side, as written), not on the events. DuckDB's ``build_side_probe_side`` optimizer
     built it on the 6.2M payments of a 1M-account book (EXPLAIN ANALYZE: join 2.56 s; on the
     numbering 0.76 s, the query 2.43 → 1.56 s), its cardinality estimate of the filtered
-    Parquet scan being too low."""
+    Parquet scan being too low. Small numberings too: the 10M incremental's replay of 2,783
+    accounts (the whole history joined to them) took 36.3 s wall / 39.1 s CPU with DuckDB's
+    choice (payments 24.5 s / 26.4 s: built on the 62M payments) and 18.6 s / 20.9 s with the
+    hash table on the numbering (payments 6.6 s / 8.0 s). An earlier run had measured the
+    opposite (147.7 s forced, 48.8 s not), which two runs each way here did not reproduce."""
     before = str(con.sql("SELECT current_setting('disabled_optimizers')").fetchall()[0][0])
     disabled = [name for name in before.split(",") if name.strip()]
     con.execute(f"SET disabled_optimizers = '{','.join([*disabled, SIDE_OPTIMIZER])}'")
@@ -391,7 +392,7 @@ def _joined(
         f"JOIN {INDEX_TABLE} AS a ON e.account_id = a.account_id "
         f"WHERE a.idx >= {lo} AND a.idx < {hi}{_in_range(id_range)}"
     )
-    with _accounts_built(con) if hi - lo >= BUILT_ON_NUMBERING_FROM else nullcontext():
+    with _accounts_built(con):
         return con.sql(query).to_arrow_table()
 
 
