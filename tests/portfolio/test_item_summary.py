@@ -110,3 +110,17 @@ def test_summary_equals_the_definition_account_by_account(accounts, shift) -> No
     for name, _ in SUMMARY_FIELDS:  # both engines' writers: the same columns
         assert accounts_part.column(name).equals(got[name])
         assert wide.column(name).equals(got[name])
+
+
+@settings(deadline=None, max_examples=50)
+@given(
+    accounts=st.lists(st.lists(item, max_size=4), min_size=1, max_size=8),
+    cut=st.integers(0, 8),
+)
+def test_a_slice_of_the_rows_gives_the_slice_of_the_summary(accounts, cut) -> None:
+    batch = _kernel_rows(accounts, [0])
+    whole = summarise(batch.column("items"), batch.column("as_of"))
+    part = batch.slice(min(cut, batch.num_rows))
+    sliced = summarise(part.column("items"), part.column("as_of"))
+    for name, column in whole.items():
+        assert sliced[name].equals(column.slice(min(cut, batch.num_rows))), name

@@ -96,10 +96,10 @@ def _segment_mins(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
 def summarise(lists: pa.ListArray, as_of: pa.Array) -> dict[str, pa.Array]:
     """``SUMMARY_FIELDS`` of each row's item list (``kernel.ITEM_STATE_TYPE`` structs), as of
     that row's ``as_of`` (date32)."""
-    n = len(lists)
-    sizes = np.asarray(pc.fill_null(pc.list_value_length(lists), 0).to_numpy(), np.int64)
-    bounds = np.zeros(n + 1, np.int64)
-    np.cumsum(sizes, out=bounds[1:])
+    assert lists.null_count == 0, "null item lists"
+    offsets = np.asarray(lists.offsets, dtype=np.int64)
+    bounds = offsets - offsets[0]  # a slice's offsets start where the slice does
+    sizes = np.diff(bounds)
     items = pc.list_flatten(lists)
     assert len(items) == bounds[-1], "null item structs"
     days = np.asarray(pc.cast(as_of, pa.int32()).to_numpy(zero_copy_only=False), np.int64)
@@ -112,9 +112,13 @@ def summarise(lists: pa.ListArray, as_of: pa.Array) -> dict[str, pa.Array]:
     unpaid += _ints(items, "unpaid_fee_fen")
     late = _ints(items, "penalty_days")
     minimum = items.field("minimum_fen")
-    has_minimum = pc.is_valid(minimum).to_numpy(zero_copy_only=False)
-    minimum_fen = np.asarray(pc.fill_null(minimum, 0).to_numpy(), np.int64)
-    ask = np.maximum(np.where(has_minimum, minimum_fen, required) - paid, 0)
+    if minimum.null_count:  # a null minimum asks for the whole item
+        has_minimum = pc.is_valid(minimum).to_numpy(zero_copy_only=False)
+        minimum_fen = np.asarray(pc.fill_null(minimum, 0).to_numpy(), np.int64)
+        asked = np.where(has_minimum, minimum_fen, required)
+    else:
+        asked = np.asarray(minimum.to_numpy(), np.int64)
+    ask = np.maximum(asked - paid, 0)
     past = due < day
     next_due = _segment_mins(np.where((due > day) & (unpaid > 0), due, NO_DATE), bounds)
     no_next = next_due == NO_DATE
