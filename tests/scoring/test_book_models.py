@@ -150,3 +150,27 @@ def _copy(book: Path, snaps: Path, tmp_path: Path) -> tuple[Path, Path]:
     from book_history import truncate
 
     return truncate(book, snaps, snapshot_dates(snaps)[-1], tmp_path / "copy")
+
+
+def test_positions_kept_with_the_scores_align_like_a_hash(book_history, models: Path) -> None:
+    """The previous scores' positions among today's accounts, from the positions kept in the
+    scores' Arrow copy and today's alignment to the previous rows, equal ``index_in``'s; wrong
+    kept positions are caught and the hash is used instead."""
+    import pyarrow.compute as pc
+
+    from overdue.portfolio.engines import make_backend
+    from overdue.scoring import daily_features
+    from overdue.scoring.score_eod import _back, _previous_scores
+
+    book, snaps = book_history
+    days = snapshot_dates(snaps)
+    score_snapshot(snaps, days[-2], models, book_dir=book, prune=False)
+    con = make_backend("duckdb").con.con
+    day, _source, at = daily_features.day_rows_for_scoring(con, snaps, days[-1], days[-2], 7)
+    previous, rows = _previous_scores(snaps, days[-2])
+    assert rows is not None and at is not None and len(rows) > 100
+    ids = day["account_id"]
+    expected = pc.index_in(previous["account_id"], value_set=ids).to_pylist()
+    assert _back(previous, rows, at, ids).to_pylist() == expected
+    shuffled = np.random.default_rng(3).permutation(rows)
+    assert _back(previous, shuffled, at, ids).to_pylist() == expected

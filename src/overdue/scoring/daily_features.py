@@ -192,10 +192,20 @@ def day_rows_and_source(
 ) -> tuple[pa.Table, str]:
     """``day_rows`` and where its item columns came from: "summary" (the account rows) or
     "items" (the item rows, by SQL)."""
+    rows, source, _at = day_rows_for_scoring(con, snapshot_dir, as_of, previous, warning_days)
+    return rows, source
+
+
+def day_rows_for_scoring(
+    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int
+) -> tuple[pa.Table, str, np.ndarray | None]:
+    """``day_rows_and_source`` and, from the account rows, each row's position among the
+    previous snapshot's (``daily_items.day_rows_aligned``; None from the SQL form)."""
     try:
-        return daily_items.day_rows(snapshot_dir, as_of, previous, warning_days), "summary"
+        rows, at = daily_items.day_rows_aligned(snapshot_dir, as_of, previous, warning_days)
+        return rows, "summary", at
     except daily_items.NoSummary:
-        return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days), "items"
+        return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days), "items", None
 
 
 def day_rows_sql(

@@ -80,6 +80,14 @@ def day_rows(
     account of the snapshot of ``as_of`` with ``BASE_COLUMNS``, ``ITEM_COLUMNS`` (from the
     account rows' item summary; null for an account without items, as the SQL's join gives)
     and ``FLAG_COLUMNS``. Raises ``NoSummary`` for a snapshot written without the summary."""
+    return day_rows_aligned(snapshot_dir, as_of, previous, warning_days)[0]
+
+
+def day_rows_aligned(
+    snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int
+) -> tuple[pa.Table, np.ndarray | None]:
+    """``day_rows`` and each row's position among the previous snapshot's account rows (in
+    its files' order; -1: not there; None without a previous snapshot)."""
     files = snapshot_files(snapshot_dir, as_of)
     names = {name for f in files for name in pq.read_schema(f).names}
     if files and not set(SUMMARY_INPUTS) <= names:
@@ -94,24 +102,28 @@ def day_rows(
     soon = pa.scalar(as_of + timedelta(days=warning_days), pa.date32())
     out["due_soon"] = pc.fill_null(pc.less_equal(out["next_due_date"], soon), False)
     since = accounts["delinquent_since"].combine_chunks()
+    at = None
     if previous is None:
         out["new_delinquent"] = pc.is_valid(since)
         out["changed"] = pa.array(np.ones(len(ids), dtype=bool))
     else:
         kept = ["account_id", *PREVIOUS_INPUTS]
-        before = _aligned_rows(read(snapshot_files(snapshot_dir, previous),
-                                    ACCOUNT_STATE_SCHEMA, kept), ids)  # fmt: skip
+        before, at = _aligned_rows(read(snapshot_files(snapshot_dir, previous),
+                                        ACCOUNT_STATE_SCHEMA, kept), ids)  # fmt: skip
         after = pc.greater(since, pa.scalar(previous, pa.date32()))
         out["new_delinquent"] = pc.fill_null(after, False)
         out["changed"] = _changed(accounts, before)
-    return pa.table(out)
+    return pa.table(out), at
 
 
-def _aligned_rows(before: pa.Table, ids: pa.Array) -> pa.Table:
-    """``before``'s rows in the order of ``ids`` (a null row where an account is missing)."""
+def _aligned_rows(before: pa.Table, ids: pa.Array) -> tuple[pa.Table, np.ndarray]:
+    """(``before``'s rows in the order of ``ids``, a null row where an account is missing;
+    each id's position in ``before``, -1 where missing)."""
     if ids.equals(before["account_id"].combine_chunks()):
-        return before.combine_chunks()
-    return before.take(pc.index_in(ids, value_set=before["account_id"].combine_chunks()))
+        return before.combine_chunks(), np.arange(len(ids), dtype=np.int64)
+    taken = pc.index_in(ids, value_set=before["account_id"].combine_chunks())
+    at = np.asarray(taken.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    return before.take(taken), at
 
 
 def _changed(now: pa.Table, before: pa.Table) -> pa.Array:

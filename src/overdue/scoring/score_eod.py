@@ -305,21 +305,52 @@ def _scores_fingerprint(file: Path) -> str:
     return daily_features._fingerprint(["scores/1", st.st_ino, st.st_mtime_ns, st.st_size])
 
 
-def _previous_scores(snapshot_dir: Path, previous: date | None) -> pa.Table:
+ROW_COLUMN = "row"  # in the Arrow copy: each score's account's position among that day's rows
+
+
+def _previous_scores(
+    snapshot_dir: Path, previous: date | None
+) -> tuple[pa.Table, np.ndarray | None]:
     """The previous snapshot's scores: from their Arrow copy in its feature state when it is
-    the copy of the file there now (no decoding), else from the Parquet file."""
+    the copy of the file there now (no decoding), else from the Parquet file; and, from the
+    copy, each row's account position among that day's account rows (``ROW_COLUMN``)."""
     if previous is None:
-        return SCORE_SCHEMA.empty_table()
+        return SCORE_SCHEMA.empty_table(), None
     there = snapshot_path(snapshot_dir, previous)
     folder = there / SCORES_DIR
     if not folder.is_dir():
-        return SCORE_SCHEMA.empty_table()
+        return SCORE_SCHEMA.empty_table(), None
     files = sorted(folder.glob("*.parquet"))
     if len(files) == 1:
         copy = daily_features._read_state(there, SCORES_COPY, _scores_fingerprint(files[0]))
-        if copy is not None and copy.schema.equals(SCORE_SCHEMA):
-            return copy
-    return pq.read_table(folder, schema=SCORE_SCHEMA)
+        if copy is not None and copy.schema.equals(COPY_SCHEMA):
+            rows = np.asarray(copy[ROW_COLUMN].to_numpy(), np.int64)
+            return copy.drop_columns([ROW_COLUMN]), rows
+    return pq.read_table(folder, schema=SCORE_SCHEMA), None
+
+
+COPY_SCHEMA = SCORE_SCHEMA.append(pa.field(ROW_COLUMN, pa.int64()))
+
+
+def _back(
+    prev_scores: pa.Table, prev_rows: np.ndarray | None, prev_at: np.ndarray | None,
+    ids: pa.ChunkedArray | pa.Array,
+) -> pa.Array:  # fmt: skip
+    """Each previous score's account's position among today's ``ids`` (null: gone). From the
+    positions kept with the scores and today's alignment to the previous rows (no hash of a
+    million ids) when both are known and they agree on the ids, else by ``index_in``."""
+    if prev_rows is not None and prev_at is not None and len(prev_rows):
+        size = int(max(prev_rows.max(), prev_at.max(initial=-1))) + 1
+        today = np.full(size, -1, np.int64)
+        there = prev_at >= 0
+        today[prev_at[there]] = np.flatnonzero(there)
+        back = today[prev_rows] if prev_rows.min() >= 0 else np.full(len(prev_rows), -1)
+        found = back >= 0
+        same = pc.equal(pc.take(ids, pa.array(back[found])),
+                        prev_scores["account_id"].filter(pa.array(found)))  # fmt: skip
+        if pc.all(same).as_py() is not False:
+            return pa.array(back, pa.int64(), mask=~found)
+    return pc.index_in(prev_scores["account_id"], value_set=ids)
 
 
 def _ids_table(backend: Backend, ids: list[str], work: Path) -> ir.Table:
@@ -365,9 +396,10 @@ def score_snapshot(
     started = time.perf_counter()
 
     day: pa.Table | None = None
+    prev_at: np.ndarray | None = None
     if backend.name == "duckdb":  # plain SQL, the snapshot read once (daily_features)
         con: Any = backend.con.con  # type: ignore[attr-defined]
-        day, item_source = daily_features.day_rows_and_source(
+        day, item_source, prev_at = daily_features.day_rows_for_scoring(
             con, snapshot_dir, as_of, previous, warning_days
         )
         result.items = {"source": item_source, "accounts": day.num_rows}
@@ -379,13 +411,15 @@ def score_snapshot(
             selection_expr(source, as_of, previous, warning_days).order_by("account_id")
         )
         ids = pa.chunked_array([pa.array(flags["account_id"].to_numpy(dtype=object), pa.string())])
-    prev_scores = _previous_scores(snapshot_dir, previous)  # Arrow, current versions only
-    for bm in models:
+    prev_scores, prev_rows = _previous_scores(snapshot_dir, previous)
+    current = pc.is_in(prev_scores["model"], value_set=pa.array([bm.name for bm in models]))
+    for bm in models:  # current model versions only
         other = pc.and_(pc.equal(prev_scores["model"], bm.name),
                         pc.not_equal(prev_scores["model_version"], bm.version))  # fmt: skip
-        prev_scores = prev_scores.filter(pc.invert(other))
-    known = pc.is_in(prev_scores["model"], value_set=pa.array([bm.name for bm in models]))
-    prev_scores = prev_scores.filter(known)
+        current = pc.and_(current, pc.invert(other))
+    prev_scores = prev_scores.filter(current)
+    if prev_rows is not None:
+        prev_rows = prev_rows[current.to_numpy(zero_copy_only=False)]
     member = np.zeros(len(flags), dtype=bool)
     flags["days_to_next_due"] = (
         pd.to_datetime(flags["next_due_date"]) - pd.Timestamp(as_of)
@@ -395,7 +429,7 @@ def score_snapshot(
     scored_on = prev_scores["score_as_of"].to_numpy(zero_copy_only=False).astype("datetime64[D]")
     # each previous score's account among today's (one hash of today's ids serves the rule and
     # the carry-forward)
-    back = pc.index_in(prev_scores["account_id"], value_set=ids)
+    back = _back(prev_scores, prev_rows, prev_at, ids)
     wanted = needs_fresh_score(
         flags, ids, prev_scores["account_id"], scored_on, as_of, warning_days, back=back
     )
@@ -431,13 +465,20 @@ def score_snapshot(
     where = np.asarray(back.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
     keep = found & (member & ~wanted)[where] if len(where) else found
     carried = prev_scores.filter(pa.array(keep))
-    out = pa.concat_tables([_to_arrow(fresh), carried]).sort_by(
+    fresh_rows = _to_arrow(fresh)
+    # each score's account's position among today's rows, kept in the Arrow copy for tomorrow
+    at_fresh = pc.index_in(fresh_rows["account_id"], value_set=fresh_arrow)
+    assert at_fresh.null_count == 0, "a fresh score of an account not selected"
+    rows = np.r_[np.flatnonzero(wanted)[np.asarray(at_fresh.to_numpy(zero_copy_only=False),
+                                                   np.int64)], where[keep]]  # fmt: skip
+    out = pa.concat_tables([fresh_rows, carried])
+    out = out.append_column(ROW_COLUMN, pa.array(rows, pa.int64())).sort_by(
         [("model", "ascending"), ("account_id", "ascending")]
     )
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     low = ["model", "model_version", *[f"reason_{k}" for k in range(1, N_REASONS + 1)]]
-    pq.write_table(out, folder / "part-0.parquet", use_dictionary=low)
+    pq.write_table(out.drop_columns([ROW_COLUMN]), folder / "part-0.parquet", use_dictionary=low)
     if day is not None:  # the daily path: tomorrow reads today's scores from the Arrow copy
         here = snapshot_path(snapshot_dir, as_of)
         daily_features._write_state(here, SCORES_COPY, out,
