@@ -43,7 +43,7 @@ from overdue.portfolio.eod import (
     snapshot_path,
 )
 from overdue.portfolio.item_summary import WINDOWS_DAYS  # shared with the batch's summary
-from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
+from overdue.portfolio.kernel import ACCOUNT_BASE_SCHEMA, ITEM_ROW_SCHEMA
 from overdue.scoring import promises
 from overdue.twin.seasonality import SPRING_FESTIVAL
 
@@ -144,7 +144,8 @@ def _keep(table: ir.Table, only: ir.Table | None) -> ir.Table:
 
 def _snapshot(source: FeatureSource, days: Sequence[date], only: ir.Table | None) -> ir.Table:
     files = [f for d in days for f in snapshot_files(source.snapshot_dir, d)]
-    return _keep(source.backend.read_table(files, ACCOUNT_STATE_SCHEMA, None), only)
+    # the columns every snapshot format has: the history may hold format 2 snapshots
+    return _keep(source.backend.read_table(files, ACCOUNT_BASE_SCHEMA, None), only)
 
 
 def _item_states(source: FeatureSource, day: date, only: ir.Table | None) -> ir.Table:

@@ -47,7 +47,7 @@ from overdue.portfolio.eod import (
     snapshot_item_files,
     snapshot_path,
 )
-from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA, ITEM_ROW_SCHEMA
+from overdue.portfolio.kernel import ACCOUNT_BASE_SCHEMA, ITEM_ROW_SCHEMA
 from overdue.scoring import daily_features, daily_items, gbm_compiled, promises, reasons, registry
 from overdue.scoring import features_generic as fg
 from overdue.scoring.book import read_book_info
@@ -206,7 +206,7 @@ def _to_arrow(frame: pd.DataFrame) -> pa.Table:
 
 def _state(source: FeatureSource, day: date) -> ir.Table:
     files = snapshot_files(source.snapshot_dir, day)
-    return source.backend.read_table(files, ACCOUNT_STATE_SCHEMA, None)
+    return source.backend.read_table(files, ACCOUNT_BASE_SCHEMA, None)  # any format
 
 
 def _item_states(source: FeatureSource, day: date) -> ir.Table:
