@@ -165,16 +165,17 @@ def _typed(values: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
 
 def _items_column(inputs: KernelInputs) -> pa.Array:
     items = inputs.items
+    columns = fl.columns_of(items)
     fields: list[pa.Array] = []
     for fld in ITEM_STATE_TYPE:
         if fld.name == "item_id":
-            fields.append(pc.take(inputs.item_ids, pa.array(items[:, fl.I_SRC])))
+            fields.append(pc.take(inputs.item_ids, pa.array(columns[fl.I_SRC])))
         elif fld.name == "minimum_fen":
-            minimum = items[:, fl.I_MIN]
+            minimum = columns[fl.I_MIN]
             nulls = minimum < 0
             fields.append(pa.array(minimum, mask=nulls if nulls.any() else None))
         else:
-            fields.append(_typed(np.ascontiguousarray(items[:, _ITEM_COLUMNS[fld.name]]), fld.type))
+            fields.append(_typed(columns[_ITEM_COLUMNS[fld.name]], fld.type))
     structs = pa.StructArray.from_arrays(fields, fields=list(ITEM_STATE_TYPE))
     return _list(np.diff(inputs.item_off), structs)
 
@@ -199,6 +200,7 @@ def _snapshot_rows(
     batch: pa.RecordBatch, inputs: KernelInputs, out: np.ndarray, trans: np.ndarray
 ) -> pa.RecordBatch:
     n = batch.num_rows
+    figures = fl.columns_of(out)
     columns: list[pa.Array] = []
     for fld in SNAPSHOT_SCHEMA:
         name = fld.name
@@ -207,15 +209,15 @@ def _snapshot_rows(
         elif name == "as_of":
             columns.append(_days(np.full(n, inputs.as_of, np.int64)))
         elif name == "status":
-            columns.append(_names(STATUS_NAMES, out[:, fl.O_STATUS]))
+            columns.append(_names(STATUS_NAMES, figures[fl.O_STATUS]))
         elif name == "bucket_cn":
-            columns.append(_names(CN_BUCKETS, out[:, fl.O_BCN]))
+            columns.append(_names(CN_BUCKETS, figures[fl.O_BCN]))
         elif name == "bucket_us":
-            columns.append(_names(US_BUCKETS, out[:, fl.O_BUS]))
+            columns.append(_names(US_BUCKETS, figures[fl.O_BUS]))
         elif name == "items":
             columns.append(_items_column(inputs))
         elif name == "transitions":
             columns.append(_transitions_column(out, trans))
         else:
-            columns.append(_typed(np.ascontiguousarray(out[:, _FIGURES[name]]), fld.type))
+            columns.append(_typed(figures[_FIGURES[name]], fld.type))
     return pa.RecordBatch.from_arrays(columns, schema=SNAPSHOT_SCHEMA)

