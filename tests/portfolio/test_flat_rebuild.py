@@ -7,8 +7,10 @@ parallel kernel gives the same batches in the same order as the sequential one.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +25,23 @@ from overdue.portfolio.eod_inputs import rebuild_rows
 from overdue.portfolio.fast_kernel import run_batch_fast
 from overdue.portfolio.flat_rebuild import _counting_order, rebuild_batches
 from overdue.portfolio.kernel import SNAPSHOT_SCHEMA, KernelConfig, run_batches
+
+
+@dataclass(frozen=True)
+class Setup:
+    backend: DuckDBBackend
+    book: Any
+    as_of: date
+    config: KernelConfig
+
+
+def _setup(seed: int, accounts: int, day: int, folder: Path) -> Setup:
+    """A random book written to ``folder``, loaded by DuckDB as of START + ``day``."""
+    data_dir = write_book(random_book(seed, accounts=accounts), folder / "book")
+    as_of = START + timedelta(days=day)
+    backend = DuckDBBackend()
+    config = KernelConfig(as_of=as_of, previous=None, policies=resolve_policies(data_dir))
+    return Setup(backend, load_book(backend, data_dir, None, as_of), as_of, config)
 
 
 def _snapshot(batches: object, config: KernelConfig) -> pa.Table:
@@ -48,18 +67,14 @@ def test_flat_batches_give_the_nested_rows_snapshot(
     batch: int,
     subset: bool,
 ) -> None:
-    rows = random_book(seed, accounts=30)
-    data_dir = write_book(rows, tmp_path_factory.mktemp("flat") / "book")
-    as_of = START + timedelta(days=day)
-    backend = DuckDBBackend()
-    book = load_book(backend, data_dir, None, as_of)
+    setup = _setup(seed, 30, day, tmp_path_factory.mktemp("flat"))
+    backend, book, as_of, config = setup.backend, setup.book, setup.as_of, setup.config
     only = None
     if subset:  # a replay: only some accounts (one unknown id among them)
         ids = [f"A{a:04d}" for a in range(0, 30, 3)] + ["NOPE"]
         only = backend.con.create_table(
             f"only_{seed}_{day}", pa.table({"account_id": ids}), temp=True, overwrite=True
         )
-    config = KernelConfig(as_of=as_of, previous=None, policies=resolve_policies(data_dir))
     nested = backend.con.con.sql(backend.con.compile(rebuild_rows(book, as_of, only)))
     expected = _snapshot(nested.to_arrow_reader(1000), config)
     flat = rebuild_batches(
@@ -79,12 +94,8 @@ def test_flat_batches_give_the_nested_rows_snapshot(
 def test_staged_slabs_of_one_account_give_the_nested_rows(tmp_path: Path) -> None:
     """Slabs of one account: the events are staged by slab, and most slabs have no waiver or
     reversal (no staged files: an empty relation of the same columns)."""
-    rows = random_book(11, accounts=25)
-    data_dir = write_book(rows, tmp_path / "book")
-    as_of = START + timedelta(days=170)
-    backend = DuckDBBackend()
-    book = load_book(backend, data_dir, None, as_of)
-    config = KernelConfig(as_of=as_of, previous=None, policies=resolve_policies(data_dir))
+    setup = _setup(11, 25, 170, tmp_path)
+    backend, book, as_of, config = setup.backend, setup.book, setup.as_of, setup.config
     nested = backend.con.con.sql(backend.con.compile(rebuild_rows(book, as_of, None)))
     expected = _snapshot(nested.to_arrow_reader(1000), config)
     flat = rebuild_batches(
@@ -98,12 +109,8 @@ def test_staged_slabs_of_one_account_give_the_nested_rows(tmp_path: Path) -> Non
 
 
 def test_parallel_kernel_keeps_the_order_and_the_rows(tmp_path: Path) -> None:
-    rows = random_book(3, accounts=40)
-    data_dir = write_book(rows, tmp_path / "book")
-    as_of = START + timedelta(days=150)
-    backend = DuckDBBackend()
-    book = load_book(backend, data_dir, None, as_of)
-    config = KernelConfig(as_of=as_of, previous=None, policies=resolve_policies(data_dir))
+    setup = _setup(3, 40, 150, tmp_path)
+    backend, book, as_of, config = setup.backend, setup.book, setup.as_of, setup.config
     batches = list(
         rebuild_batches(
             backend.con.con,
