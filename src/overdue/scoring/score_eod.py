@@ -447,6 +447,7 @@ def score_snapshot(
             fresh_table, promise_rows,
         )  # fmt: skip
         result.seconds["features"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()  # "score": the finishing step, the models and reasons
         # dates as datetime64, not Python date objects: finish converts them 2x faster
         fresh = score_rows(finish(raw.to_pandas(date_as_object=False), as_of), models, as_of)
     else:
