@@ -321,7 +321,8 @@ def _compute(
     prev_items = backend.read_table(
         snapshot_item_files(snapshot_dir, config.previous), ITEM_ROW_SCHEMA, None
     )
-    replay = replay_accounts(window, previous, config.previous)
+    # evaluated once: it is counted, anti-joined by the resume and numbered by the replay
+    replay = replay_accounts(window, previous, config.previous).cache()
     result.replayed = backend.count(replay)
     result.resumed = backend.resume_kernel(
         ResumeInputs(window, previous, prev_items, replay), config, _part(tmp, "resumed")
