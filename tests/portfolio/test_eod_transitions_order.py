@@ -9,8 +9,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overdue.portfolio.eod import TRANSITION_ORDER, _in_key_order
-from overdue.portfolio.snapshot_items import KeyOrder
+from overdue.portfolio.snapshot_items import TRANSITION_ORDER, KeyOrder, in_key_order
 
 rows = st.lists(
     st.tuples(
@@ -39,22 +38,22 @@ def _table(values: list[tuple[str, int, str, int]]) -> pa.Table:
 def test_in_key_order_exactly_when_sorting_changes_nothing(values: list) -> None:
     table = _table(values)
     keys = [(v[0], v[1], v[2]) for v in values]
-    assert _in_key_order(table) == (keys == sorted(keys))
-    if _in_key_order(table):
+    assert in_key_order(table) == (keys == sorted(keys))
+    if in_key_order(table):
         assert table.sort_by(list(TRANSITION_ORDER)).equals(table)
 
 
 @settings(deadline=None)  # shared, loaded machine
 @given(rows)
-def test_sorted_rows_are_in_key_order(values: list) -> None:
+def test_sorted_rows_arein_key_order(values: list) -> None:
     table = _table(values).sort_by(list(TRANSITION_ORDER))
-    assert _in_key_order(table)
+    assert in_key_order(table)
 
 
 def test_a_null_key_is_never_taken_as_ordered() -> None:
     table = _table([("A1", 0, "cn", 1), ("A2", 1, "us", 2)])
     table = table.set_column(0, "account_id", pa.array(["A1", None], pa.string()))
-    assert not _in_key_order(table)
+    assert not in_key_order(table)
 
 
 @settings(deadline=None)  # shared, loaded machine
@@ -67,4 +66,4 @@ def test_key_order_over_pieces_is_the_order_of_the_whole(values: list, cuts: lis
     order = KeyOrder()
     for lo, hi in pairwise(bounds):
         order.add(table.slice(lo, hi - lo))
-    assert order.ordered == _in_key_order(table)
+    assert order.ordered == in_key_order(table)

@@ -217,15 +217,13 @@ def _write_transitions(snapshot: Path) -> int:
             out = pq.read_table(parts, schema=TRANSITION_ROW_SCHEMA, partitioning=None)
         else:
             out = TRANSITION_ROW_SCHEMA.empty_table()
-        if not _in_key_order(out):  # the kernel's rows usually come in this order: no sort then
+        if not in_key_order(out):  # the kernel's rows usually come in this order: no sort then
             out = out.sort_by(list(TRANSITION_ORDER))
         pq.write_table(out, out_dir / "part-0.parquet")
         return out.num_rows
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
 
-
-_in_key_order = in_key_order  # the name the tests know
 
 
 def _publish(tmp: Path, final: Path) -> None:

@@ -27,6 +27,7 @@ from overdue.reports.credit_bureau import (
     Notices,
     add_account,
     month_end_dates,
+    reporting_month,
     state_connection,
     state_files,
 )
@@ -129,19 +130,6 @@ def _grid_rows(
         con.close()
 
 
-def _month_state(row: dict[str, Any], prefix: str, opened: bool) -> cr.ReportingMonth:
-    return cr.ReportingMonth(
-        opened=opened,
-        product=row[f"{prefix}product"],
-        status=row[f"{prefix}status"],
-        dpd=row[f"{prefix}dpd"],
-        missed_minimums=row[f"{prefix}missed_minimums"],
-        due_in_month=row[f"{prefix}due_in_month"],
-        owed_fen=row[f"{prefix}owed_fen"],
-        charged_off=row[f"{prefix}charged_off_on"] is not None,
-    )
-
-
 def build_extract_sql(
     data_dir: Path, snapshot_dir: Path, month: Month, notices: Notices | None = None
 ) -> Extract:
@@ -157,15 +145,13 @@ def build_extract_sql(
             raise BureauError(
                 f"{data_dir}: account {row['account_id']!r} of the snapshots is not in the book"
             )
-        previous = cr.ReportingMonth(
-            opened=row["opened_on"] <= before.last_day, known=False, product=row["product"]
-        )
-        if row["prev_known"]:
-            previous = _month_state(row, "prev_", row["opened_on"] <= before.last_day)
+        before_opened = row["opened_on"] <= before.last_day
+        prev_row = row if row["prev_known"] else None
+        previous = reporting_month(prev_row, before_opened, row["product"], prefix="prev_")
         view = AccountView(
             now=row,
             currency=row["currency"],
-            state=_month_state(row, "", row["opened_on"] <= month.last_day),
+            state=reporting_month(row, row["opened_on"] <= month.last_day, row["product"]),
             previous=previous,
             pboc_codes=row["pboc_codes"],
             metro2_codes=row["metro2_codes"],

@@ -245,19 +245,22 @@ def _by_account(states: pa.Table) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         yield current, rows
 
 
-def reporting_month(row: dict[str, Any] | None, opened: bool, product: str) -> cr.ReportingMonth:
-    """The domain's view of one account's month-end row (None: no snapshot that month)."""
+def reporting_month(
+    row: dict[str, Any] | None, opened: bool, product: str, prefix: str = ""
+) -> cr.ReportingMonth:
+    """The domain's view of one account's month-end row (None: no snapshot that month), from
+    the row's columns named ``prefix`` + the state's names."""
     if row is None:
         return _EMPTY[(opened, product)]
     return cr.ReportingMonth(
         opened=opened,
-        product=row["product"],
-        status=row["status"],
-        dpd=row["dpd"],
-        missed_minimums=row["missed_minimums"],
-        due_in_month=row["due_in_month"],
-        owed_fen=row["owed_fen"],
-        charged_off=row["charged_off_on"] is not None,
+        product=row[f"{prefix}product"],
+        status=row[f"{prefix}status"],
+        dpd=row[f"{prefix}dpd"],
+        missed_minimums=row[f"{prefix}missed_minimums"],
+        due_in_month=row[f"{prefix}due_in_month"],
+        owed_fen=row[f"{prefix}owed_fen"],
+        charged_off=row[f"{prefix}charged_off_on"] is not None,
     )
 
 

@@ -32,18 +32,19 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
+from overdue.domain.buckets import CN_BUCKETS
 from overdue.domain.money import from_fen
 from overdue.portfolio.eod import snapshot_dates
 from overdue.portfolio.monitor_history import MonitoringError, load_history
 from overdue.portfolio.monitoring import (
     DayFigures,
     Distribution,
-    RollRate,
     bucket_distribution,
+    bucket_panel,
     count_view,
     day_figures,
-    roll_rates,
 )
+from overdue.portfolio.roll_rate import RollRate, roll_rate
 
 MAX_BLOCK_RULES = 100
 YUAN_FORMAT = "#,##0.00"
@@ -203,7 +204,7 @@ def daily_workbook(snapshot_dir: Path, as_of: date, session: Session | None = No
            ("口径 / Scheme", "账龄 / Bucket", "户数 / Accounts", "户数占比 / Share (count)",
             "余额 / Balance", "余额占比 / Share (balance)"), buckets)  # fmt: skip
     if previous is not None:
-        matrix = roll_rates(history).by_date[-1][1]
+        matrix = roll_rate(bucket_panel(history, weighted=True), tuple(CN_BUCKETS))
         header = ("口径 / Basis", "上期 / From", *[f"→ {s}" for s in matrix.states])
         _write(book.create_sheet("迁徙率 Roll rates"), header,
                roll_rows(matrix, "count") + roll_rows(matrix, "balance"))  # fmt: skip
