@@ -77,28 +77,37 @@ def test_daily_rows_equal_the_definition_day_after_day(daily_book) -> None:
     assert any(reused[1:]), "the month-end history is reused between window edges"
 
 
-def test_state_rebuilt_from_scratch_equals_rolled_state(daily_book) -> None:
+@pytest.mark.parametrize("compact_share", [daily_features.COMPACT_SHARE, 0.0])
+def test_state_rebuilt_from_scratch_equals_rolled_state(daily_book, monkeypatch, compact_share) -> None:
     """Rolled day after day from a fresh state, the payment state (recent payments, each
     account's latest payment date and its latest payment before the recent window) equals
-    the one built from the whole history."""
+    the one built from the whole history: for every account and for a subset, whether the
+    day keeps a delta over an earlier base or folds it into a new base (share 0: every day)."""
+    monkeypatch.setattr(daily_features, "COMPACT_SHARE", compact_share)
     book, snaps, days = daily_book
     con = make_backend("duckdb").con.con
     daily_features.payment_state(con, book, snaps, days[0], None)  # a fresh state
+    dates = ["account_id", "value_date"]
     for previous, day in itertools.pairwise(days):
-        recent, last, rolled = daily_features.payment_state(con, book, snaps, day, previous)
+        state = snapshot_path(snaps, day) / daily_features.STATE_DIR
+        shutil.rmtree(state, ignore_errors=True)  # this day's state from the previous one's
+        recent, last, old, rolled = daily_features.payment_tables(con, book, snaps, day, previous)
         assert rolled
-        old = daily_features._read_state(
-            snapshot_path(snaps, day), "payments_old.arrow",
-            daily_features._book_fingerprints(book, [day])[0],
-        )  # fmt: skip
-        assert old is not None
+        delta = (state / daily_features.DELTA_FILES[0]).is_file()
+        assert delta == (compact_share > 0), "a delta kept, or folded into a new base"
         full_recent, full_last, full_old = daily_features._payments_from_history(con, book, day)
         assert _sorted(recent, "payment_id").equals(_sorted(full_recent, "payment_id"))
         assert _sorted(last, "account_id").equals(_sorted(full_last, "account_id"))
-        dates = ["account_id", "value_date"]
         assert _sorted(old.select(dates), "account_id").equals(
             _sorted(full_old.select(dates), "account_id")
         )
+        ids = full_last["account_id"].take(pa.array(range(0, full_last.num_rows, 3))).combine_chunks()
+        only = pa.table({"account_id": pa.concat_arrays([ids, pa.array(["no-such-account"])])})
+        part = daily_features.payment_tables(con, book, snaps, day, previous, only)
+        for got, want, key in ((part[0], full_recent, "payment_id"),
+                               (part[1], full_last, "account_id")):  # fmt: skip
+            mine = want.filter(pc.is_in(want["account_id"], value_set=ids))
+            assert _sorted(got, key).equals(_sorted(mine, key))
 
 
 def test_a_reversal_of_an_old_last_payment_is_looked_up_in_full(daily_book, tmp_path) -> None:

@@ -13,11 +13,16 @@ accounts and for subsets) at a fraction of the cost:
   for all accounts once and kept as ``feature_state/history.parquet`` with a fingerprint (the
   month ends, their window membership and the identity of their folders); a day whose
   fingerprint matches its previous day's reuses it and adds only its own row;
-- payments: ``feature_state/payments_recent.parquet`` (the payments not reversed, valued within
-  the 3-month window) and ``payments_last.parquet`` (each account's latest payment date) are
-  rolled forward with the partitions booked since the previous snapshot; an account with a new
-  reversal and no recent payment left is looked up in the whole history (the only case the
-  rolled state cannot answer), as is everything when there is no valid state;
+- payments: a base state at some earlier day (``feature_state/payments_recent.arrow``: the
+  payments not reversed, valued within the 3-month window; ``payments_last.arrow``: each
+  account's latest payment date; ``payments_old.arrow``: its latest payment before the window)
+  linked from the previous snapshot, and a delta (``payments_delta.arrow``,
+  ``reversals_delta.arrow``: what was booked since the base) with the day's partitions
+  appended; only the fresh accounts' rows are rolled to the day, so an ordinary day neither
+  rolls nor rewrites the whole book's payments. The delta is folded into a new base once it
+  holds ``COMPACT_SHARE`` of the base's recent rows. An account whose reversed payment was its
+  latest one before the window is looked up in the history (the only case the state cannot
+  answer), as is everything when there is no valid state;
 - transitions, accounts and the 3-month lag are small scans restricted to the fresh accounts.
 
 State written for ``as_of`` reads only data booked on or before ``as_of`` (the point-in-time
@@ -366,7 +371,21 @@ def history_of_earlier_months(
     return table, reused
 
 
-# -- payments: rolled forward from the previous snapshot's state -------------------------------
+# -- payments: a base state and the events booked since, kept beside each snapshot -------------
+#
+# The state is a *base* (``BASE_FILES``: the recent payments, each account's latest payment date
+# and its latest payment before the recent window, at some earlier day B) and a *delta*
+# (``DELTA_FILES``: the payments and reversals booked after B). A day links the base files of
+# its previous snapshot (hard links: nothing rewritten) and writes the delta with its own
+# partitions appended (a few days of payments); the fresh accounts' payment rows are the base
+# and the delta of those accounts rolled to the day (``_roll_tables``: every step is per
+# account). When the delta grows past ``COMPACT_SHARE`` of the base's recent rows, the whole
+# book is rolled once and written as a new base (an empty delta).
+
+BASE_FILES = ("payments_recent.arrow", "payments_last.arrow", "payments_old.arrow")
+DELTA_FILES = ("payments_delta.arrow", "reversals_delta.arrow")
+REV_SCHEMA = pa.schema([("payment_id", pa.string()), ("account_id", pa.string())])
+COMPACT_SHARE = 0.25  # delta rows (payments and reversals) over the base's recent rows
 
 
 def _book_fingerprints(book_dir: Path, days: Sequence[date]) -> list[str]:
@@ -378,6 +397,12 @@ def _book_fingerprints(book_dir: Path, days: Sequence[date]) -> list[str]:
             if day <= max(days):
                 found.append((day, [table, day.isoformat(), _identity(folder)]))
     return [_fingerprint(["payments/1", [part for d, part in found if d <= last]]) for last in days]
+
+
+def _delta_fingerprint(book: str, base: str) -> str:
+    """The delta's: the book's fingerprint at its day and its base's (the base was checked
+    against the book when the delta was written; the same book now means the same base)."""
+    return _fingerprint(["payments-delta/1", book, base])
 
 
 def _payment_scans(book_dir: Path, first: date | None, last: date) -> tuple[str, str]:
@@ -424,43 +449,124 @@ def _recent_and_last(con: Any, kept: str, as_of: date) -> tuple[pa.Table, pa.Tab
     return recent.cast(RECENT_SCHEMA), last.cast(LAST_SCHEMA), old.cast(OLD_SCHEMA)
 
 
+def _read_fingerprinted(folder: Path, name: str) -> tuple[pa.Table, str] | None:
+    """A state table and the fingerprint it was written with (None: absent or unmarked)."""
+    file = folder / STATE_DIR / name
+    if not file.is_file():
+        return None
+    with pa.memory_map(str(file)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    mark = (table.schema.metadata or {}).get(FINGERPRINT_KEY)
+    if mark is None:
+        return None
+    return table.replace_schema_metadata(None), mark.decode()
+
+
+def _kept_payments(
+    there: Path, before: str
+) -> tuple[tuple[pa.Table, pa.Table, pa.Table], str, pa.Table, pa.Table] | None:
+    """The payment state of the snapshot folder ``there`` (base tables, the base's
+    fingerprint, delta payments, delta reversals), or None when it does not match the book
+    (``before``: the book's fingerprint at that snapshot's day). A state written without a
+    delta (an older format) is a base with an empty delta when its base matches the book."""
+    found = [_read_fingerprinted(there, name) for name in BASE_FILES]
+    if any(f is None for f in found):
+        return None
+    marks = {f[1] for f in found if f is not None}
+    if len(marks) != 1:
+        return None
+    base_mark = marks.pop()
+    recent, last, old = (f[0] for f in found if f is not None)
+    pay, rev = (_read_fingerprinted(there, name) for name in DELTA_FILES)
+    if pay is None and rev is None and base_mark == before:
+        return (recent, last, old), base_mark, RECENT_SCHEMA.empty_table(), REV_SCHEMA.empty_table()
+    wanted = _delta_fingerprint(before, base_mark)
+    if pay is None or rev is None or pay[1] != wanted or rev[1] != wanted:
+        return None
+    return (recent, last, old), base_mark, pay[0], rev[0]
+
+
+def _booked(book_dir: Path, previous: date, as_of: date) -> tuple[pa.Table, pa.Table]:
+    """The payments (``RECENT_SCHEMA``) and reversals (``REV_SCHEMA``) booked in
+    (``previous``, ``as_of``]."""
+    pay = daily_items.read(event_files(book_dir, "payments", previous, as_of),
+                           contract.TABLES["payments"].arrow_schema(), RECENT_SCHEMA.names)  # fmt: skip
+    rev = daily_items.read(event_files(book_dir, "reversals", previous, as_of),
+                           contract.TABLES["reversals"].arrow_schema(), REV_SCHEMA.names)  # fmt: skip
+    return pay.cast(RECENT_SCHEMA), rev.cast(REV_SCHEMA)
+
+
 def payment_state(
-    con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None
-) -> tuple[pa.Table, pa.Table, bool]:
-    """(recent, last, rolled?) at ``as_of``: rolled forward from the state of ``previous`` when
-    it matches the book, else built from the whole history. Written into ``as_of``'s state
-    (with ``payments_old.arrow``: each account's latest payment before the recent window, so
-    that a reversal leaving no recent payment needs no look-up in the history)."""
-    here = snapshot_path(snapshot_dir, as_of)
-    fingerprint, before = _book_fingerprints(book_dir, [as_of, previous or as_of])
-    recent = last = old = None
-    if previous is not None:
-        there = snapshot_path(snapshot_dir, previous)
-        recent = _read_state(there, "payments_recent.arrow", before)
-        last = _read_state(there, "payments_last.arrow", before)
-        old = _read_state(there, "payments_old.arrow", before)
-    rolled = recent is not None and last is not None and old is not None
-    if recent is not None and last is not None and old is not None and previous is not None:
-        recent, last, old = _roll_payments(con, book_dir, recent, last, old, previous, as_of)
-    else:
-        recent, last, old = _payments_from_history(con, book_dir, as_of)
-    _write_state(here, "payments_recent.arrow", recent, fingerprint)
-    _write_state(here, "payments_last.arrow", last, fingerprint)
-    _write_state(here, "payments_old.arrow", old, fingerprint)
+    con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None,
+    only: pa.Table | None = None,
+) -> tuple[pa.Table, pa.Table, bool]:  # fmt: skip
+    """(recent, last, rolled?) at ``as_of`` for the accounts of ``only`` (``account_id``; None:
+    every account): from the state of ``previous`` and the partitions booked since when it
+    matches the book, else from the whole history. The state of ``as_of`` is written either
+    way (see the section's comment: a base linked and a small delta, or a new base)."""
+    recent, last, _old, rolled = payment_tables(con, book_dir, snapshot_dir, as_of, previous, only)
     return recent, last, rolled
 
 
-def _roll_payments(
-    con: Any, book_dir: Path, recent: pa.Table, last: pa.Table, old: pa.Table, previous: date,
-    as_of: date,
+def payment_tables(
+    con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None,
+    only: pa.Table | None = None,
+) -> tuple[pa.Table, pa.Table, pa.Table, bool]:  # fmt: skip
+    """``payment_state`` with the old table (each account's latest payment valued before
+    the recent window) before the rolled flag."""
+    here = snapshot_path(snapshot_dir, as_of)
+    fingerprint, before = _book_fingerprints(book_dir, [as_of, previous or as_of])
+    kept = None
+    if previous is not None:
+        kept = _kept_payments(snapshot_path(snapshot_dir, previous), before)
+    if kept is None or previous is None:
+        recent, last, old = _payments_from_history(con, book_dir, as_of)
+        _write_payment_base(here, (recent, last, old), fingerprint)
+        return _of_accounts(recent, only), _of_accounts(last, only), _of_accounts(old, only), False
+    base, base_mark, pay, rev = kept
+    new_pay, new_rev = _booked(book_dir, previous, as_of)
+    pay = pa.concat_tables([pay, new_pay]).combine_chunks()
+    rev = pa.concat_tables([rev, new_rev]).combine_chunks()
+    if pay.num_rows + rev.num_rows >= COMPACT_SHARE * max(base[0].num_rows, 1):
+        recent, last, old = _roll_tables(con, book_dir, *base, pay, rev, as_of)
+        _write_payment_base(here, (recent, last, old), fingerprint)
+        return _of_accounts(recent, only), _of_accounts(last, only), _of_accounts(old, only), True
+    there = snapshot_path(snapshot_dir, previous)
+    for name, table in zip(BASE_FILES, base, strict=True):
+        _link_state(there, here, name, table, base_mark)
+    for name, table in zip(DELTA_FILES, (pay, rev), strict=True):
+        _write_state(here, name, table, _delta_fingerprint(fingerprint, base_mark))
+    recent, last, old = (_of_accounts(t, only) for t in base)
+    recent, last, old = _roll_tables(con, book_dir, recent, last, old, _of_accounts(pay, only),
+                                     rev, as_of)  # fmt: skip
+    return recent, last, old, True
+
+
+def _write_payment_base(
+    here: Path, tables: tuple[pa.Table, pa.Table, pa.Table], fingerprint: str
+) -> None:
+    for name, table in zip(BASE_FILES, tables, strict=True):
+        _write_state(here, name, table, fingerprint)
+    for name in DELTA_FILES:  # a base of this day: no delta
+        (here / STATE_DIR / name).unlink(missing_ok=True)
+
+
+def _of_accounts(table: pa.Table, only: pa.Table | None) -> pa.Table:
+    """The rows of ``table`` whose ``account_id`` is in ``only`` (all rows when None)."""
+    if only is None:
+        return table
+    ids = only["account_id"].combine_chunks()
+    return table.filter(pc.is_in(table["account_id"], value_set=ids)).combine_chunks()
+
+
+def _roll_tables(
+    con: Any, book_dir: Path, recent: pa.Table, last: pa.Table, old: pa.Table, pay: pa.Table,
+    rev: pa.Table, as_of: date,
 ) -> tuple[pa.Table, pa.Table, pa.Table]:  # fmt: skip
-    """The state of ``previous`` rolled to ``as_of`` with the partitions booked in between."""
-    pay = daily_items.read(event_files(book_dir, "payments", previous, as_of),
-                           contract.TABLES["payments"].arrow_schema(), RECENT_SCHEMA.names)  # fmt: skip
+    """(recent, last, old) at ``as_of`` from those of an earlier day and the payments ``pay``
+    and reversals ``rev`` booked since. Each account's rows depend only on its own rows (a
+    reversal names its payment's account), so the rows of some accounts roll to theirs."""
     pay = pay.filter(pc.less_equal(pay["value_date"], pa.scalar(as_of, pa.date32())))
-    rev = daily_items.read(event_files(book_dir, "reversals", previous, as_of),
-                           contract.TABLES["reversals"].arrow_schema(),
-                           ["payment_id", "account_id"])  # fmt: skip
     gone = rev["payment_id"].combine_chunks()
     rows = pa.concat_tables([recent, pay.cast(RECENT_SCHEMA)])
     rows = rows.filter(pc.invert(pc.is_in(rows["payment_id"], value_set=gone)))
@@ -594,7 +700,7 @@ def raw_rows(
     """``feature_expr``'s raw columns for the accounts in ``fresh`` (``account_id``), from the
     day's rows ``day`` (``day_rows``) and the kept state; sorted by account id."""
     history, _ = history_of_earlier_months(con, snapshot_dir, days, as_of, previous)
-    recent, last, _ = payment_state(con, book_dir, snapshot_dir, as_of, previous)
+    recent, last, _ = payment_state(con, book_dir, snapshot_dir, as_of, previous, only=fresh)
     for name, table in (("_day", day), ("_fresh", fresh), ("_hist", history),
                         ("_recent", recent), ("_last", last)):  # fmt: skip
         con.register(name, table)
