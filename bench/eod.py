@@ -43,6 +43,7 @@ from typing import TypeVar
 import duckdb
 
 from overdue.portfolio import contract
+from overdue.portfolio.book_layout import ACCOUNT_NO, is_keyed
 from overdue.portfolio.eod import run_eod, snapshot_files, snapshot_item_files
 
 T = TypeVar("T")
@@ -102,7 +103,9 @@ def generate(book: Path, accounts: int, months: int, seed: int) -> None:
 
 
 def input_floor(book: Path, as_of: date) -> None:
-    """DuckDB reading every input column once (the tables a rebuild needs, up to as_of)."""
+    """DuckDB reading every input column once (the tables a rebuild needs, up to as_of), the
+    event files' internal ``account_no`` included where the book has it (book_layout)."""
+    keyed = is_keyed(book)
     con = duckdb.connect()
     for name, spec in contract.TABLES.items():
         if name == "customers":
@@ -116,6 +119,8 @@ def input_floor(book: Path, as_of: date) -> None:
         else:
             source, where = f"read_parquet('{book}/{name}.parquet')", ""
         columns = [c for c in spec.column_names if c != "entry_date" or spec.partitioned]
+        if keyed and spec.partitioned:
+            columns.append(ACCOUNT_NO)
         aggregates = ", ".join(f"count({c})" for c in columns)
         con.execute(f"SELECT {aggregates} FROM {source} {where}").fetchall()
 

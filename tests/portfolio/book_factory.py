@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from datetime import date, timedelta
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from overdue.portfolio import contract
+from overdue.portfolio.book_layout import ACCOUNT_NO, keyed_file_schema
 
 START = date(2025, 1, 1)
 
@@ -119,9 +121,18 @@ def random_book(seed: int, accounts: int = 30, days: int = 200) -> dict[str, lis
     return rows
 
 
-def write_book(rows: dict[str, list[dict[str, Any]]], data_dir: Path) -> Path:
-    """Write ``rows`` in the contract layout: two plain tables, event tables by entry date."""
+def write_book(
+    rows: dict[str, list[dict[str, Any]]], data_dir: Path, keyed: str = "no"
+) -> Path:
+    """Write ``rows`` in the contract layout: two plain tables, event tables by entry date.
+
+    ``keyed``: "no" (no manifest), "yes" (every event file holds ``account_no``, the row of its
+    account, and the manifest says so, as the book's own writers do) or "partial" (as "yes" but
+    the second day's payment file lacks the column, as if another writer had added it).
+    """
+    assert keyed in ("no", "yes", "partial")
     data_dir.mkdir(parents=True, exist_ok=True)
+    account_row = {a["account_id"]: row for row, a in enumerate(rows["accounts"])}
     for name in ("customers", "accounts"):
         spec = contract.TABLES[name]
         pq.write_table(
@@ -133,9 +144,18 @@ def write_book(rows: dict[str, list[dict[str, Any]]], data_dir: Path) -> Path:
         by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
         for row in rows.get(name, []):
             by_day[row["entry_date"]].append({k: v for k, v in row.items() if k != "entry_date"})
+        second_day = sorted(by_day)[1] if len(by_day) > 1 else None
         for day, day_rows in by_day.items():
             folder = data_dir / name / f"entry_date={day.isoformat()}"
             folder.mkdir(parents=True, exist_ok=True)
             table = pa.Table.from_pylist(day_rows, schema=spec.file_schema())
+            unkeyed = keyed == "partial" and name == "payments" and day == second_day
+            if keyed != "no" and not unkeyed:
+                rows_of = [account_row[r["account_id"]] for r in day_rows]
+                table = table.append_column(
+                    keyed_file_schema(spec).field(ACCOUNT_NO), pa.array(rows_of, pa.int64())
+                )
             pq.write_table(table, folder / "part-0.parquet")
+    if keyed != "no":
+        (data_dir / "manifest.json").write_text(json.dumps({ACCOUNT_NO: True}), encoding="utf-8")
     return data_dir

@@ -1,8 +1,9 @@
 """The rebuild's flat inputs (grouped in memory) give the kernel the same rows as the nested query.
 
 Compared through the compiled kernel (lists are unordered on both sides; the kernel sorts them):
-every snapshot row equal, in the same order, whatever the slab and batch sizes; and the
-parallel kernel gives the same batches in the same order as the sequential one.
+every snapshot row equal, in the same order, whatever the slab and batch sizes, and whether the
+events are read by their ``account_no`` (every file, or all but one) or joined on account ids;
+and the parallel kernel gives the same batches in the same order as the sequential one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +21,7 @@ from book_factory import START, random_book, write_book
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from overdue.portfolio import flat_rebuild
 from overdue.portfolio.engines import DuckDBBackend, parallel_kernel
 from overdue.portfolio.eod import load_book, resolve_policies
 from overdue.portfolio.eod_inputs import rebuild_rows
@@ -35,9 +38,9 @@ class Setup:
     config: KernelConfig
 
 
-def _setup(seed: int, accounts: int, day: int, folder: Path) -> Setup:
+def _setup(seed: int, accounts: int, day: int, folder: Path, keyed: str = "no") -> Setup:
     """A random book written to ``folder``, loaded by DuckDB as of START + ``day``."""
-    data_dir = write_book(random_book(seed, accounts=accounts), folder / "book")
+    data_dir = write_book(random_book(seed, accounts=accounts), folder / "book", keyed)
     as_of = START + timedelta(days=day)
     backend = DuckDBBackend()
     config = KernelConfig(as_of=as_of, previous=None, policies=resolve_policies(data_dir))
@@ -50,7 +53,7 @@ def _snapshot(batches: object, config: KernelConfig) -> pa.Table:
 
 
 @settings(
-    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     seed=st.integers(0, 10_000),
@@ -58,6 +61,7 @@ def _snapshot(batches: object, config: KernelConfig) -> pa.Table:
     slab=st.integers(1, 40),
     batch=st.integers(1, 40),
     subset=st.booleans(),
+    keyed=st.sampled_from(["no", "yes", "partial"]),
 )
 def test_flat_batches_give_the_nested_rows_snapshot(
     tmp_path_factory: pytest.TempPathFactory,
@@ -66,8 +70,10 @@ def test_flat_batches_give_the_nested_rows_snapshot(
     slab: int,
     batch: int,
     subset: bool,
+    keyed: str,
 ) -> None:
-    setup = _setup(seed, 30, day, tmp_path_factory.mktemp("flat"))
+    setup = _setup(seed, 30, day, tmp_path_factory.mktemp("flat"), keyed)
+    assert (setup.book.keys is not None) == (keyed != "no")
     backend, book, as_of, config = setup.backend, setup.book, setup.as_of, setup.config
     only = None
     if subset:  # a replay: only some accounts (one unknown id among them)
@@ -86,15 +92,23 @@ def test_flat_batches_give_the_nested_rows_snapshot(
         slab_accounts=max(slab, batch),
         batch_accounts=batch,
     )
-    got = _snapshot(flat, config)
+    with mock.patch.object(flat_rebuild, "_joined", wraps=flat_rebuild._joined) as joined:
+        got = _snapshot(flat, config)
     assert got.num_rows == expected.num_rows > 0
     assert got.equals(expected)
+    staged = max(slab, batch) < 30
+    if not staged:  # one slab: with keys, a table is joined only if it has no file or a file
+        # lacks account_no (the second day's payments, if booked by as_of)
+        joins = len(joined.call_args_list)
+        empty = 0 if book.keys is None else sum(not f for f in book.keys.files.values())
+        assert joins == 4 if keyed == "no" else empty <= joins <= empty + (keyed == "partial")
 
 
-def test_staged_slabs_of_one_account_give_the_nested_rows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keyed", ["no", "yes", "partial"])
+def test_staged_slabs_of_one_account_give_the_nested_rows(tmp_path: Path, keyed: str) -> None:
     """Slabs of one account: the events are staged by slab, and most slabs have no waiver or
     reversal (no staged files: an empty relation of the same columns)."""
-    setup = _setup(11, 25, 170, tmp_path)
+    setup = _setup(11, 25, 170, tmp_path, keyed)
     backend, book, as_of, config = setup.backend, setup.book, setup.as_of, setup.config
     nested = backend.con.con.sql(backend.con.compile(rebuild_rows(book, as_of, None)))
     expected = _snapshot(nested.to_arrow_reader(1000), config)

@@ -158,8 +158,23 @@ def test_manifest(tmp_path: Path) -> None:
         "first_date": min(all_dates),
         "last_date": max(entry_dates),
         "tables": {name: len(rows) for name, rows in book.items()},
+        "account_no": True,  # every event file holds its account's row (book_layout)
         "source": str(src.resolve()),
     }
+
+
+def test_event_files_hold_their_account_row(tmp_path: Path) -> None:
+    """``account_no`` in each event file is the row of its account in accounts.parquet."""
+    ingest(write_book_csv(tmp_path / "src", make_book()), tmp_path / "book")
+    accounts = pq.read_table(tmp_path / "book" / "accounts.parquet").column("account_id")
+    rows = {account: row for row, account in enumerate(accounts.to_pylist())}
+    checked = 0
+    for name in ("due_items", "payments"):
+        for file in sorted((tmp_path / "book" / name).glob("*/*.parquet")):
+            events = pq.read_table(file, columns=["account_id", "account_no"]).to_pylist()
+            assert [e["account_no"] for e in events] == [rows[e["account_id"]] for e in events]
+            checked += len(events)
+    assert checked > 0
 
 
 def test_parquet_source_gives_the_same_book(tmp_path: Path) -> None:

@@ -78,6 +78,22 @@ def test_manifest(small_book: Path) -> None:
         assert table(small_book, name).num_rows == rows
 
 
+def test_event_files_hold_the_row_of_their_account(small_book: Path) -> None:
+    """``account_no`` (book_layout) is the event's account's row in accounts.parquet, in
+    every event file, and the manifest says so; the contract's readers do not see it."""
+    assert book_layout.is_keyed(small_book)
+    accounts = pq.read_table(small_book / "accounts.parquet", columns=["account_id"])
+    row_of = {a: row for row, a in enumerate(accounts.column("account_id").to_pylist())}
+    for name in ("due_items", "payments", "waivers", "reversals"):
+        files = sorted((small_book / name).glob("*/*.parquet"))
+        events = pa.concat_tables(
+            pq.read_table(f, columns=["account_id", book_layout.ACCOUNT_NO]) for f in files
+        )
+        ids, rows = events.column(0).to_pylist(), events.column(1).to_pylist()
+        assert rows == [row_of[a] for a in ids], name
+        assert book_layout.ACCOUNT_NO not in table(small_book, name).column_names
+
+
 def test_event_files_are_one_per_booking_day(small_book: Path) -> None:
     for name in ("due_items", "payments", "waivers", "reversals"):
         folders = list((small_book / name).iterdir())

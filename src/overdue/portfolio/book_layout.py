@@ -13,6 +13,14 @@ Layout of DATA_DIR (format ``overdue-book/1``)::
 
 Event files do not store ``entry_date``: it is the folder name (hive partitioning), so
 ``read_events`` opens exactly one folder and never scans other days. Readers here add the column back.
+
+Event files written by the book's own writers (``write_book``, used by ingest, and the twin) also
+hold ``account_no``, an internal column beside the contract's: the row of the event's account in
+``accounts.parquet`` (0-based). The manifest says so (``"account_no": true``). The batch's
+rebuild groups the events by it instead of joining them to the accounts on their string ids
+(``flat_rebuild``). Files added to a book later by other writers (the strategy simulation's
+payments, the store's waivers) may lack it; the rebuild then joins those tables as before.
+Readers of the contract's tables select the contract's columns and never see it.
 DuckDB reads the same layout with ``read_parquet('DATA_DIR/payments/*/*.parquet',
 hive_partitioning = true)`` and prunes folders on ``entry_date`` filters.
 """
@@ -44,6 +52,7 @@ PART_FILE: Final = "part-0.parquet"
 PARTITION_PREFIX: Final = "entry_date="
 MAX_PARTITIONS: Final = 200 * 366  # one folder per booking day, two centuries at most
 FSYNC_THREADS: Final = 16
+ACCOUNT_NO: Final = "account_no"  # internal column of event files: the account's row (module doc)
 
 Progress = Callable[[str, int, int], None]
 """Callback ``(description, completed, total)`` for long work; the CLI draws Rich bars with it."""
@@ -59,15 +68,42 @@ class Manifest:
     last_date: date | None
     tables: dict[str, int]
     provenance: dict[str, Any]
+    account_no: bool = False  # every event file holds ``account_no`` (module doc)
 
     def to_json(self) -> dict[str, Any]:
+        keyed = {ACCOUNT_NO: True} if self.account_no else {}
         return {
             "format": FORMAT,
             "first_date": self.first_date.isoformat() if self.first_date else None,
             "last_date": self.last_date.isoformat() if self.last_date else None,
             "tables": dict(self.tables),
+            **keyed,
             **self.provenance,
         }
+
+
+def keyed_file_schema(spec: TableSpec) -> pa.Schema:
+    """An event file's schema with the internal ``account_no`` column last."""
+    assert spec.partitioned, f"{spec.name}: only event files carry {ACCOUNT_NO}"
+    return spec.file_schema().append(pa.field(ACCOUNT_NO, pa.int64(), nullable=False))
+
+
+def account_rows(account_ids: pa.Array | pa.ChunkedArray, accounts: pa.Table) -> pa.Array | None:
+    """Each id's row in ``accounts`` (its ``account_no``), or None if an id is not there."""
+    rows = pc.index_in(account_ids, value_set=accounts.column("account_id").combine_chunks())
+    if isinstance(rows, pa.ChunkedArray):
+        rows = rows.combine_chunks()
+    if rows.null_count:
+        return None
+    return rows.cast(pa.int64())
+
+
+def is_keyed(data_dir: Path) -> bool:
+    """Whether the book's writer put ``account_no`` into its event files (the manifest says)."""
+    path = Path(data_dir) / MANIFEST
+    if not path.is_file():
+        return False
+    return json.loads(path.read_text(encoding="utf-8")).get(ACCOUNT_NO) is True
 
 
 # ---------------------------------------------------------------- writing
@@ -96,18 +132,20 @@ def write_book(
     data_dir = Path(data_dir)
     check_writable(data_dir, replace=replace)
     conformed = {name: _conformed(TABLES[name], table) for name, table in tables.items()}
+    keys = _account_nos(conformed)
     manifest = Manifest(
         first_date=_first_date(conformed),
         last_date=_last_date(conformed),
         tables={name: t.num_rows for name, t in conformed.items()},
         provenance=dict(provenance),
+        account_no=keys is not None,
     )
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = data_dir.parent / f".{data_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     tmp_dir.mkdir()
     try:
         for name, table in conformed.items():
-            _write_table(tmp_dir, TABLES[name], table, progress)
+            _write_table(tmp_dir, TABLES[name], table, progress, (keys or {}).get(name))
         if extra is not None:
             extra(tmp_dir)
         (tmp_dir / MANIFEST).write_text(
@@ -145,12 +183,35 @@ def _conformed(spec: TableSpec, table: pa.Table) -> pa.Table:
     return table
 
 
-def _write_table(root: Path, spec: TableSpec, table: pa.Table, progress: Progress | None) -> None:
+def _account_nos(tables: Mapping[str, pa.Table]) -> dict[str, pa.Array] | None:
+    """Each event table's ``account_no`` column, or None (no accounts table, or an event of an
+    account it does not hold: then the book is written without the column)."""
+    if "accounts" not in tables:
+        return None
+    keys = {}
+    for name, table in tables.items():
+        if TABLES[name].partitioned:
+            rows = account_rows(table.column("account_id"), tables["accounts"])
+            if rows is None:
+                return None
+            keys[name] = rows
+    return keys
+
+
+def _write_table(
+    root: Path,
+    spec: TableSpec,
+    table: pa.Table,
+    progress: Progress | None,
+    account_no: pa.Array | None = None,
+) -> None:
     if not spec.partitioned:
         pq.write_table(table, root / f"{spec.name}.parquet")
         return
     if table.num_rows == 0:
         return  # empty event tables are omitted
+    if account_no is not None:
+        table = table.append_column(pa.field(ACCOUNT_NO, pa.int64(), nullable=False), account_no)
     ordered = table.sort_by([("entry_date", "ascending"), ("entry_seq", "ascending")])
     days = ordered.column("entry_date").combine_chunks()
     file_table = ordered.drop_columns(["entry_date"])

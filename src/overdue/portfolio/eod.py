@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from overdue.domain.policy import Policy, Product
 from overdue.portfolio import contract
+from overdue.portfolio.book_layout import is_keyed
 from overdue.portfolio.engines import (
     TRANSITION_PARTS,
     Backend,
@@ -43,7 +44,7 @@ from overdue.portfolio.engines import (
     SnapshotPart,
     make_backend,
 )
-from overdue.portfolio.eod_inputs import BookTables, replay_accounts
+from overdue.portfolio.eod_inputs import BookKeys, BookTables, replay_accounts
 from overdue.portfolio.kernel import ACCOUNT_BASE_SCHEMA, ITEM_ROW_SCHEMA, KernelConfig
 from overdue.portfolio.snapshot_items import (
     TRANSITION_ORDER,
@@ -110,12 +111,13 @@ def load_book(backend: Backend, data_dir: Path, after: date | None, as_of: date)
             f"{accounts_file}: no accounts table (is {data_dir} a book? see docs/data-contract.md)"
         )
     accounts = backend.read_table([accounts_file], contract.ACCOUNTS.arrow_schema(), None)
-    events = {}
+    events, files = {}, {}
     for name in ("due_items", "payments", "waivers", "reversals"):
         spec = contract.TABLES[name]
-        files = event_files(data_dir, name, after, as_of)
-        events[name] = backend.read_table(files, spec.arrow_schema(), data_dir / name)
-    return BookTables(accounts=accounts, events=events)
+        files[name] = event_files(data_dir, name, after, as_of)
+        events[name] = backend.read_table(files[name], spec.arrow_schema(), data_dir / name)
+    keys = BookKeys(accounts_file, files) if is_keyed(data_dir) else None
+    return BookTables(accounts=accounts, events=events, keys=keys)
 
 
 def resolve_policies(data_dir: Path) -> dict[tuple[str, str], Policy]:

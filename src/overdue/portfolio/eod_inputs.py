@@ -7,8 +7,9 @@ The same expressions compile for DuckDB and for Spark; only reading files differ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -60,6 +61,17 @@ class BookTables:
 
     accounts: ir.Table
     events: dict[str, ir.Table]  # due_items, payments, waivers, reversals
+    keys: BookKeys | None = None  # where the events' ``account_no`` can be read, if anywhere
+
+
+@dataclass(frozen=True)
+class BookKeys:
+    """A book whose writer put ``account_no`` (the account's row in ``accounts_file``) into
+    its event files (``book_layout``): the files, so that the DuckDB rebuild can read the events
+    with it instead of joining them on account ids (``flat_rebuild``)."""
+
+    accounts_file: Path
+    files: dict[str, list[Path]] = field(default_factory=dict)  # event table -> its files
 
 
 def _collect(table: ir.Table, name: str, fields: tuple[str, ...]) -> ir.Table:

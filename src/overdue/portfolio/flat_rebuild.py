@@ -20,6 +20,12 @@ The incremental run's resumed accounts come the same way (``resume_batches``): t
 snapshot's item rows (its flat ``items/`` side table) are one more collection, ``prev_items``,
 grouped by account like the events, instead of a SQL ``collect`` of 19-field structs.
 
+A book whose event files hold ``account_no`` (the account's row in ``accounts.parquet``,
+``book_layout``) is read without the join: the rebuild maps each account's row to its number
+once (``_Keyed``) and each event's ``account_no`` through that array, so no event's account id
+string is read or hashed (at 1M accounts the joins of due items and payments cost about twice
+reading them). A table with a file that lacks the column (added by another writer) is joined.
+
 Accounts are processed in slabs of ``slab_accounts`` (each slab's events are held in memory at
 once), then handed on in batches of ``batch_accounts``. With several slabs, every collection is
 first joined to the numbering once and written as Parquet files partitioned by slab, and each
@@ -39,14 +45,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
 from overdue.portfolio import fast_ledger  # noqa: F401  (first: it sets numba's cache folder)
+from overdue.portfolio.book_layout import ACCOUNT_NO
+from overdue.portfolio.contract import TABLES
 from overdue.portfolio.eod_inputs import (
     COLLECTIONS,
     PREV_COLUMNS,
     PREV_ITEM_FIELDS,
+    BookKeys,
     BookTables,
     rebuild_accounts,
     resume_accounts,
@@ -151,7 +161,14 @@ def rebuild_batches(
     collections = _event_collections(compile_sql, book, as_of)
     accounts_sql = compile_sql(rebuild_accounts(book, as_of, only))
     yield from flat_batches(
-        con, accounts_sql, ACCOUNT_COLUMNS, collections, slab_accounts, batch_accounts, stage=True
+        con,
+        accounts_sql,
+        ACCOUNT_COLUMNS,
+        collections,
+        slab_accounts,
+        batch_accounts,
+        stage=True,
+        keys=book.keys,
     )
 
 
@@ -190,9 +207,11 @@ def flat_batches(
     batch_accounts: int,
     *,
     stage: bool,
+    keys: BookKeys | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Rows of ``accounts_sql`` (its ``account_columns``, ``account_id`` first) in account-id
-    order, each with one list column per collection (name → (SQL with ``account_id``, fields))."""
+    order, each with one list column per collection (name → (SQL with ``account_id``, fields)).
+    ``keys``: the collections' event files hold ``account_no`` (read instead of joined)."""
     assert 0 < batch_accounts <= slab_accounts, "batch_accounts must be in 1..slab_accounts"
     assert account_columns[0] == "account_id", "account_id comes first"
     con.execute(
@@ -203,14 +222,17 @@ def flat_batches(
     try:
         n = int(con.sql(f"SELECT count(*) FROM {INDEX_TABLE}").fetchall()[0][0])
         assert n <= MAX_SLABS * slab_accounts, f"{n} accounts: more than {MAX_SLABS} slabs"
+        keyed = _Keyed.of(con, keys) if keys is not None else None
         if stage and n > slab_accounts:  # several slabs: join to the numbering once, not per slab
             staged = _Staged(
                 tempfile.mkdtemp(prefix="overdue-slabs-", dir=_spill_folder(con)), slab_accounts
             )
-            staged.write(con, collections)
+            staged.write(con, collections, keyed)
         for lo in range(0, n, slab_accounts):
             hi = min(n, lo + slab_accounts)
-            yield from _slab(con, account_columns, collections, lo, hi, batch_accounts, staged, n)
+            yield from _slab(
+                con, account_columns, collections, lo, hi, batch_accounts, staged, n, keyed
+            )
     finally:
         con.execute(f"DROP TABLE IF EXISTS {INDEX_TABLE}")
         if staged is not None:
@@ -233,9 +255,22 @@ class _Staged:
     slab_accounts: int
     schemas: dict[str, pa.Schema] = field(default_factory=dict)
 
-    def write(self, con: Any, collections: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+    def write(
+        self,
+        con: Any,
+        collections: dict[str, tuple[str, tuple[str, ...]]],
+        keyed: _Keyed | None = None,
+    ) -> None:
         for name, (sql, fields) in collections.items():
             os.mkdir(self._target(name))
+            if keyed is not None and keyed.covers(name):
+                try:
+                    self.schemas[name] = keyed.schema(name, fields)
+                    self._split(name, keyed.reader(con, name, fields), (keyed, fields))
+                    continue
+                except _KeysMissing:  # joined instead: its files so far are replaced
+                    shutil.rmtree(self._target(name))
+                    os.mkdir(self._target(name))
             selected = ", ".join(f"e.{f}" for f in fields)
             with _accounts_built(con):
                 reader = con.sql(
@@ -245,12 +280,22 @@ class _Staged:
                 self.schemas[name] = reader.schema
                 self._split(name, reader)
 
-    def _split(self, name: str, reader: pa.RecordBatchReader) -> None:
+    def _split(
+        self,
+        name: str,
+        reader: pa.RecordBatchReader,
+        keyed: tuple[_Keyed, tuple[str, ...]] | None = None,
+    ) -> None:
         """Each batch's rows sorted by slab (counting sort) and appended to the slabs' files;
-        DuckDB fetches the next batch on a second thread meanwhile."""
+        DuckDB fetches the next batch on a second thread meanwhile. ``keyed``: the batches
+        carry ``account_no``, numbered here (rows of accounts outside the rebuild dropped)."""
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         try:
-            for batch in _read_ahead(reader):
+            for raw in _read_ahead(reader, keyed is not None):
+                batch = raw
+                if keyed is not None:
+                    numbering, fields = keyed
+                    batch = numbering.numbered(raw, name, fields, 0, numbering.accounts)
                 idx = batch.column(0).to_numpy().astype(np.int64, copy=False)
                 slabs = int(idx.max()) // self.slab_accounts + 1 if len(idx) else 0
                 offsets, order = _counting_order(idx // self.slab_accounts, 0, slabs)
@@ -282,12 +327,101 @@ class _Staged:
 STAGE_BATCH_ROWS = 1 << 20
 
 
-def _read_ahead(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
-    """The reader's batches, the next one read on a second thread while this one is used."""
+class _KeysMissing(Exception):
+    """An event file without ``account_no``: its table is joined instead."""
+
+
+@dataclass
+class _Keyed:
+    """The rebuild's account numbering indexed by ``account_no`` (an account's row in the
+    accounts file): ``numbering[account_no]`` is the account's ``idx``, -1 for an account the
+    rebuild leaves out (not opened by ``as_of``, or not among the accounts asked for)."""
+
+    keys: BookKeys
+    numbering: np.ndarray
+    accounts: int  # accounts numbered
+
+    @classmethod
+    def of(cls, con: Any, keys: BookKeys) -> _Keyed:
+        file = _sql_text(str(keys.accounts_file))
+        rows = con.sql(
+            f"SELECT a.idx, f.file_row_number AS row FROM {INDEX_TABLE} AS a "
+            f"JOIN read_parquet({file}, file_row_number = true) AS f "
+            "ON a.account_id = f.account_id"
+        ).fetchnumpy()
+        size = int(con.sql(f"SELECT count(*) FROM read_parquet({file})").fetchall()[0][0])
+        numbering = np.full(size, -1, np.int64)
+        numbering[np.asarray(rows["row"], np.int64)] = np.asarray(rows["idx"], np.int64)
+        return cls(keys, numbering, len(rows["idx"]))
+
+    def covers(self, name: str) -> bool:
+        """Whether collection ``name`` is a book table with files (an empty one is joined)."""
+        return bool(self.files(name))
+
+    def files(self, name: str) -> list[str]:
+        """The event files of collection ``name`` (none: not a book table, or no file)."""
+        table = COLLECTIONS[name][0] if name in COLLECTIONS else None
+        return [str(f) for f in self.keys.files.get(table, [])] if table else []
+
+    def schema(self, name: str, fields: tuple[str, ...]) -> pa.Schema:
+        """``idx`` and the fields, typed as the contract types them (nullable, as DuckDB gives)."""
+        spec = TABLES[COLLECTIONS[name][0]].arrow_schema()
+        typed = [spec.field(f).with_nullable(True) for f in fields]
+        return pa.schema([pa.field("idx", pa.int64()), *typed])
+
+    def reader(self, con: Any, name: str, fields: tuple[str, ...]) -> pa.RecordBatchReader:
+        """The collection's ``account_no`` and fields; ``_KeysMissing`` if a file lacks it."""
+        listed = ", ".join(_sql_text(f) for f in self.files(name))
+        selected = ", ".join([ACCOUNT_NO, *fields])
+        try:
+            return con.sql(f"SELECT {selected} FROM read_parquet([{listed}])").to_arrow_reader(
+                STAGE_BATCH_ROWS
+            )
+        except duckdb.Error as exc:  # a file without the column (DuckDB matches by name)
+            raise _KeysMissing(str(exc)) from None
+
+    def fetch(self, con: Any, name: str, fields: tuple[str, ...], lo: int, hi: int) -> pa.Table:
+        """The collection's rows of the accounts numbered ``lo`` to ``hi`` (``idx``, fields)."""
+        reader = self.reader(con, name, fields)
+        batches = [self.numbered(b, name, fields, lo, hi) for b in _read_ahead(reader, True)]
+        return pa.Table.from_batches(batches, self.schema(name, fields))
+
+    def numbered(
+        self, raw: pa.RecordBatch, name: str, fields: tuple[str, ...], lo: int, hi: int
+    ) -> pa.RecordBatch:
+        """``raw`` (``account_no``, fields) as (``idx``, fields), its rows of accounts numbered
+        ``lo`` to ``hi`` only."""
+        rows = raw.column(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(self.numbering)):
+            raise ValueError(
+                f"{self.keys.accounts_file.parent}: {ACCOUNT_NO} outside the accounts table "
+                f"(0..{len(self.numbering) - 1}); the book's event files are not its own"
+            )
+        idx = self.numbering[rows]
+        keep = (idx >= lo) & (idx < hi)
+        schema = self.schema(name, fields)
+        batch = pa.RecordBatch.from_arrays([pa.array(idx), *raw.columns[1:]], names=schema.names)
+        if batch.schema != schema:
+            batch = batch.cast(schema)
+        return batch if keep.all() else batch.filter(pa.array(keep))
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _read_ahead(reader: pa.RecordBatchReader, keyed: bool = False) -> Iterator[pa.RecordBatch]:
+    """The reader's batches, the next one read on a second thread while this one is used.
+    ``keyed``: a DuckDB error (a file without ``account_no``) is raised as ``_KeysMissing``."""
     with ThreadPoolExecutor(1, thread_name_prefix="overdue-stage") as pool:
         pending = pool.submit(_next_batch, reader)
         while True:
-            batch = pending.result()
+            try:
+                batch = pending.result()
+            except (duckdb.Error, OSError) as exc:  # Arrow's reader raises DuckDB's as OSError
+                if not keyed:
+                    raise
+                raise _KeysMissing(str(exc)) from None
             if batch is None:
                 return
             pending = pool.submit(_next_batch, reader)
@@ -319,6 +453,7 @@ def _slab(
     batch_accounts: int,
     staged: _Staged | None = None,
     total: int = 0,
+    keyed: _Keyed | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """One slab's rows (of ``total`` accounts); ``staged``: each collection's rows already
     numbered (``account_idx``) and written by slab. Unstaged, with several slabs, each
@@ -333,7 +468,7 @@ def _slab(
     ids = accounts.column("account_id")
     several = staged is None and (lo > 0 or hi < total)
     id_range = (str(ids[0].as_py()), str(ids[-1].as_py())) if several and len(ids) else None
-    grouped = _fetch_and_group(con, collections, lo, hi, staged, id_range)
+    grouped = _fetch_and_group(con, collections, lo, hi, staged, id_range, keyed)
     for first in range(0, hi - lo, batch_accounts):
         last = min(hi - lo, first + batch_accounts)
         head = accounts.slice(first, last - first)
@@ -396,6 +531,25 @@ def _joined(
         return con.sql(query).to_arrow_table()
 
 
+def _keyed_or_joined(
+    con: Any,
+    sql: str,
+    fields: tuple[str, ...],
+    lo: int,
+    hi: int,
+    id_range: tuple[str, str] | None,
+    keyed: _Keyed | None,
+    name: str,
+) -> pa.Table:
+    """``_joined``'s rows, read by ``account_no`` where every file of the table holds it."""
+    if keyed is not None and keyed.covers(name):
+        try:
+            return keyed.fetch(con, name, fields, lo, hi)
+        except _KeysMissing:
+            pass
+    return _joined(con, sql, fields, lo, hi, id_range)
+
+
 def _fetch_and_group(
     con: Any,
     collections: dict[str, tuple[str, tuple[str, ...]]],
@@ -403,6 +557,7 @@ def _fetch_and_group(
     hi: int,
     staged: _Staged | None,
     id_range: tuple[str, str] | None,
+    keyed: _Keyed | None = None,
 ) -> dict[str, _Grouped]:
     """Each collection's rows of the slab, grouped by account. A table is grouped on a second
     thread while DuckDB fetches the next one (one table grouped at a time: a slab's events are
@@ -413,7 +568,7 @@ def _fetch_and_group(
             if staged is not None:
                 fetched = [staged.fetch(name, lo)]
             else:
-                fetched = [_joined(con, sql, fields, lo, hi, id_range)]
+                fetched = [_keyed_or_joined(con, sql, fields, lo, hi, id_range, keyed, name)]
             for earlier in futures.values():
                 earlier.result()  # the previous table is grouped (and released) first
             futures[name] = grouper.submit(_grouped, fetched, fields, lo, hi - lo)

@@ -148,6 +148,7 @@ def generate_book(
             last_date=spec.window_last_date,
             tables={name: n for name, n in counts.items() if n or not TABLES[name].optional},
             provenance={"generator": spec.generator_json()},
+            account_no=True,  # every event file holds it (twin.output)
         ).to_json()
         text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
         (tmp / MANIFEST).write_text(text, encoding="utf-8")

@@ -9,6 +9,9 @@ of each customer; the leading underscore keeps it out of the book's tables.
 ``entry_seq`` is strictly increasing in booking order across a table even though chunks are
 written one after the other: ``entry_seq = day << 40 | chunk << 26 | rank`` where ``rank`` is the
 row's order among the chunk's rows booked that day.
+
+Every event file also holds the internal ``account_no`` (``book_layout``): the account's global
+index, which is its row in ``accounts.parquet`` (chunks append their accounts in order).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from overdue.portfolio.book_layout import PART_FILE, PARTITION_PREFIX
+from overdue.portfolio.book_layout import ACCOUNT_NO, PART_FILE, PARTITION_PREFIX, keyed_file_schema
 from overdue.portfolio.contract import TABLES, conform
 from overdue.twin.customers import (
     account_ids,
@@ -142,6 +145,7 @@ class ChunkTables:
                         "fee_fen": pa.array(np.zeros(bills["row"].size, dtype=np.int64)),
                         "minimum_fen": pa.array(bills["minimum_fen"]),
                         "entry_day": pa.array(bills["entry_day"]),
+                        ACCOUNT_NO: self._account_no(bills["row"]),
                     }
                 )
             )
@@ -163,6 +167,7 @@ class ChunkTables:
                         "fee_fen": pa.array(np.zeros(row_idx.size, dtype=np.int64)),
                         "minimum_fen": pa.nulls(row_idx.size, pa.int64()),
                         "entry_day": pa.array(self.result.terms.opened_on[rows[row_idx]]),
+                        ACCOUNT_NO: self._account_no(rows[row_idx]),
                     }
                 )
             )
@@ -180,6 +185,7 @@ class ChunkTables:
                 "value_date": dates(ev["value_day"]),
                 "amount_fen": pa.array(ev["amount_fen"]),
                 "entry_day": pa.array(ev["entry_day"]),
+                ACCOUNT_NO: self._account_no(ev["row"]),
             }
         )
         return self._finish("payments", [table])
@@ -197,6 +203,7 @@ class ChunkTables:
                 "account_id": account,
                 "value_date": dates(ev["value_day"]),
                 "entry_day": pa.array(ev["entry_day"]),
+                ACCOUNT_NO: self._account_no(ev["row"]),
             }
         )
         return self._finish("reversals", [table])
@@ -215,9 +222,14 @@ class ChunkTables:
                 "amount_fen": pa.array(ev["amount_fen"]),
                 "approver": pa.array(np.array(APPROVERS)[ev["approver"]]),
                 "entry_day": pa.array(ev["entry_day"]),
+                ACCOUNT_NO: self._account_no(ev["row"]),
             }
         )
         return self._finish("waivers", [table])
+
+    def _account_no(self, rows: IntArray) -> pa.Array:
+        """The global index (= row in accounts.parquet) of the chunk's accounts ``rows``."""
+        return pa.array(self.result.population.first_account + np.asarray(rows, np.int64))
 
     @staticmethod
     def _event_ids(account: pa.Array, infix: str, number: IntArray) -> pa.Array:
@@ -226,10 +238,11 @@ class ChunkTables:
         )
 
     def _finish(self, name: str, parts: list[pa.Table]) -> pa.Table:
-        """Keep what is booked by the last day, order by booking, add entry_date/entry_seq."""
+        """Keep what is booked by the last day, order by booking, add entry_date/entry_seq;
+        the contract's columns, then ``account_no``."""
         spec = TABLES[name]
         if not parts:
-            return spec.empty()
+            return spec.arrow_schema().append(keyed_file_schema(spec).field(ACCOUNT_NO)).empty_table()
         table = pa.concat_tables(parts)
         entry_day = table.column("entry_day").to_numpy()
         known = entry_day <= self.last_day
@@ -239,7 +252,8 @@ class ChunkTables:
         table = table.take(pa.array(order))
         table = table.append_column("entry_date", dates(entry_day[order]))
         table = table.append_column("entry_seq", pa.array(seq))
-        return conform(spec, table)
+        key = keyed_file_schema(spec).field(ACCOUNT_NO)
+        return conform(spec, table).append_column(key, table.column(ACCOUNT_NO))
 
 
 @dataclass(frozen=True)
@@ -257,12 +271,12 @@ def stage_events(folder: Path, name: str, table: pa.Table, chunk_index: int) -> 
     spec = TABLES[name]
     days = pc.cast(table.column("entry_date"), pa.int32()).to_numpy()
     assert np.all(np.diff(days) >= 0), "rows must be in booking order"
-    body = table.drop_columns(["entry_date"]).cast(spec.file_schema())
+    body = table.drop_columns(["entry_date"]).cast(keyed_file_schema(spec))
     starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
     ends = np.r_[starts[1:], days.size]
     path = folder / name / f"part-{chunk_index}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(path, spec.file_schema()) as writer:
+    with pq.ParquetWriter(path, keyed_file_schema(spec)) as writer:
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             writer.write_table(body.slice(start, end - start), row_group_size=end - start)
     return StagedPart(path, tuple(int(d) for d in days[starts]))
@@ -273,7 +287,7 @@ def merge_staged(root: Path, name: str, parts: list[StagedPart]) -> int:
 
     Reads one row group per chunk and day, so memory holds one day of one chunk at a time.
     """
-    schema = TABLES[name].file_schema()
+    schema = keyed_file_schema(TABLES[name])
     files = [(pq.ParquetFile(part.path), {d: i for i, d in enumerate(part.days)}) for part in parts]
     days = sorted({d for part in parts for d in part.days})
     for day in days:
