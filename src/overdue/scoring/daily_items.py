@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -121,9 +122,97 @@ def _aligned_rows(before: pa.Table, ids: pa.Array) -> tuple[pa.Table, np.ndarray
     each id's position in ``before``, -1 where missing)."""
     if ids.equals(before["account_id"].combine_chunks()):
         return before.combine_chunks(), np.arange(len(ids), dtype=np.int64)
-    taken = pc.index_in(ids, value_set=before["account_id"].combine_chunks())
-    at = np.asarray(taken.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    at = positions_in(ids, before["account_id"].combine_chunks())
+    taken = pa.array(at, pa.int64(), mask=at < 0)
     return before.take(taken), at
+
+
+MAX_RUNS = 16  # sorted runs per side merged pairwise; more: a hash (``pc.index_in``)
+
+
+def positions_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
+    """Each id's position in ``value_set`` (its first occurrence; -1: absent), as
+    ``pc.index_in``. A snapshot's account files are a few runs sorted by id (the replayed and
+    the resumed accounts), so the runs of both sides are merged pairwise (compiled, no hash of
+    a million strings); more than ``MAX_RUNS`` runs on a side, or nulls: ``pc.index_in``."""
+    if ids.null_count or value_set.null_count or not len(ids) or not len(value_set):
+        return _index_in(ids, value_set)
+    a, b = pc.cast(ids, pa.large_string()), pc.cast(value_set, pa.large_string())
+    a_off, a_data = _buffers(a)
+    b_off, b_data = _buffers(b)
+    a_runs, b_runs = _runs(a_off, a_data, MAX_RUNS), _runs(b_off, b_data, MAX_RUNS)
+    if a_runs is None or b_runs is None:
+        return _index_in(ids, value_set)
+    out = np.full(len(a), -1, np.int64)
+    _merge_runs(a_off, a_data, a_runs, b_off, b_data, b_runs, out)
+    return out
+
+
+def _index_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
+    taken = pc.index_in(ids, value_set=value_set)
+    return np.asarray(taken.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A large_string array's offsets (int64, rebased at 0) and bytes."""
+    offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset :][: len(column) + 1]
+    data = np.frombuffer(column.buffers()[2], np.uint8) if len(column) else np.zeros(0, np.uint8)
+    return offsets - offsets[0] if len(offsets) else np.zeros(1, np.int64), data[offsets[0] :]
+
+
+def _runs(offsets: np.ndarray, data: np.ndarray, most: int) -> np.ndarray | None:
+    """Where each run of strictly increasing strings starts (and the end), or None when
+    there are more than ``most`` runs."""
+    starts = _run_starts(offsets, data)
+    return starts if len(starts) - 1 <= most else None
+
+
+@numba.njit(cache=True)
+def _compare(
+    a_data: np.ndarray, a_start: int, a_end: int, b_data: np.ndarray, b_start: int, b_end: int
+) -> int:
+    """Byte order of two strings (UTF-8 byte order is code point order): -1, 0 or 1."""
+    n = min(a_end - a_start, b_end - b_start)
+    for k in range(n):
+        x, y = a_data[a_start + k], b_data[b_start + k]
+        if x != y:
+            return -1 if x < y else 1
+    la, lb = a_end - a_start, b_end - b_start
+    return 0 if la == lb else (-1 if la < lb else 1)
+
+
+@numba.njit(cache=True)
+def _run_starts(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
+    n = len(offsets) - 1
+    starts = [0]
+    for k in range(1, n):
+        if _compare(data, offsets[k - 1], offsets[k], data, offsets[k], offsets[k + 1]) >= 0:
+            starts.append(k)
+    starts.append(n)
+    return np.array(starts, dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def _merge_runs(
+    a_off: np.ndarray, a_data: np.ndarray, a_runs: np.ndarray, b_off: np.ndarray,
+    b_data: np.ndarray, b_runs: np.ndarray, out: np.ndarray,
+) -> None:  # fmt: skip
+    """``out[i]``: the first position of ``a``'s string i in ``b`` (left at -1 when absent),
+    by merging every sorted run of ``a`` with every sorted run of ``b`` (runs of ``b`` in
+    order, so the first occurrence wins)."""
+    for r in range(len(a_runs) - 1):
+        for q in range(len(b_runs) - 1):
+            i, j = a_runs[r], b_runs[q]
+            while i < a_runs[r + 1] and j < b_runs[q + 1]:
+                c = _compare(a_data, a_off[i], a_off[i + 1], b_data, b_off[j], b_off[j + 1])
+                if c == 0:
+                    if out[i] < 0:
+                        out[i] = j
+                    i += 1
+                elif c < 0:
+                    i += 1
+                else:
+                    j += 1
 
 
 def _changed(now: pa.Table, before: pa.Table) -> pa.Array:
