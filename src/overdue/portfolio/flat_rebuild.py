@@ -283,7 +283,7 @@ class _Staged:
     def _split(
         self,
         name: str,
-        reader: pa.RecordBatchReader,
+        reader: pa.RecordBatchReader | Iterator[pa.RecordBatch],
         keyed: tuple[_Keyed, tuple[str, ...]] | None = None,
     ) -> None:
         """Each batch's rows sorted by slab (counting sort) and appended to the slabs' files;
@@ -291,7 +291,7 @@ class _Staged:
         carry ``account_no``, numbered here (rows of accounts outside the rebuild dropped)."""
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
         try:
-            for raw in _read_ahead(reader, keyed is not None):
+            for raw in reader if keyed is not None else _read_ahead(reader):
                 batch = raw
                 if keyed is not None:
                     numbering, fields = keyed
@@ -369,29 +369,31 @@ class _Keyed:
         typed = [spec.field(f).with_nullable(True) for f in fields]
         return pa.schema([pa.field("idx", pa.int64()), *typed])
 
-    def reader(self, con: Any, name: str, fields: tuple[str, ...]) -> pa.RecordBatchReader:
-        """The collection's ``account_no`` and fields; ``_KeysMissing`` if a file lacks it."""
+    def _sql(self, name: str, fields: tuple[str, ...]) -> str:
         listed = ", ".join(_sql_text(f) for f in self.files(name))
-        selected = ", ".join([ACCOUNT_NO, *fields])
-        try:
-            return con.sql(f"SELECT {selected} FROM read_parquet([{listed}])").to_arrow_reader(
-                STAGE_BATCH_ROWS
-            )
-        except duckdb.Error as exc:  # a file without the column (DuckDB matches by name)
+        return f"SELECT {', '.join([ACCOUNT_NO, *fields])} FROM read_parquet([{listed}])"
+
+    def reader(self, con: Any, name: str, fields: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
+        """The collection's ``account_no`` and fields in batches of about ``STAGE_BATCH_ROWS``
+        (DuckDB streams a few hundred rows at a time); ``_KeysMissing`` if a file lacks it."""
+        try:  # a file without the column fails (DuckDB matches the files' columns by name)
+            reader = con.sql(self._sql(name, fields)).to_arrow_reader(STAGE_BATCH_ROWS)
+        except duckdb.Error as exc:
             raise _KeysMissing(str(exc)) from None
+        return _rebatched(_read_ahead(reader, keyed=True), STAGE_BATCH_ROWS)
 
     def fetch(self, con: Any, name: str, fields: tuple[str, ...], lo: int, hi: int) -> pa.Table:
         """The collection's rows of the accounts numbered ``lo`` to ``hi`` (``idx``, fields)."""
-        reader = self.reader(con, name, fields)
-        batches = [self.numbered(b, name, fields, lo, hi) for b in _read_ahead(reader, True)]
-        return pa.Table.from_batches(batches, self.schema(name, fields))
+        try:
+            raw = con.sql(self._sql(name, fields)).to_arrow_table()
+        except (duckdb.Error, OSError) as exc:
+            raise _KeysMissing(str(exc)) from None
+        return self.numbered(raw, name, fields, lo, hi)
 
-    def numbered(
-        self, raw: pa.RecordBatch, name: str, fields: tuple[str, ...], lo: int, hi: int
-    ) -> pa.RecordBatch:
-        """``raw`` (``account_no``, fields) as (``idx``, fields), its rows of accounts numbered
-        ``lo`` to ``hi`` only."""
-        rows = raw.column(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    def numbered(self, raw: Any, name: str, fields: tuple[str, ...], lo: int, hi: int) -> Any:
+        """``raw`` (a table or a batch of ``account_no`` and the fields) as (``idx``, fields),
+        its rows of accounts numbered ``lo`` to ``hi`` only."""
+        rows = np.asarray(raw.column(0).to_numpy(), np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= len(self.numbering)):
             raise ValueError(
                 f"{self.keys.accounts_file.parent}: {ACCOUNT_NO} outside the accounts table "
@@ -400,10 +402,24 @@ class _Keyed:
         idx = self.numbering[rows]
         keep = (idx >= lo) & (idx < hi)
         schema = self.schema(name, fields)
-        batch = pa.RecordBatch.from_arrays([pa.array(idx), *raw.columns[1:]], names=schema.names)
-        if batch.schema != schema:
-            batch = batch.cast(schema)
-        return batch if keep.all() else batch.filter(pa.array(keep))
+        numbered = type(raw).from_arrays([pa.array(idx), *raw.columns[1:]], names=schema.names)
+        if numbered.schema != schema:
+            numbered = numbered.cast(schema)
+        return numbered if keep.all() else numbered.filter(pa.array(keep))
+
+
+def _rebatched(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` gathered into batches of at least ``rows`` rows (the last one: the rest)."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
+            held, count = [], 0
+    if count:
+        yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
 
 
 def _sql_text(value: str) -> str:
