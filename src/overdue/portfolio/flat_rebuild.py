@@ -168,7 +168,9 @@ def rebuild_batches(
         slab_accounts,
         batch_accounts,
         stage=True,
-        keys=book.keys,
+        # a replay of a few accounts joins them (DuckDB keeps only their rows), rather than
+        # reading every event of the history into Arrow to number it
+        keys=book.keys if only is None else None,
     )
 
 
