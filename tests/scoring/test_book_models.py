@@ -107,6 +107,12 @@ def test_cli_book_train_and_eod_models(book_history, models: Path, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["scores"]["fresh"]["early_warning"] >= 0
     assert len(read_scores(snaps, day)) > 0
+    for spread, code in (("0", 0), ("8", 2)):  # the plain window rule; more than 7 days refused
+        result = CliRunner().invoke(app, [
+            "eod", str(book), "--as-of", str(day), "--out", str(snaps), "--models", str(models),
+            "--spread-days", spread, "--json",
+        ])  # fmt: skip
+        assert result.exit_code == code, result.output
 
 
 @pytest.mark.spark

@@ -33,6 +33,11 @@ def register(app: typer.Typer) -> None:
             None, "--models", help="Score the snapshot with the book models in this folder "
             "(early_warning/, collection/): writes SNAPSHOT_DIR/as_of=D/scores/.",
         ),
+        spread_days: int | None = typer.Option(
+            None, "--spread-days", min=0, max=7,
+            help="With --models: spread the window-entry scores of accounts sharing a due date "
+            "over this many more days (0: all on the day the 7-day window opens; default 2).",
+        ),
     ) -> None:
         """Every account's state at the end of AS_OF, incremental from the latest earlier snapshot."""
         from overdue.cli import BadInput
@@ -50,8 +55,9 @@ def register(app: typer.Typer) -> None:
         if models is not None:
             from overdue.scoring.score_eod import score_snapshot
 
+            spread = {} if spread_days is None else {"spread_days": spread_days}
             scored = score_snapshot(
-                out, parse_as_of(as_of), models, engine, book_dir=data_dir
+                out, parse_as_of(as_of), models, engine, book_dir=data_dir, **spread
             )
             summary["scores"] = scored.__dict__
         if as_json:
