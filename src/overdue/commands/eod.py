@@ -53,11 +53,11 @@ def register(app: typer.Typer) -> None:
         summary = dict(result.__dict__)
         scored = None
         if models is not None:
-            from overdue.scoring.score_eod import score_snapshot
+            from overdue.scoring.score_eod import SPREAD_DAYS, score_snapshot
 
-            spread = {} if spread_days is None else {"spread_days": spread_days}
+            spread = SPREAD_DAYS if spread_days is None else spread_days
             scored = score_snapshot(
-                out, parse_as_of(as_of), models, engine, book_dir=data_dir, **spread
+                out, parse_as_of(as_of), models, engine, book_dir=data_dir, spread_days=spread
             )
             summary["scores"] = scored.__dict__
         if as_json:
