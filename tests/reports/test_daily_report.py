@@ -3,6 +3,7 @@ store's sheets on SQLite and PostgreSQL, the same bytes on a rerun, and the comm
 
 from __future__ import annotations
 
+import zipfile
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -93,6 +94,9 @@ def test_same_snapshots_same_bytes_and_the_command(tmp_path: Path) -> None:
     first = write_daily_report(tmp_path / "s", D2, tmp_path / "a.xlsx")
     second = write_daily_report(tmp_path / "s", D2, tmp_path / "b.xlsx")
     assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as saved:  # no wall-clock time in the file: the business date
+        assert {i.date_time for i in saved.infolist()} == {(D2.year, D2.month, D2.day, 0, 0, 0)}
+        assert load_workbook(first).properties.modified.date() == D2
     out = tmp_path / "c.xlsx"
     args = ["daily-report", str(tmp_path / "s"), "--as-of", D2.isoformat(), "--out", str(out)]
     result = runner.invoke(app, args)

@@ -20,6 +20,8 @@ the same snapshots and store give the same bytes.
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -228,6 +230,30 @@ def write_daily_report(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     book.save(tmp)
+    _stamp_entries(tmp, as_of)
     tmp.replace(out)
     return out
+
+
+CORE_PROPERTIES = "docProps/core.xml"
+MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
+def _stamp_entries(path: Path, as_of: date) -> None:
+    """Give the saved workbook (a zip file) the business date wherever openpyxl writes the
+    wall-clock time: on every zip entry and as the document's modification time (which it sets
+    on saving, whatever the properties say). The same input then gives the same bytes whenever
+    it is written (two writes a second apart differed)."""
+    with zipfile.ZipFile(path) as saved:
+        entries = [(info, saved.read(info)) for info in saved.infolist()]
+    stamp = (as_of.year, as_of.month, as_of.day, 0, 0, 0)
+    when = f"{as_of.isoformat()}T00:00:00Z".encode()
+    with zipfile.ZipFile(path, "w") as rewritten:
+        for info, data in entries:
+            if info.filename == CORE_PROPERTIES:
+                data = MODIFIED.sub(rb"\g<1>" + when + rb"\g<2>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=stamp)
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = info.external_attr
+            rewritten.writestr(fixed, data)
 
