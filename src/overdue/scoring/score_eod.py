@@ -505,9 +505,9 @@ def score_snapshot(
     if day is not None:
         fresh_table = pa.table({"account_id": fresh_arrow})
         promise_rows = _promise_rows(backend, source, as_of, fresh_table)
-        raw = daily_features.raw_rows(
+        raw = daily_features.raw_rows_at(  # by row position: the fresh rows of ``day``
             con, snapshot_dir, book_dir, source.snapshot_dates(as_of), as_of, previous, day,
-            fresh_table, promise_rows,
+            np.flatnonzero(wanted), promise_rows,
         )  # fmt: skip
         result.seconds["features"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()  # "score": the finishing step, the models and reasons
