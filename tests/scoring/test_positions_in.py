@@ -17,8 +17,9 @@ def _reference(ids: pa.Array, value_set: pa.Array) -> list[int]:
     return pc.index_in(ids, value_set=value_set).fill_null(-1).to_pylist()
 
 
-def _runs_of(draw_lists: list[list[str]]) -> list[str]:
-    return [s for run in draw_lists for s in sorted(set(run))]
+def _runs_of(draw_lists: list[list[str]], repeats: bool = False) -> list[str]:
+    """Sorted runs; with ``repeats`` a string may come several times in a run."""
+    return [s for run in draw_lists for s in (sorted(run) if repeats else sorted(set(run)))]
 
 
 @settings(max_examples=200, deadline=None)
@@ -27,11 +28,15 @@ def _runs_of(draw_lists: list[list[str]]) -> list[str]:
     b=st.lists(st.lists(TEXT, max_size=30), min_size=1, max_size=4),
     shuffled=st.booleans(),
     cut=st.integers(0, 3),
+    repeats=st.booleans(),
 )
-def test_equals_index_in(a: list[list[str]], b: list[list[str]], shuffled: bool, cut: int) -> None:
+def test_equals_index_in(
+    a: list[list[str]], b: list[list[str]], shuffled: bool, cut: int, repeats: bool
+) -> None:
     """Sorted runs (the snapshot's layout) or any order (more runs than merged: the hash),
-    ids present in several runs of the value set (the first wins), slices."""
-    ids, values = _runs_of(a), _runs_of(b)
+    ids present in several runs of the value set (the first wins), ids repeated within a run
+    on either side (a state table's payments), slices."""
+    ids, values = _runs_of(a, repeats), _runs_of(b, repeats)
     if shuffled:
         ids = list(np.random.default_rng(len(ids)).permutation(np.array(ids, dtype=object)))
     ids_arr = pa.array(ids, pa.string()).slice(min(cut, len(ids)))

@@ -23,7 +23,9 @@ accounts and for subsets) at a fraction of the cost:
   holds ``COMPACT_SHARE`` of the base's recent rows. An account whose reversed payment was its
   latest one before the window is looked up in the history (the only case the state cannot
   answer), as is everything when there is no valid state;
-- transitions, accounts and the 3-month lag are small scans restricted to the fresh accounts.
+- transitions, accounts and the 3-month lag are small scans restricted to the fresh accounts;
+  the daily run (``raw_rows_at``) takes the fresh accounts' rows by position and aligns the
+  other parts to them by merging sorted runs (``raw_rows``, one SQL query, is the reference).
 
 State written for ``as_of`` reads only data booked on or before ``as_of`` (the point-in-time
 rule of ``features``); a state whose fingerprint does not match the files it was derived from
@@ -529,6 +531,9 @@ def payment_tables(
     rev = pa.concat_tables([rev, new_rev]).combine_chunks()
     if pay.num_rows + rev.num_rows >= COMPACT_SHARE * max(base[0].num_rows, 1):
         recent, last, old = _roll_tables(con, book_dir, *base, pay, rev, as_of)
+        # sorted by account (as the base built from the history is): the next days take the
+        # fresh accounts' rows by merging sorted runs (``_of_accounts``), not by a hash
+        recent, last, old = (t.sort_by("account_id") for t in (recent, last, old))
         _write_payment_base(here, (recent, last, old), fingerprint)
         return _of_accounts(recent, only), _of_accounts(last, only), _of_accounts(old, only), True
     there = snapshot_path(snapshot_dir, previous)
@@ -552,11 +557,14 @@ def _write_payment_base(
 
 
 def _of_accounts(table: pa.Table, only: pa.Table | None) -> pa.Table:
-    """The rows of ``table`` whose ``account_id`` is in ``only`` (all rows when None)."""
+    """The rows of ``table`` whose ``account_id`` is in ``only`` (all rows when None), in
+    their order: by merging sorted runs (``daily_items.positions_in``: the state's tables are
+    sorted by account, the fresh ids too), a hash only when either side is in many runs."""
     if only is None:
         return table
     ids = only["account_id"].combine_chunks()
-    return table.filter(pc.is_in(table["account_id"], value_set=ids)).combine_chunks()
+    at = daily_items.positions_in(table["account_id"].combine_chunks(), ids)
+    return table.filter(pa.array(at >= 0)).combine_chunks()
 
 
 def _roll_tables(

@@ -161,8 +161,8 @@ def _buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _runs(offsets: np.ndarray, data: np.ndarray, most: int) -> np.ndarray | None:
-    """Where each run of strictly increasing strings starts (and the end), or None when
-    there are more than ``most`` runs."""
+    """Where each run of non-decreasing strings starts (and the end), or None when there
+    are more than ``most`` runs (an id repeated within a run: e.g. each account's payments)."""
     starts = _run_starts(offsets, data)
     return starts if len(starts) - 1 <= most else None
 
@@ -186,7 +186,7 @@ def _run_starts(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
     n = len(offsets) - 1
     starts = [0]
     for k in range(1, n):
-        if _compare(data, offsets[k - 1], offsets[k], data, offsets[k], offsets[k + 1]) >= 0:
+        if _compare(data, offsets[k - 1], offsets[k], data, offsets[k], offsets[k + 1]) > 0:
             starts.append(k)
     starts.append(n)
     return np.array(starts, dtype=np.int64)
@@ -199,7 +199,8 @@ def _merge_runs(
 ) -> None:  # fmt: skip
     """``out[i]``: the first position of ``a``'s string i in ``b`` (left at -1 when absent),
     by merging every sorted run of ``a`` with every sorted run of ``b`` (runs of ``b`` in
-    order, so the first occurrence wins)."""
+    order, so the first occurrence wins; a match leaves ``j`` in place, so a string repeated
+    in ``a`` matches again and the first of a repeated string of ``b`` is the one found)."""
     for r in range(len(a_runs) - 1):
         for q in range(len(b_runs) - 1):
             i, j = a_runs[r], b_runs[q]
