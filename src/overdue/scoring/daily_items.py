@@ -224,3 +224,66 @@ def _changed(now: pa.Table, before: pa.Table) -> pa.Array:
     for name in a:
         changed = changed | pc.not_equal(a[name], b[name]).to_numpy(zero_copy_only=False)
     return pa.array(changed)
+
+
+def merged_order(
+    a_codes: np.ndarray, a_ids: pa.Array, b_codes: np.ndarray, b_ids: pa.Array
+) -> np.ndarray | None:
+    """Positions into ``a`` then ``b`` (``b``'s shifted by ``len(a)``) that put the rows of both
+    in (code, id) order, as a stable sort of ``a`` + ``b`` would, when each side is already in
+    that order (checked); None when either is not (or holds a null id)."""
+    if a_ids.null_count or b_ids.null_count:
+        return None
+    a = pc.cast(a_ids, pa.large_string())
+    b = pc.cast(b_ids, pa.large_string())
+    a_off, a_data = _buffers(a)
+    b_off, b_data = _buffers(b)
+    ca, cb = np.asarray(a_codes, np.int64), np.asarray(b_codes, np.int64)
+    assert len(ca) == len(a) and len(cb) == len(b)
+    if not (_in_key_order(ca, a_off, a_data) and _in_key_order(cb, b_off, b_data)):
+        return None
+    out = np.empty(len(ca) + len(cb), np.int64)
+    _merge_keys(ca, a_off, a_data, cb, b_off, b_data, out)
+    return out
+
+
+@numba.njit(cache=True)
+def _key_compare(
+    ca: np.ndarray, a_off: np.ndarray, a_data: np.ndarray, i: int,
+    cb: np.ndarray, b_off: np.ndarray, b_data: np.ndarray, j: int,
+) -> int:  # fmt: skip
+    if ca[i] != cb[j]:
+        return -1 if ca[i] < cb[j] else 1
+    return _compare(a_data, a_off[i], a_off[i + 1], b_data, b_off[j], b_off[j + 1])
+
+
+@numba.njit(cache=True)
+def _in_key_order(codes: np.ndarray, offsets: np.ndarray, data: np.ndarray) -> bool:
+    for k in range(1, len(codes)):
+        if _key_compare(codes, offsets, data, k - 1, codes, offsets, data, k) > 0:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _merge_keys(
+    ca: np.ndarray, a_off: np.ndarray, a_data: np.ndarray,
+    cb: np.ndarray, b_off: np.ndarray, b_data: np.ndarray, out: np.ndarray,
+) -> None:  # fmt: skip
+    i, j, k, na, nb = 0, 0, 0, len(ca), len(cb)
+    while i < na and j < nb:
+        if _key_compare(ca, a_off, a_data, i, cb, b_off, b_data, j) <= 0:  # ties: a first
+            out[k] = i
+            i += 1
+        else:
+            out[k] = na + j
+            j += 1
+        k += 1
+    while i < na:
+        out[k] = i
+        i += 1
+        k += 1
+    while j < nb:
+        out[k] = na + j
+        j += 1
+        k += 1

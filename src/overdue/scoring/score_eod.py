@@ -389,6 +389,26 @@ def _previous_scores(
 
 
 COPY_SCHEMA = SCORE_SCHEMA.append(pa.field(ROW_COLUMN, pa.int64()))
+SCORE_ORDER = [("model", "ascending"), ("account_id", "ascending")]
+
+
+def _in_score_order(fresh: pa.Table, carried: pa.Table) -> pa.Table:
+    """The fresh and the carried scores in one table sorted by model and account id, as
+    ``concat_tables([fresh, carried]).sort_by(SCORE_ORDER)``: the carried rows are the
+    previous day's file, already in that order, so only the fresh rows are sorted and the two
+    merged (``daily_items.merged_order``); a full sort when the carried rows are not in order."""
+    fresh = fresh.sort_by(SCORE_ORDER)
+    both = pa.concat_tables([fresh, carried])
+    if both["model"].null_count:  # a sort puts nulls last
+        return both.sort_by(SCORE_ORDER)
+    names = pa.array(sorted(set(pc.unique(both["model"]).drop_null().to_pylist())), pa.string())
+    codes = [np.asarray(pc.index_in(t["model"], value_set=names).fill_null(-1)
+                        .to_numpy(zero_copy_only=False), np.int64) for t in (fresh, carried)]  # fmt: skip
+    order = daily_items.merged_order(codes[0], fresh["account_id"].combine_chunks(),
+                                     codes[1], carried["account_id"].combine_chunks())  # fmt: skip
+    if order is None:
+        return both.sort_by(SCORE_ORDER)
+    return both.take(pa.array(order))
 
 
 def _back(
@@ -533,12 +553,10 @@ def score_snapshot(
     # each score's account's position among today's rows, kept in the Arrow copy for tomorrow
     at_fresh = pc.index_in(fresh_rows["account_id"], value_set=fresh_arrow)
     assert at_fresh.null_count == 0, "a fresh score of an account not selected"
-    rows = np.r_[np.flatnonzero(wanted)[np.asarray(at_fresh.to_numpy(zero_copy_only=False),
-                                                   np.int64)], where[keep]]  # fmt: skip
-    out = pa.concat_tables([fresh_rows, carried])
-    out = out.append_column(ROW_COLUMN, pa.array(rows, pa.int64())).sort_by(
-        [("model", "ascending"), ("account_id", "ascending")]
-    )
+    fresh_at = np.flatnonzero(wanted)[np.asarray(at_fresh.to_numpy(zero_copy_only=False),
+                                                 np.int64)]  # fmt: skip
+    out = _in_score_order(fresh_rows.append_column(ROW_COLUMN, pa.array(fresh_at, pa.int64())),
+                          carried.append_column(ROW_COLUMN, pa.array(where[keep], pa.int64())))  # fmt: skip
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     low = ["model", "model_version", *[f"reason_{k}" for k in range(1, N_REASONS + 1)]]
