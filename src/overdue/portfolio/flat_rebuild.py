@@ -392,6 +392,17 @@ class _Keyed:
             raise _KeysMissing(str(exc)) from None
         return self.numbered(raw, name, fields, lo, hi)
 
+    def fetch_if_keyed(
+        self, con: Any, name: str, fields: tuple[str, ...], lo: int, hi: int
+    ) -> pa.Table | None:
+        """``fetch``, or None where the table is to be joined (no file, or one without keys)."""
+        if not self.covers(name):
+            return None
+        try:
+            return self.fetch(con, name, fields, lo, hi)
+        except _KeysMissing:
+            return None
+
     def numbered(self, raw: Any, name: str, fields: tuple[str, ...], lo: int, hi: int) -> Any:
         """``raw`` (a table or a batch of ``account_no`` and the fields) as (``idx``, fields),
         its rows of accounts numbered ``lo`` to ``hi`` only."""
@@ -549,25 +560,6 @@ def _joined(
         return con.sql(query).to_arrow_table()
 
 
-def _keyed_or_joined(
-    con: Any,
-    sql: str,
-    fields: tuple[str, ...],
-    lo: int,
-    hi: int,
-    id_range: tuple[str, str] | None,
-    keyed: _Keyed | None,
-    name: str,
-) -> pa.Table:
-    """``_joined``'s rows, read by ``account_no`` where every file of the table holds it."""
-    if keyed is not None and keyed.covers(name):
-        try:
-            return keyed.fetch(con, name, fields, lo, hi)
-        except _KeysMissing:
-            pass
-    return _joined(con, sql, fields, lo, hi, id_range)
-
-
 def _fetch_and_group(
     con: Any,
     collections: dict[str, tuple[str, tuple[str, ...]]],
@@ -585,8 +577,9 @@ def _fetch_and_group(
         for name, (sql, fields) in collections.items():
             if staged is not None:
                 fetched = [staged.fetch(name, lo)]
-            else:
-                fetched = [_keyed_or_joined(con, sql, fields, lo, hi, id_range, keyed, name)]
+            else:  # read by account_no where every file of the table holds it, else joined
+                read = keyed.fetch_if_keyed(con, name, fields, lo, hi) if keyed else None
+                fetched = [read if read is not None else _joined(con, sql, fields, lo, hi, id_range)]
             for earlier in futures.values():
                 earlier.result()  # the previous table is grouped (and released) first
             futures[name] = grouper.submit(_grouped, fetched, fields, lo, hi - lo)

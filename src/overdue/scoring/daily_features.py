@@ -701,6 +701,33 @@ def _later_dates(last: pa.Table, news: pa.Table) -> pa.Table:
 # -- the fresh accounts' raw feature rows --------------------------------------------------------
 
 
+def _transitions_sql(snapshot_dir: Path, days: Sequence[date], as_of: date, fresh: str) -> str:
+    """Per account of the registered table ``fresh`` (``account_id``), its bucket transitions
+    of the last 12 months (distinct rows: a replayed day may repeat them): M1 entries, cures
+    and the worst DPD reached in each window (a small scan restricted to those accounts)."""
+    since = as_of - timedelta(days=HISTORY_DAYS)
+    files = []
+    for d in days:
+        folder = snapshot_path(snapshot_dir, d) / "transitions"
+        files += sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
+    trans = scan(files, TRANSITIONS_SCHEMA, ["account_id", "on", "scheme", "to_bucket", "dpd"])
+    tr_worst = ", ".join(
+        f'MAX(CASE WHEN "on" > {_d(as_of - timedelta(days=w))} THEN dpd END) AS tr_worst_{n}'
+        for n, w in WINDOWS_DAYS.items()
+    )
+    return f"""
+        SELECT account_id,
+            CAST(SUM(CAST(scheme = 'cn' AND to_bucket = 'M1' AS BIGINT)) AS BIGINT)
+                AS m1_entries_12m,
+            CAST(SUM(CAST(scheme = 'cn' AND to_bucket = 'M0' AS BIGINT)) AS BIGINT) AS cures_12m,
+            {tr_worst}
+        FROM (SELECT DISTINCT * FROM {trans} t
+              WHERE t."on" <= {_d(as_of)} AND t."on" > {_d(since)}
+                AND t.account_id IN (SELECT account_id FROM {fresh}))
+        GROUP BY account_id
+    """
+
+
 def raw_rows(
     con: Any, snapshot_dir: Path, book_dir: Path, days: Sequence[date], as_of: date,
     previous: date | None, day: pa.Table, fresh: pa.Table, promise_rows: pa.Table | None = None,
@@ -712,20 +739,6 @@ def raw_rows(
     for name, table in (("_day", day), ("_fresh", fresh), ("_hist", history),
                         ("_recent", recent), ("_last", last)):  # fmt: skip
         con.register(name, table)
-    since = as_of - timedelta(days=HISTORY_DAYS)
-    trans_files = []
-    for d in days:
-        folder = snapshot_path(snapshot_dir, d) / "transitions"
-        trans_files += sorted(
-            p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_"))
-        )
-    trans = scan(
-        trans_files, TRANSITIONS_SCHEMA, ["account_id", "on", "scheme", "to_bucket", "dpd"]
-    )
-    tr_worst = ", ".join(
-        f'MAX(CASE WHEN "on" > {_d(as_of - timedelta(days=w))} THEN dpd END) AS tr_worst_{n}'
-        for n, w in WINDOWS_DAYS.items()
-    )
     from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
 
     old = [d for d in days if d <= as_of - timedelta(days=LAG_DAYS)]
@@ -754,17 +767,7 @@ def raw_rows(
                 CAST(bucket_cn = 'M2' AS BIGINT), CAST(bucket_cn IN ({late}) AS BIGINT)
             FROM base
         ) GROUP BY account_id
-    ), tr AS (
-        SELECT DISTINCT * FROM {trans} t
-        WHERE t.account_id IN (SELECT account_id FROM _fresh)
-          AND t."on" <= {_d(as_of)} AND t."on" > {_d(since)}
-    ), trans AS (
-        SELECT account_id,
-            CAST(SUM(CAST(scheme = 'cn' AND to_bucket = 'M1' AS BIGINT)) AS BIGINT)
-                AS m1_entries_12m,
-            CAST(SUM(CAST(scheme = 'cn' AND to_bucket = 'M0' AS BIGINT)) AS BIGINT) AS cures_12m,
-            {tr_worst}
-        FROM tr GROUP BY account_id
+    ), trans AS ({_transitions_sql(snapshot_dir, days, as_of, "_fresh")}
     ), pay AS (
         SELECT l.account_id, l.last_payment_date,
             CAST(COUNT(r.payment_id) AS BIGINT) AS n_payments_3m,
@@ -872,30 +875,10 @@ def _payment_columns(recent: pa.Table, last: pa.Table, ids: pa.Array, as_of: dat
 def _transition_columns(
     con: Any, snapshot_dir: Path, days: Sequence[date], as_of: date, ids: pa.Array
 ) -> dict[str, pa.Array]:
-    """The transitions part of ``raw_rows`` (a small scan: the transitions of the last 12
-    months, distinct, restricted to ``ids``) aligned to ``ids``."""
-    since = as_of - timedelta(days=HISTORY_DAYS)
-    files = []
-    for d in days:
-        folder = snapshot_path(snapshot_dir, d) / "transitions"
-        files += sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
-    trans = scan(files, TRANSITIONS_SCHEMA, ["account_id", "on", "scheme", "to_bucket", "dpd"])
-    tr_worst = ", ".join(
-        f'MAX(CASE WHEN "on" > {_d(as_of - timedelta(days=w))} THEN dpd END) AS tr_worst_{n}'
-        for n, w in WINDOWS_DAYS.items()
-    )
+    """The transitions part of ``raw_rows`` (``_transitions_sql``) aligned to ``ids``."""
     con.register("_fresh_at", pa.table({"account_id": ids}))
-    table = con.sql(f"""
-        SELECT account_id,
-            CAST(SUM(CAST(scheme = 'cn' AND to_bucket = 'M1' AS BIGINT)) AS BIGINT)
-                AS m1_entries_12m,
-            CAST(SUM(CAST(scheme = 'cn' AND to_bucket = 'M0' AS BIGINT)) AS BIGINT) AS cures_12m,
-            {tr_worst}
-        FROM (SELECT DISTINCT * FROM {trans} t
-              WHERE t."on" <= {_d(as_of)} AND t."on" > {_d(since)}
-                AND t.account_id IN (SELECT account_id FROM _fresh_at))
-        GROUP BY account_id ORDER BY account_id
-    """).to_arrow_table()  # fmt: skip
+    sql = _transitions_sql(snapshot_dir, days, as_of, "_fresh_at") + " ORDER BY account_id"
+    table = con.sql(sql).to_arrow_table()  # in id order: aligned by merging sorted runs
     con.unregister("_fresh_at")
     names = ["m1_entries_12m", "cures_12m", *(f"tr_worst_{n}" for n in WINDOWS_DAYS)]
     return _aligned(table, ids, names)
