@@ -230,11 +230,14 @@ def flat_batches(
                 tempfile.mkdtemp(prefix="overdue-slabs-", dir=_spill_folder(con)), slab_accounts
             )
             staged.write(con, collections, keyed)
-        for lo in range(0, n, slab_accounts):
-            hi = min(n, lo + slab_accounts)
-            yield from _slab(
-                con, account_columns, collections, lo, hi, batch_accounts, staged, n, keyed
-            )
+        slabs = [(lo, min(n, lo + slab_accounts)) for lo in range(0, n, slab_accounts)]
+
+        def load(lo: int, hi: int) -> _LoadedSlab:
+            return _load_slab(con, account_columns, collections, lo, hi, staged, n, keyed)
+
+        loaded = _ahead(load, slabs) if staged is not None else (load(*s) for s in slabs)
+        for slab in loaded:
+            yield from slab.batches(account_columns, batch_accounts)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {INDEX_TABLE}")
         if staged is not None:
@@ -473,22 +476,58 @@ def _spill_folder(con: Any) -> str | None:
     return None
 
 
-def _slab(
+@dataclass
+class _LoadedSlab:
+    """One slab's accounts (``account_columns``, in ``idx`` order) and its grouped collections."""
+
+    accounts: pa.Table
+    grouped: dict[str, _Grouped]
+
+    def batches(
+        self, account_columns: tuple[str, ...], batch_accounts: int
+    ) -> Iterator[pa.RecordBatch]:
+        """The slab's nested rows in batches of ``batch_accounts`` accounts."""
+        for first in range(0, self.accounts.num_rows, batch_accounts):
+            last = min(self.accounts.num_rows, first + batch_accounts)
+            head = self.accounts.slice(first, last - first)
+            arrays = [head.column(c).combine_chunks() for c in account_columns]
+            names = list(account_columns)
+            for name, group in self.grouped.items():
+                arrays.append(group.lists(first, last))
+                names.append(name)
+            yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _ahead(load: Any, slabs: list[tuple[int, int]]) -> Iterator[_LoadedSlab]:
+    """``load(lo, hi)`` of each slab in order, the next one loaded on a second thread while this
+    one's rows go through the kernel: a slab's reading and grouping (mostly one thread) no
+    longer leaves the kernel's threads idle. Two slabs are held at once; only this thread uses
+    the DuckDB connection while a load runs (the consumer of the rows does not)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="overdue-slab") as loader:
+        pending = loader.submit(load, *slabs[0]) if slabs else None
+        for k in range(len(slabs)):
+            assert pending is not None
+            slab = pending.result()
+            pending = loader.submit(load, *slabs[k + 1]) if k + 1 < len(slabs) else None
+            yield slab
+            del slab
+
+
+def _load_slab(
     con: Any,
     account_columns: tuple[str, ...],
     collections: dict[str, tuple[str, tuple[str, ...]]],
     lo: int,
     hi: int,
-    batch_accounts: int,
     staged: _Staged | None = None,
     total: int = 0,
     keyed: _Keyed | None = None,
-) -> Iterator[pa.RecordBatch]:
-    """One slab's rows (of ``total`` accounts); ``staged``: each collection's rows already
-    numbered (``account_idx``) and written by slab. Unstaged, with several slabs, each
-    collection is read only in the slab's account-id range: the numbering is in account-id
-    order, so that range holds every row of the slab's accounts, and a file in account order
-    (the previous snapshot's items) is read only in the row groups of that range."""
+) -> _LoadedSlab:
+    """One slab's accounts and grouped events (of ``total`` accounts); ``staged``: each
+    collection's rows already numbered (``idx``) and written by slab. Unstaged, with several
+    slabs, each collection is read only in the slab's account-id range: the numbering is in
+    account-id order, so that range holds every row of the slab's accounts, and a file in
+    account order (the previous snapshot's items) is read only in the row groups of that range."""
     columns = ", ".join(account_columns)
     accounts = con.sql(
         f"SELECT {columns} FROM {INDEX_TABLE} WHERE idx >= {lo} AND idx < {hi} ORDER BY idx"
@@ -498,15 +537,7 @@ def _slab(
     several = staged is None and (lo > 0 or hi < total)
     id_range = (str(ids[0].as_py()), str(ids[-1].as_py())) if several and len(ids) else None
     grouped = _fetch_and_group(con, collections, lo, hi, staged, id_range, keyed)
-    for first in range(0, hi - lo, batch_accounts):
-        last = min(hi - lo, first + batch_accounts)
-        head = accounts.slice(first, last - first)
-        arrays = [head.column(c).combine_chunks() for c in account_columns]
-        names = list(account_columns)
-        for name, group in grouped.items():
-            arrays.append(group.lists(first, last))
-            names.append(name)
-        yield pa.RecordBatch.from_arrays(arrays, names=names)
+    return _LoadedSlab(accounts, grouped)
 
 
 SIDE_OPTIMIZER = "build_side_probe_side"
