@@ -208,11 +208,34 @@ def day_rows_for_scoring(
 ) -> tuple[pa.Table, str, np.ndarray | None]:
     """``day_rows_and_source`` and, from the account rows, each row's position among the
     previous snapshot's (``daily_items.day_rows_aligned``; None from the SQL form)."""
+    kept = None
+    if previous is not None:
+        kept = _read_state(snapshot_path(snapshot_dir, previous), EVENTS_STATE,
+                           _events_fingerprint(snapshot_dir, previous))  # fmt: skip
+        if kept is not None and not kept.schema.equals(daily_items.EVENT_SCHEMA):
+            kept = None
     try:
-        rows, at = daily_items.day_rows_aligned(snapshot_dir, as_of, previous, warning_days)
-        return rows, "summary", at
+        rows, at, events = daily_items.day_rows_with_events(
+            snapshot_dir, as_of, previous, warning_days, kept
+        )
     except daily_items.NoSummary:
         return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days), "items", None
+    _write_state(snapshot_path(snapshot_dir, as_of), EVENTS_STATE, events,
+                 _events_fingerprint(snapshot_dir, as_of))  # fmt: skip
+    return rows, "summary", at
+
+
+EVENTS_STATE = "events.arrow"  # the day's event values, in its account rows' order
+
+
+def _events_fingerprint(snapshot_dir: Path, day: date) -> str:
+    """The identity of the snapshot's account files (a snapshot written again has new ones;
+    not its folder's, whose time changes when the state is written into it)."""
+    files = []
+    for file in snapshot_files(snapshot_dir, day):
+        st = file.stat()
+        files.append([file.name, st.st_ino, st.st_mtime_ns, st.st_size])
+    return _fingerprint(["events/1", day.isoformat(), files])
 
 
 def day_rows_sql(
@@ -873,15 +896,220 @@ def _payment_columns(recent: pa.Table, last: pa.Table, ids: pa.Array, as_of: dat
 
 
 def _transition_columns(
-    con: Any, snapshot_dir: Path, days: Sequence[date], as_of: date, ids: pa.Array
-) -> dict[str, pa.Array]:
-    """The transitions part of ``raw_rows`` (``_transitions_sql``) aligned to ``ids``."""
+    con: Any, snapshot_dir: Path, days: Sequence[date], as_of: date, ids: pa.Array,
+    previous: date | None = None,
+) -> dict[str, pa.Array]:  # fmt: skip
+    """The transitions part of ``raw_rows`` (``_transitions_sql``) aligned to ``ids`` (sorted,
+    distinct): from the kept aggregate (``transition_state``) and the days after it, or by
+    the SQL scan of a year of transition files when there is no usable state."""
+    state = transition_state(con, snapshot_dir, days, as_of, previous)
+    if state is not None:
+        kept = _transitions_from_state(con, snapshot_dir, days, as_of, ids, *state)
+        if kept is not None:
+            return kept
     con.register("_fresh_at", pa.table({"account_id": ids}))
     sql = _transitions_sql(snapshot_dir, days, as_of, "_fresh_at") + " ORDER BY account_id"
     table = con.sql(sql).to_arrow_table()  # in id order: aligned by merging sorted runs
     con.unregister("_fresh_at")
-    names = ["m1_entries_12m", "cures_12m", *(f"tr_worst_{n}" for n in WINDOWS_DAYS)]
-    return _aligned(table, ids, names)
+    return _aligned(table, ids, TRANSITION_COLUMNS)
+
+
+# -- transitions: a per-account aggregate of the last 12 months, kept beside each snapshot ------
+#
+# ``_transitions_sql`` decodes a year of transition rows (2.3M at 1M accounts) every day. The
+# state built on a day R serves the days R..R + ``TRANSITION_SPAN_DAYS`` (K): for each window w
+# (the 3, 6 and 12 months of ``WINDOWS_DAYS``; the counts are over 12 months), the rows with
+# ``on`` in (R + K - w, R] stay inside w on every one of those days, so they are kept as one
+# aggregate row per account (the *core*); the rows in (R - w, R + K - w] may leave w in that
+# time, so they are kept as rows (the *edge*, a few weeks' worth); the rows after R are read
+# from the (few) snapshots after R. The three parts are disjoint in ``on`` and so are their
+# distinct rows: SUM and MAX over the parts equal those over the whole (SQL null rules kept:
+# a count is null when every contribution is). Built again once the span has passed, or when
+# a snapshot up to R was written again (fingerprint: the days up to R and the identity of their
+# transition folders).
+
+TRANSITION_FILES = ("transitions_core.arrow", "transitions_edge.arrow")
+TRANSITION_SPAN_DAYS = 28  # K: a state built on R serves the days R..R + K (K < every window)
+TRANSITION_COLUMNS = ["m1_entries_12m", "cures_12m", *(f"tr_worst_{n}" for n in WINDOWS_DAYS)]
+TRANSITION_COUNTS = {"m1_entries_12m": "M1", "cures_12m": "M0"}  # cn scheme, to this bucket
+TRANSITION_ROW_COLUMNS = ["account_id", "on", "scheme", "to_bucket", "dpd"]
+CORE_SCHEMA = pa.schema([("account_id", pa.string()),
+                         *[(c, pa.int64()) for c in TRANSITION_COUNTS],
+                         *[(f"tr_worst_{n}", pa.int32()) for n in WINDOWS_DAYS]])  # fmt: skip
+EDGE_SCHEMA = pa.schema([TRANSITIONS_SCHEMA.field(c) for c in TRANSITION_ROW_COLUMNS])
+
+
+def _transition_folders(snapshot_dir: Path, day: date) -> list[Path]:
+    folder = snapshot_path(snapshot_dir, day) / "transitions"
+    return sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
+
+
+def _transitions_fingerprint(snapshot_dir: Path, days: Sequence[date], built: date) -> str:
+    """``R|hash``: the state's day R and the days up to R with their transition files'
+    identity (a snapshot written again has new files)."""
+    parts = []
+    for d in days:
+        if d <= built:
+            files = [[f.name, *_identity(f), f.stat().st_size] for f in
+                     _transition_folders(snapshot_dir, d)]  # fmt: skip
+            parts.append([d.isoformat(), files])
+    digest = _fingerprint(["transitions/1", TRANSITION_SPAN_DAYS, dict(WINDOWS_DAYS), parts])
+    return f"{built.isoformat()}|{digest}"
+
+
+def transition_state(
+    con: Any, snapshot_dir: Path, days: Sequence[date], as_of: date, previous: date | None
+) -> tuple[pa.Table, pa.Table, date] | None:
+    """(core, edge, R): the previous snapshot's kept transitions state when it still serves
+    ``as_of`` (linked into ``as_of``'s state), else one built on ``as_of`` (and written); None
+    when a snapshot holds a transition dated after its own day (then none is kept)."""
+    assert 0 < TRANSITION_SPAN_DAYS < min(WINDOWS_DAYS.values())
+    assert max(WINDOWS_DAYS.values()) == HISTORY_DAYS
+    here = snapshot_path(snapshot_dir, as_of)
+    if previous is not None:
+        there = snapshot_path(snapshot_dir, previous)
+        found = [_read_fingerprinted(there, name) for name in TRANSITION_FILES]
+        marks = {f[1] for f in found if f is not None}
+        if None not in found and len(marks) == 1:
+            mark = marks.pop()
+            built = date.fromisoformat(mark.split("|", 1)[0])
+            serves = built <= as_of <= built + timedelta(days=TRANSITION_SPAN_DAYS)
+            if serves and mark == _transitions_fingerprint(snapshot_dir, days, built):
+                core, edge = (f[0] for f in found if f is not None)
+                for name, table in zip(TRANSITION_FILES, (core, edge), strict=True):
+                    _link_state(there, here, name, table, mark)
+                return core, edge, built
+    tables = _built_transitions(con, snapshot_dir, days, as_of)
+    if tables is None:
+        for name in TRANSITION_FILES:
+            (here / STATE_DIR / name).unlink(missing_ok=True)
+        return None
+    mark = _transitions_fingerprint(snapshot_dir, days, as_of)
+    for name, table in zip(TRANSITION_FILES, tables, strict=True):
+        _write_state(here, name, table, mark)
+    return tables[0], tables[1], as_of
+
+
+def _transition_scan(snapshot_dir: Path, days: Sequence[date]) -> str:
+    files = [f for d in days for f in _transition_folders(snapshot_dir, d)]
+    return scan(files, TRANSITIONS_SCHEMA, TRANSITION_ROW_COLUMNS)
+
+
+def _built_transitions(
+    con: Any, snapshot_dir: Path, days: Sequence[date], built: date
+) -> tuple[pa.Table, pa.Table] | None:
+    """(core, edge) on ``built`` (R) from the distinct transition rows of the snapshots up to
+    R; None when one of them is dated after R (its snapshot's day)."""
+    upto = [d for d in days if d <= built]
+    since, span = built - timedelta(days=HISTORY_DAYS), timedelta(days=TRANSITION_SPAN_DAYS)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _tr_rows AS SELECT DISTINCT * FROM
+        {_transition_scan(snapshot_dir, upto)} t WHERE t."on" > {_d(since)}
+    """)  # fmt: skip
+    late = con.sql(f'SELECT COUNT(*) FROM _tr_rows WHERE "on" > {_d(built)}').fetchall()
+    if late[0][0]:
+        return None
+    counts = ", ".join(
+        f"CAST(SUM(CAST(scheme = 'cn' AND to_bucket = '{b}' AS BIGINT)) AS BIGINT) AS {c}"
+        for c, b in TRANSITION_COUNTS.items()
+    )
+    worst = ", ".join(
+        f'MAX(CASE WHEN "on" > {_d(built + span - timedelta(days=w))} THEN dpd END) '
+        f"AS tr_worst_{n}" for n, w in WINDOWS_DAYS.items()
+    )  # fmt: skip
+    core = con.sql(f"""
+        SELECT account_id, {counts}, {worst} FROM _tr_rows
+        WHERE "on" > {_d(built + span - timedelta(days=HISTORY_DAYS))}
+        GROUP BY account_id ORDER BY account_id
+    """).to_arrow_table()  # fmt: skip
+    strips = " OR ".join(
+        f'("on" > {_d(built - timedelta(days=w))} AND "on" <= {_d(built + span - timedelta(days=w))})'
+        for w in WINDOWS_DAYS.values()
+    )
+    edge = con.sql(f"SELECT * FROM _tr_rows WHERE {strips} "
+                   "ORDER BY account_id, \"on\", scheme, to_bucket, dpd").to_arrow_table()  # fmt: skip
+    con.execute("DROP TABLE _tr_rows")
+    return core.cast(CORE_SCHEMA), edge.cast(EDGE_SCHEMA)
+
+
+def _transitions_from_state(
+    con: Any, snapshot_dir: Path, days: Sequence[date], as_of: date, ids: pa.Array,
+    core: pa.Table, edge: pa.Table, built: date,
+) -> dict[str, pa.Array] | None:  # fmt: skip
+    """``_transitions_sql``'s columns for ``ids`` from the kept core and edge of R (``built``)
+    and the distinct rows of the snapshots after R (None if one of those is dated on or
+    before R: then the scan decides)."""
+    after = [d for d in days if built < d <= as_of]
+    new = con.sql(f"""
+        SELECT DISTINCT * FROM {_transition_scan(snapshot_dir, after)} t
+        WHERE t."on" <= {_d(as_of)}
+    """).to_arrow_table().cast(EDGE_SCHEMA)  # fmt: skip
+    new_owner = daily_items.positions_in(new["account_id"].combine_chunks(), ids)
+    new = new.filter(pa.array(new_owner >= 0))
+    new_owner = new_owner[new_owner >= 0]
+    first = pa.scalar(built, pa.date32())
+    if new.num_rows and pc.any(pc.less_equal(new["on"], first)).as_py():
+        return None
+    n = len(ids)
+    at_core = daily_items.positions_in(ids, core["account_id"].combine_chunks())
+    taken = pa.array(at_core, pa.int64(), mask=at_core < 0)
+    present = at_core >= 0
+    sums = {c: np.zeros(n, np.int64) for c in TRANSITION_COUNTS}
+    valid = {c: np.zeros(n, np.int64) for c in TRANSITION_COUNTS}
+    worst = {w: np.full(n, np.iinfo(np.int64).min, np.int64) for w in WINDOWS_DAYS}
+    seen = {w: np.zeros(n, bool) for w in WINDOWS_DAYS}
+    edge_owner = daily_items.positions_in(edge["account_id"].combine_chunks(), ids)
+    mine = edge_owner >= 0
+    top = built + timedelta(days=TRANSITION_SPAN_DAYS)  # edge rows of w: on <= top - w
+    for rows, owner, limit in ((edge.filter(pa.array(mine)).combine_chunks(), edge_owner[mine], top),
+                               (new.combine_chunks(), new_owner, None)):  # fmt: skip
+        on = np.asarray(pc.cast(rows["on"], pa.int32()).to_numpy(zero_copy_only=False), np.int64)
+        dpd_valid = rows["dpd"].is_valid().to_numpy(zero_copy_only=False)
+        dpd = np.asarray(pc.fill_null(rows["dpd"], 0).to_numpy(zero_copy_only=False), np.int64)
+        for name, w in WINDOWS_DAYS.items():
+            inside = _in_window(on, as_of, w, limit)
+            if w == HISTORY_DAYS:
+                present[owner[inside]] = True
+                _add_counts(rows, owner, inside, sums, valid)
+            pick = inside & dpd_valid
+            np.maximum.at(worst[name], owner[pick], dpd[pick])
+            seen[name][owner[pick]] = True
+    out: dict[str, pa.Array] = {}
+    for c in TRANSITION_COUNTS:
+        kept = core[c].combine_chunks().take(taken)
+        known = kept.is_valid().to_numpy(zero_copy_only=False) | (valid[c] > 0)
+        total = np.asarray(pc.fill_null(kept, 0).to_numpy(zero_copy_only=False), np.int64)
+        out[c] = pa.array(total + sums[c], pa.int64(), mask=~(known & present))
+    for name in WINDOWS_DAYS:
+        kept = core[f"tr_worst_{name}"].combine_chunks().take(taken)
+        mine_worst = pa.array(worst[name].astype(np.int32), pa.int32(), mask=~seen[name])
+        out[f"tr_worst_{name}"] = _max_nullable(kept, mine_worst)
+    return out
+
+
+def _in_window(on: np.ndarray, as_of: date, window_days: int, top: date | None) -> np.ndarray:
+    """Which rows (``on`` in days since the epoch) are inside the window of ``window_days``
+    ending on ``as_of`` (and, for edge rows, on or before ``top - window_days``)."""
+    epoch = date(1970, 1, 1)
+    inside = on > (as_of - timedelta(days=window_days) - epoch).days
+    if top is not None:
+        inside &= on <= (top - timedelta(days=window_days) - epoch).days
+    return inside
+
+
+def _add_counts(
+    rows: pa.Table, owner: np.ndarray, inside: np.ndarray, sums: dict[str, np.ndarray],
+    valid: dict[str, np.ndarray],
+) -> None:  # fmt: skip
+    """Each count's contributions of ``rows`` (SQL's CAST(scheme = 'cn' AND to_bucket = B AS
+    BIGINT): null when unknown, skipped by SUM) added per owner, with how many were known."""
+    cn = pc.equal(rows["scheme"], "cn")
+    for c, bucket in TRANSITION_COUNTS.items():
+        flag = pc.and_kleene(cn, pc.equal(rows["to_bucket"], bucket))
+        known = flag.is_valid().to_numpy(zero_copy_only=False) & inside
+        value = np.asarray(pc.fill_null(flag, False).to_numpy(zero_copy_only=False), np.int64)
+        np.add.at(sums[c], owner[known], value[known])
+        np.add.at(valid[c], owner[known], 1)
 
 
 def raw_rows_at(
@@ -913,7 +1141,7 @@ def raw_rows_at(
     out = dict(base)
     out.update(_aligned(accounts, ids, ["credit_limit_fen", "principal_fen", "opened_on"]))
     out.update(_history_columns(history, base))
-    out.update(_transition_columns(con, snapshot_dir, days, as_of, ids))
+    out.update(_transition_columns(con, snapshot_dir, days, as_of, ids, previous))
     out.update(_payment_columns(recent, last, ids, as_of))
     out.update(_aligned(lag, ids, ["overdue_lag_fen", "paid_lag_fen"]))
     table = pa.table(out)

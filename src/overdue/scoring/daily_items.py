@@ -89,6 +89,23 @@ def day_rows_aligned(
 ) -> tuple[pa.Table, np.ndarray | None]:
     """``day_rows`` and each row's position among the previous snapshot's account rows (in
     its files' order; -1: not there; None without a previous snapshot)."""
+    rows, at, _events = day_rows_with_events(snapshot_dir, as_of, previous, warning_days)
+    return rows, at
+
+
+EVENT_SCHEMA = pa.schema([("account_id", pa.string()), ("status", pa.string()),
+                          ("bucket_cn", pa.string()), ("paid_total_fen", pa.int64()),
+                          ("waived_total_fen", pa.int64()),
+                          ("overdue_before_penalty_fen", pa.int64())])  # fmt: skip
+
+
+def day_rows_with_events(
+    snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
+    kept: pa.Table | None = None,
+) -> tuple[pa.Table, np.ndarray | None, pa.Table]:  # fmt: skip
+    """``day_rows_aligned`` and the day's event values (``EVENT_SCHEMA``, in the rows'
+    order: what the next day compares with). ``kept``: the previous snapshot's event values
+    (kept by the daily run beside it), read instead of its account files."""
     files = snapshot_files(snapshot_dir, as_of)
     names = {name for f in files for name in pq.read_schema(f).names}
     if files and not set(SUMMARY_INPUTS) <= names:
@@ -103,18 +120,27 @@ def day_rows_aligned(
     soon = pa.scalar(as_of + timedelta(days=warning_days), pa.date32())
     out["due_soon"] = pc.fill_null(pc.less_equal(out["next_due_date"], soon), False)
     since = accounts["delinquent_since"].combine_chunks()
+    now = event_table(accounts)
     at = None
     if previous is None:
         out["new_delinquent"] = pc.is_valid(since)
         out["changed"] = pa.array(np.ones(len(ids), dtype=bool))
     else:
-        kept = ["account_id", *PREVIOUS_INPUTS]
-        before, at = _aligned_rows(read(snapshot_files(snapshot_dir, previous),
-                                        ACCOUNT_STATE_SCHEMA, kept), ids)  # fmt: skip
+        if kept is None:
+            kept = event_table(read(snapshot_files(snapshot_dir, previous), ACCOUNT_STATE_SCHEMA,
+                                    ["account_id", *PREVIOUS_INPUTS]))  # fmt: skip
+        before, at = _aligned_rows(kept, ids)
         after = pc.greater(since, pa.scalar(previous, pa.date32()))
         out["new_delinquent"] = pc.fill_null(after, False)
-        out["changed"] = _changed(accounts, before)
-    return pa.table(out), at
+        out["changed"] = _changed_events(now, before)
+    return pa.table(out), at, now
+
+
+def event_table(accounts: pa.Table) -> pa.Table:
+    """``EVENT_SCHEMA``: the account ids and their ``event_values`` (nulls filled)."""
+    values = event_values(accounts)
+    ids = accounts["account_id"].combine_chunks()
+    return pa.table([ids, *values.values()], schema=EVENT_SCHEMA)
 
 
 def _aligned_rows(before: pa.Table, ids: pa.Array) -> tuple[pa.Table, np.ndarray]:
@@ -218,11 +244,18 @@ def _merge_runs(
 
 def _changed(now: pa.Table, before: pa.Table) -> pa.Array:
     """Per row: an event (``CHANGE_COLUMNS``) since ``before`` (aligned to ``now``)."""
+    return _changed_events(event_table(now), event_table(before))
+
+
+def _changed_events(now: pa.Table, before: pa.Table) -> pa.Array:
+    """Per row: an event since ``before`` (``EVENT_SCHEMA`` tables, ``before`` aligned to
+    ``now``: a null row where the account was not there)."""
     missing = pc.is_null(before["account_id"]).to_numpy(zero_copy_only=False)
-    a, b = event_values(now), event_values(before)
     changed = missing.copy()
-    for name in a:
-        changed = changed | pc.not_equal(a[name], b[name]).to_numpy(zero_copy_only=False)
+    for name in EVENT_SCHEMA.names[1:]:
+        a = now[name].combine_chunks()
+        b = pc.fill_null(before[name].combine_chunks(), "" if pa.types.is_string(a.type) else -1)
+        changed = changed | pc.not_equal(a, b).to_numpy(zero_copy_only=False)
     return pa.array(changed)
 
 
