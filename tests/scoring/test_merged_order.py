@@ -38,11 +38,12 @@ def test_equals_a_stable_sort(a, b, sort_a: bool, sort_b: bool) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(fresh=ROWS, carried=ROWS, sort_carried=st.booleans())
-def test_scores_in_order_equal_a_full_sort(fresh, carried, sort_carried: bool) -> None:
+@given(fresh=ROWS, carried=ROWS, sort_carried=st.booleans(), encoded=st.booleans())
+def test_scores_in_order_equal_a_full_sort(fresh, carried, sort_carried: bool, encoded: bool) -> None:
     """The daily write's order (fresh rows sorted, merged into the carried ones) is the full
-    sort's, whether or not the carried rows come in order."""
-    from overdue.scoring.score_eod import SCORE_ORDER, _in_score_order
+    sort's, whether or not the carried rows come in order, and whether the carried rows' model
+    column is dictionary-encoded (as the scores' Arrow copy keeps it: then so is the result's)."""
+    from overdue.scoring.score_eod import SCORE_ORDER, _in_score_order, _recoded
 
     models = ["early_warning", "collection", "z"]
     carried = sorted(carried, key=lambda r: (models[r[0]], r[1].encode())) if sort_carried else carried
@@ -54,4 +55,6 @@ def test_scores_in_order_equal_a_full_sort(fresh, carried, sort_carried: bool) -
 
     f, c = table(fresh, 0), table(carried, len(fresh))
     expected = pa.concat_tables([f, c]).sort_by(SCORE_ORDER)
-    assert _in_score_order(f, c).equals(expected)
+    got = _in_score_order(f, _recoded(c, True) if encoded else c)
+    assert pa.types.is_dictionary(got.schema.field("model").type) == encoded
+    assert _recoded(got, False).equals(expected)

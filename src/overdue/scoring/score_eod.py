@@ -29,6 +29,7 @@ features and scores (tested).
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 from collections.abc import Iterator
@@ -158,44 +159,71 @@ def _empty_scores() -> pd.DataFrame:
 
 def score_rows(features: pd.DataFrame, models: list[BookModel], as_of: date) -> pd.DataFrame:
     """Score rows (SCORE_SCHEMA) for the feature rows of each model's population."""
+    return score_table(features, models, as_of).to_pandas()
+
+
+def score_table(
+    features: pd.DataFrame, models: list[BookModel], as_of: date, ids: pa.Array | None = None
+) -> pa.Table:
+    """``score_rows`` as an Arrow table (``SCORE_SCHEMA``), built column by column in Arrow
+    (no per-row Python strings). ``ids``: ``features``' account ids in Arrow (its rows' order)."""
+    if ids is None:
+        ids = pa.array(features["account_id"].to_numpy(dtype=object), pa.string())
+    ids = pa.chunked_array([ids]).combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    assert len(ids) == len(features)
     parts = []
     for bm in models:
         # only the columns the models read: copying the whole frame cost 0.45 s at 700k rows
-        wanted = in_population(features, bm.target)
-        rows = features.loc[wanted, ["account_id", *FEATURES]].reset_index(drop=True)
-        if not len(rows):
+        wanted = np.asarray(in_population(features, bm.target), dtype=bool)
+        if not wanted.any():
             continue
-        probability, codes = _probability_and_codes(bm.model, rows[list(FEATURES)])
-        part = pd.DataFrame({
-            "account_id": rows["account_id"].to_numpy(),
-            "model": bm.name,
-            "model_version": bm.version,
-            "score": probability,
-            "score_as_of": as_of,
-        })  # fmt: skip
-        for k in range(1, N_REASONS + 1):
-            part[f"reason_{k}"] = codes[k - 1]
-        parts.append(part)
+        rows = features.loc[wanted, list(FEATURES)].reset_index(drop=True)
+        probability, codes = _probability_and_codes(bm.model, rows)
+        n = len(rows)
+        parts.append(pa.table([
+            ids.filter(pa.array(wanted)),
+            pa.repeat(pa.scalar(bm.name, pa.string()), n),
+            pa.repeat(pa.scalar(bm.version, pa.string()), n),
+            pa.array(probability, pa.float64()),
+            pa.repeat(pa.scalar(as_of, pa.date32()), n),
+            *codes,
+        ], schema=SCORE_SCHEMA))  # fmt: skip
     if not parts:
-        return _empty_scores()
-    return pd.concat(parts, ignore_index=True)
+        return _to_arrow(_empty_scores())
+    return pa.concat_tables(parts).combine_chunks().replace_schema_metadata(_frame_metadata())
+
+
+@functools.cache
+def _frame_metadata() -> dict[bytes, bytes]:
+    """The schema metadata (pandas') that the scores had when they were built as a pandas
+    frame and converted (``_to_arrow``): the scores file keeps it, so it stays the same bytes."""
+    frame = pd.DataFrame({
+        "account_id": np.array(["a"], dtype=object), "model": "m", "model_version": "v",
+        "score": np.array([0.5]), "score_as_of": date(2000, 1, 1),
+    })  # fmt: skip
+    for k in range(1, N_REASONS + 1):
+        frame[f"reason_{k}"] = np.array([""]).astype(str)
+    metadata = _to_arrow(frame).schema.metadata
+    assert metadata is not None
+    return dict(metadata)
 
 
 def _probability_and_codes(
     model: ScoringModel, frame: pd.DataFrame
-) -> tuple[np.ndarray, list[np.ndarray]]:
+) -> tuple[np.ndarray, list[pa.Array]]:
     """The probability of bad and the top ``N_REASONS`` reason codes ("" when none) per row.
 
     LightGBM: the compiled path attribution, codes only (the same codes as
     ``model.score(..., reason_method="path")`` without building the zh-CN/en texts the daily
-    run does not store); scorecards: ``model.score``.
+    run does not store), taken from the feature names in Arrow; scorecards: ``model.score``.
     """
     if model.kind != "gbm":
         scored = model.score(frame, n_reasons=N_REASONS, reason_method="path")
         codes = []
         for k in range(1, N_REASONS + 1):
             column = scored[f"reason_{k}"].astype(object)
-            codes.append(column.where(column.notna(), "").astype(str).to_numpy())
+            text = column.where(column.notna(), "").astype(str).to_numpy(dtype=object)
+            codes.append(pa.array(text, pa.string()))
         return scored["probability"].to_numpy(dtype="float64"), codes
     assert model.gbm_features is not None and model.booster is not None
     if model._forest is None:
@@ -204,8 +232,10 @@ def _probability_and_codes(
     # one walk per tree and row gives the reasons and the raw score (= model.gbm_logit's)
     contrib, logit = gbm_compiled.path_contributions_and_raw(model._forest, x)
     order, _impact = reasons._top_k(contrib, N_REASONS)
-    names = np.array([*model.gbm_features, ""], dtype=object)  # -1 (no reason) picks ""
-    codes = [names[order[:, r]].astype(str) for r in range(N_REASONS)]
+    names = pa.array([*model.gbm_features, ""], pa.string())  # -1 (no reason) picks ""
+    last = len(names) - 1
+    codes = [names.take(pa.array(np.where(order[:, r] < 0, last, order[:, r]), pa.int64()))
+             for r in range(N_REASONS)]  # fmt: skip
     return 1.0 / (1.0 + np.exp(-logit)), codes
 
 
@@ -370,44 +400,75 @@ ROW_COLUMN = "row"  # in the Arrow copy: each score's account's position among t
 def _previous_scores(
     snapshot_dir: Path, previous: date | None
 ) -> tuple[pa.Table, np.ndarray | None]:
-    """The previous snapshot's scores: from their Arrow copy in its feature state when it is
-    the copy of the file there now (no decoding), else from the Parquet file; and, from the
-    copy, each row's account position among that day's account rows (``ROW_COLUMN``)."""
+    """The previous snapshot's scores (``LOW_CARDINALITY`` columns dictionary-encoded): from
+    their Arrow copy in its feature state when it is the copy of the file there now (no
+    decoding), else from the Parquet file; and, from the copy, each row's account position
+    among that day's account rows (``ROW_COLUMN``)."""
     if previous is None:
-        return SCORE_SCHEMA.empty_table(), None
+        return _recoded(SCORE_SCHEMA.empty_table(), True), None
     there = snapshot_path(snapshot_dir, previous)
     folder = there / SCORES_DIR
     if not folder.is_dir():
-        return SCORE_SCHEMA.empty_table(), None
+        return _recoded(SCORE_SCHEMA.empty_table(), True), None
     files = sorted(folder.glob("*.parquet"))
     if len(files) == 1:
         copy = daily_features._read_state(there, SCORES_COPY, _scores_fingerprint(files[0]))
+        if copy is not None and copy.schema.equals(PLAIN_COPY_SCHEMA):  # written before 2026-11
+            copy = _recoded(copy, True)
         if copy is not None and copy.schema.equals(COPY_SCHEMA):
             rows = np.asarray(copy[ROW_COLUMN].to_numpy(), np.int64)
             return copy.drop_columns([ROW_COLUMN]), rows
-    return pq.read_table(folder, schema=SCORE_SCHEMA), None
+    return _recoded(pq.read_table(folder, schema=SCORE_SCHEMA), True), None
 
 
-COPY_SCHEMA = SCORE_SCHEMA.append(pa.field(ROW_COLUMN, pa.int64()))
+# the columns of few distinct values: dictionary-encoded in the Arrow copy and while carried
+# (filters and takes move 4-byte indices, not strings); plain strings in the Parquet file
+LOW_CARDINALITY = ("model", "model_version", *[f"reason_{k}" for k in range(1, N_REASONS + 1)])
+PLAIN_COPY_SCHEMA = SCORE_SCHEMA.append(pa.field(ROW_COLUMN, pa.int64()))
+COPY_SCHEMA = pa.schema([
+    pa.field(f.name, pa.dictionary(pa.int32(), pa.string())) if f.name in LOW_CARDINALITY else f
+    for f in PLAIN_COPY_SCHEMA
+])  # fmt: skip
 SCORE_ORDER = [("model", "ascending"), ("account_id", "ascending")]
+
+
+def _recoded(table: pa.Table, encoded: bool) -> pa.Table:
+    """``table`` with its ``LOW_CARDINALITY`` columns dictionary-encoded (one dictionary per
+    column) or as plain strings; the other columns and the schema's metadata as they were."""
+    metadata = table.schema.metadata
+    for k, kind in enumerate(table.schema):
+        if kind.name not in LOW_CARDINALITY or pa.types.is_dictionary(kind.type) == encoded:
+            continue
+        column = table.column(k)
+        if encoded:
+            column = pa.chunked_array([pc.dictionary_encode(column.combine_chunks())])
+        else:
+            column = column.cast(pa.string())
+        table = table.set_column(k, pa.field(kind.name, column.type), column)
+    return table.replace_schema_metadata(metadata)
 
 
 def _in_score_order(fresh: pa.Table, carried: pa.Table) -> pa.Table:
     """The fresh and the carried scores in one table sorted by model and account id, as
     ``concat_tables([fresh, carried]).sort_by(SCORE_ORDER)``: the carried rows are the
     previous day's file, already in that order, so only the fresh rows are sorted and the two
-    merged (``daily_items.merged_order``); a full sort when the carried rows are not in order."""
-    fresh = fresh.sort_by(SCORE_ORDER)
-    both = pa.concat_tables([fresh, carried])
+    merged (``daily_items.merged_order``); a full sort when the carried rows are not in order.
+    The ``LOW_CARDINALITY`` columns come out encoded as ``carried``'s are (dictionary or not)."""
+    encoded = any(pa.types.is_dictionary(f.type) for f in carried.schema)
+    fresh = _recoded(fresh, False).sort_by(SCORE_ORDER)
+    both = pa.concat_tables([_recoded(fresh, encoded), carried])
+    if encoded:
+        both = both.unify_dictionaries()
     if both["model"].null_count:  # a sort puts nulls last
-        return both.sort_by(SCORE_ORDER)
-    names = pa.array(sorted(set(pc.unique(both["model"]).drop_null().to_pylist())), pa.string())
+        return _recoded(_recoded(both, False).sort_by(SCORE_ORDER), encoded)
+    names = pa.array(sorted(set(pc.unique(both["model"].cast(pa.string())).drop_null()
+                                .to_pylist())), pa.string())  # fmt: skip
     codes = [np.asarray(pc.index_in(t["model"], value_set=names).fill_null(-1)
                         .to_numpy(zero_copy_only=False), np.int64) for t in (fresh, carried)]  # fmt: skip
     order = daily_items.merged_order(codes[0], fresh["account_id"].combine_chunks(),
                                      codes[1], carried["account_id"].combine_chunks())  # fmt: skip
     if order is None:
-        return both.sort_by(SCORE_ORDER)
+        return _recoded(_recoded(both, False).sort_by(SCORE_ORDER), encoded)
     return both.take(pa.array(order))
 
 
@@ -532,7 +593,8 @@ def score_snapshot(
         result.seconds["features"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()  # "score": the finishing step, the models and reasons
         # dates as datetime64, not Python date objects: finish converts them 2x faster
-        fresh = score_rows(finish(raw.to_pandas(date_as_object=False), as_of), models, as_of)
+        features = finish(raw.to_pandas(date_as_object=False), as_of)
+        fresh_rows = score_table(features, models, as_of, raw["account_id"])
     else:
         with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
             fresh_ids = fresh_arrow.to_pylist()
@@ -541,6 +603,7 @@ def score_snapshot(
                 fresh = _score_fresh(backend, source, as_of, only, models_dir, models)
             else:
                 fresh = _empty_scores()
+        fresh_rows = _to_arrow(fresh)
     result.seconds["score"] = round(time.perf_counter() - started, 2)
 
     started = time.perf_counter()
@@ -549,7 +612,6 @@ def score_snapshot(
     where = np.asarray(back.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
     keep = found & (member & ~wanted)[where] if len(where) else found
     carried = prev_scores.filter(pa.array(keep))
-    fresh_rows = _to_arrow(fresh)
     # each score's account's position among today's rows, kept in the Arrow copy for tomorrow
     at_fresh = pc.index_in(fresh_rows["account_id"], value_set=fresh_arrow)
     assert at_fresh.null_count == 0, "a fresh score of an account not selected"
@@ -559,22 +621,30 @@ def score_snapshot(
                           carried.append_column(ROW_COLUMN, pa.array(where[keep], pa.int64())))  # fmt: skip
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    low = ["model", "model_version", *[f"reason_{k}" for k in range(1, N_REASONS + 1)]]
-    pq.write_table(out.drop_columns([ROW_COLUMN]), folder / "part-0.parquet", use_dictionary=low)
+    # plain strings and the fresh rows' schema metadata in the file (the same bytes as ever)
+    plain = _recoded(out, False).drop_columns([ROW_COLUMN])
+    plain = plain.replace_schema_metadata(fresh_rows.schema.metadata)
+    pq.write_table(plain, folder / "part-0.parquet", use_dictionary=list(LOW_CARDINALITY))
     if day is not None:  # the daily path: tomorrow reads today's scores from the Arrow copy
         here = snapshot_path(snapshot_dir, as_of)
-        daily_features._write_state(here, SCORES_COPY, out,
+        copy = _recoded(out, True).combine_chunks().unify_dictionaries()
+        daily_features._write_state(here, SCORES_COPY, copy,
                                     _scores_fingerprint(folder / "part-0.parquet"))  # fmt: skip
     if prune and day is not None and previous is not None:  # the next day reads today's state
         daily_features.prune_state(snapshot_dir, earlier, keep_from=previous)
     result.seconds["write"] = round(time.perf_counter() - started, 2)
-    carried_models = carried["model"].to_numpy(zero_copy_only=False)
     for name in MODELS:
-        result.fresh[name] = int((fresh["model"] == name).sum())
-        result.carried[name] = int((carried_models == name).sum())
+        result.fresh[name] = _count(fresh_rows["model"], name)
+        result.carried[name] = _count(carried["model"], name)
         result.population[name] = result.fresh[name] + result.carried[name]
     result.path = str(folder)
     return result
+
+
+def _count(column: pa.ChunkedArray, value: str) -> int:
+    """How many of ``column``'s values (plain or dictionary-encoded strings) are ``value``."""
+    found = pc.sum(pc.equal(column, value)).as_py()
+    return int(found or 0)
 
 
 def _promise_rows(
