@@ -8,6 +8,7 @@ and the parallel kernel gives the same batches in the same order as the sequenti
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -123,6 +124,44 @@ def test_staged_slabs_of_one_account_give_the_nested_rows(tmp_path: Path, keyed:
     assert got.equals(expected)
     spill = backend.con.con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0]
     assert not list(Path(spill).glob("overdue-slabs-*")), "the staged slabs are removed"
+
+
+def test_a_rebuild_stopped_early_waits_for_the_slab_read_ahead(tmp_path: Path) -> None:
+    """Several staged slabs are read one ahead on a second thread; a consumer that stops after
+    the first batch leaves no load running on the connection, no numbering, no staged files."""
+    setup = _setup(5, 30, 160, tmp_path, "yes")
+    con = setup.backend.con.con
+    original, outcomes = flat_rebuild._load_slab, []
+
+    def slow_load(*args: Any, **kwargs: Any) -> Any:
+        if args[3] > 0:  # every slab after the first: still loading when the consumer stops
+            time.sleep(0.3)
+        try:
+            loaded = original(*args, **kwargs)
+        except Exception as exc:  # recorded: the numbering dropped under it
+            outcomes.append(exc)
+            raise
+        outcomes.append("loaded")
+        return loaded
+
+    with mock.patch.object(flat_rebuild, "_load_slab", slow_load):
+        flat = rebuild_batches(
+            con, setup.backend.con.compile, setup.book, setup.as_of, None, slab_accounts=4,
+            batch_accounts=2,
+        )
+        first = next(flat)
+        assert first.num_rows == 2
+        flat.close()
+        time.sleep(0.5)  # a load left running would fail now, the numbering dropped under it
+    assert outcomes == ["loaded", "loaded"], outcomes
+    tables = con.sql("SELECT table_name FROM duckdb_tables()").fetchall()
+    assert (flat_rebuild.INDEX_TABLE,) not in tables
+    spill = con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    assert not list(Path(spill).glob("overdue-slabs-*")), "the staged slabs are removed"
+    again = list(
+        rebuild_batches(con, setup.backend.con.compile, setup.book, setup.as_of, None)
+    )
+    assert sum(b.num_rows for b in again) == 30  # the connection is free and whole
 
 
 def test_parallel_kernel_keeps_the_order_and_the_rows(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -221,6 +221,7 @@ def flat_batches(
         f"(row_number() OVER (ORDER BY account_id) - 1)::BIGINT AS idx FROM ({accounts_sql})"
     )
     staged: _Staged | None = None
+    loaded: Iterator[_LoadedSlab] | None = None
     try:
         n = int(con.sql(f"SELECT count(*) FROM {INDEX_TABLE}").fetchall()[0][0])
         assert n <= MAX_SLABS * slab_accounts, f"{n} accounts: more than {MAX_SLABS} slabs"
@@ -239,6 +240,8 @@ def flat_batches(
         for slab in loaded:
             yield from slab.batches(account_columns, batch_accounts)
     finally:
+        if isinstance(loaded, Generator):
+            loaded.close()  # a load still running on the second thread finishes first
         con.execute(f"DROP TABLE IF EXISTS {INDEX_TABLE}")
         if staged is not None:
             shutil.rmtree(staged.folder, ignore_errors=True)
