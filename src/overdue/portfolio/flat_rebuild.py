@@ -48,6 +48,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from overdue.portfolio import fast_ledger  # noqa: F401  (first: it sets numba's cache folder)
 from overdue.portfolio.book_layout import ACCOUNT_NO
@@ -216,14 +217,11 @@ def flat_batches(
     ``keys``: the collections' event files hold ``account_no`` (read instead of joined)."""
     assert 0 < batch_accounts <= slab_accounts, "batch_accounts must be in 1..slab_accounts"
     assert account_columns[0] == "account_id", "account_id comes first"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {INDEX_TABLE} AS SELECT *, "
-        f"(row_number() OVER (ORDER BY account_id) - 1)::BIGINT AS idx FROM ({accounts_sql})"
-    )
+    numbering = _Numbering.of(con, accounts_sql, held=keys is not None)
     staged: _Staged | None = None
     loaded: Iterator[_LoadedSlab] | None = None
     try:
-        n = int(con.sql(f"SELECT count(*) FROM {INDEX_TABLE}").fetchall()[0][0])
+        n = numbering.count
         assert n <= MAX_SLABS * slab_accounts, f"{n} accounts: more than {MAX_SLABS} slabs"
         keyed = _Keyed.of(con, keys) if keys is not None else None
         if stage and n > slab_accounts:  # several slabs: join to the numbering once, not per slab
@@ -234,7 +232,8 @@ def flat_batches(
         slabs = [(lo, min(n, lo + slab_accounts)) for lo in range(0, n, slab_accounts)]
 
         def load(lo: int, hi: int) -> _LoadedSlab:
-            return _load_slab(con, account_columns, collections, lo, hi, staged, n, keyed)
+            accounts = numbering.accounts(con, account_columns, lo, hi)
+            return _load_slab(con, accounts, collections, lo, hi, staged, n, keyed)
 
         loaded = _ahead(load, slabs) if staged is not None else (load(*s) for s in slabs)
         for slab in loaded:
@@ -242,9 +241,66 @@ def flat_batches(
     finally:
         if isinstance(loaded, Generator):
             loaded.close()  # a load still running on the second thread finishes first
-        con.execute(f"DROP TABLE IF EXISTS {INDEX_TABLE}")
+        numbering.drop(con)
         if staged is not None:
             shutil.rmtree(staged.folder, ignore_errors=True)
+
+
+@dataclass
+class _Numbering:
+    """The accounts numbered in account-id order (``idx``), as ``INDEX_TABLE`` for DuckDB: the
+    Arrow rows themselves (``held``) where they come in that order already, as a book's
+    accounts file is written (no sort: at 10M accounts the numbering with DuckDB's window took
+    3.4 s of CPU, the slabs' reads of it 1.4 s more; held, 1.6 s in all); else a temporary
+    table numbered by DuckDB."""
+
+    count: int
+    held: pa.Table | None = None  # the rows in idx order, with idx
+
+    @classmethod
+    def of(cls, con: Any, accounts_sql: str, held: bool) -> _Numbering:
+        """``held``: try the rows in the order DuckDB gives them (a scan keeps the file's)."""
+        if held:
+            rows = con.sql(accounts_sql).to_arrow_table()
+            if _strictly_increasing(rows.column("account_id")):
+                rows = rows.append_column("idx", pa.array(np.arange(rows.num_rows)))
+                con.register(INDEX_TABLE, rows)
+                return cls(rows.num_rows, rows)
+            source = "overdue_rebuild_rows"  # not in order: numbered by DuckDB, not read again
+            con.register(source, rows)
+            accounts_sql = f"SELECT * FROM {source}"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {INDEX_TABLE} AS SELECT *, "
+            f"(row_number() OVER (ORDER BY account_id) - 1)::BIGINT AS idx FROM ({accounts_sql})"
+        )
+        if held:
+            con.unregister("overdue_rebuild_rows")
+        return cls(int(con.sql(f"SELECT count(*) FROM {INDEX_TABLE}").fetchall()[0][0]))
+
+    def accounts(self, con: Any, columns: tuple[str, ...], lo: int, hi: int) -> pa.Table:
+        """The ``columns`` of the accounts numbered ``lo`` to ``hi``, in that order."""
+        if self.held is not None:
+            return self.held.select(list(columns)).slice(lo, hi - lo)
+        listed = ", ".join(columns)
+        return con.sql(
+            f"SELECT {listed} FROM {INDEX_TABLE} WHERE idx >= {lo} AND idx < {hi} ORDER BY idx"
+        ).to_arrow_table()
+
+    def drop(self, con: Any) -> None:
+        if self.held is not None:
+            con.unregister(INDEX_TABLE)
+        else:
+            con.execute(f"DROP TABLE IF EXISTS {INDEX_TABLE}")
+
+
+def _strictly_increasing(ids: pa.ChunkedArray) -> bool:
+    """Whether ``ids`` has no null and each id is greater than the one before."""
+    values = ids.combine_chunks()
+    if values.null_count:
+        return False
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.greater(values.slice(1), values.slice(0, len(values) - 1))).as_py())
 
 
 @dataclass
@@ -520,7 +576,7 @@ def _ahead(load: Any, slabs: list[tuple[int, int]]) -> Iterator[_LoadedSlab]:
 
 def _load_slab(
     con: Any,
-    account_columns: tuple[str, ...],
+    accounts: pa.Table,
     collections: dict[str, tuple[str, tuple[str, ...]]],
     lo: int,
     hi: int,
@@ -528,15 +584,12 @@ def _load_slab(
     total: int = 0,
     keyed: _Keyed | None = None,
 ) -> _LoadedSlab:
-    """One slab's accounts and grouped events (of ``total`` accounts); ``staged``: each
+    """One slab's ``accounts`` (in ``idx`` order) and grouped events (of ``total`` accounts);
+    ``staged``: each
     collection's rows already numbered (``idx``) and written by slab. Unstaged, with several
     slabs, each collection is read only in the slab's account-id range: the numbering is in
     account-id order, so that range holds every row of the slab's accounts, and a file in
     account order (the previous snapshot's items) is read only in the row groups of that range."""
-    columns = ", ".join(account_columns)
-    accounts = con.sql(
-        f"SELECT {columns} FROM {INDEX_TABLE} WHERE idx >= {lo} AND idx < {hi} ORDER BY idx"
-    ).to_arrow_table()
     assert accounts.num_rows == hi - lo, "the account numbering has gaps"
     ids = accounts.column("account_id")
     several = staged is None and (lo > 0 or hi < total)
