@@ -42,8 +42,8 @@ def _scan(con, snaps: Path, days: list[date], day: date, ids: pa.Array) -> pa.Ta
 
 
 def _kept(con, snaps: Path, days: list[date], day: date, previous: date | None,
-          ids: pa.Array) -> tuple[pa.Table, date]:  # fmt: skip
-    state = daily_features.transition_state(con, snaps, days, day, previous)
+          ids: pa.Array, quiet: bool = False) -> tuple[pa.Table, date]:  # fmt: skip
+    state = daily_features.transition_state(con, snaps, days, day, previous, quiet)
     assert state is not None, "the twin's snapshots hold no transition after their day"
     got = daily_features._transitions_from_state(con, snaps, days, day, ids, *state)
     assert got is not None
@@ -81,16 +81,22 @@ def test_transitions_folded_day_by_day_equal_the_scan(kept_book, data) -> None:
             chosen = np.sort(rng.permutation(len(ids))[: int(share * len(ids))])
             ids = ids.take(pa.array(chosen)).sort()
             want = _scan(con, snaps, days, day, ids)
-            got, built = _kept(con, snaps, days, day, previous, ids)
+            quiet = data.draw(st.booleans(), label="quiet")
+            got, built = _kept(con, snaps, days, day, previous, ids, quiet)
             _assert_equal(got, want)
-            built_on.append(built)
-            fresh, again = _kept(con, snaps, days, day, None, ids)  # built on the day itself
-            assert again == day
-            _assert_equal(fresh, want)
-            # the day's own state is the one built from scratch now: fold on from it
-        assert built_on[0] == all_days[start]
-        if span >= max(OFFSETS):
-            assert built_on[-1] < daily[-1], "a state linked over several days"
+            if built != day:  # linked: within the span (half of it on a quiet day)
+                assert built_on and built == built_on[-1][0]
+                assert (day - built).days <= span
+                assert not quiet or (day - built).days < span // 2
+            built_on.append((built, day))
+            scratch = daily_features._built_transitions(con, snaps, days, day)  # not written
+            assert scratch is not None
+            fresh = daily_features._transitions_from_state(con, snaps, days, day, ids, *scratch, day)
+            assert fresh is not None
+            _assert_equal(pa.table(fresh), want)
+        assert built_on[0] == (all_days[start], all_days[start])
+        if span >= 4:
+            assert any(b != d for b, d in built_on), "a state linked to a later day"
     finally:
         daily_features.TRANSITION_SPAN_DAYS = saved
 

@@ -2,7 +2,8 @@
 columns, its item aggregates and the flags of the fresh-score rule.
 
 The account rows of the snapshot (and the few columns of the previous one the fresh-score
-rule compares with) are read whole; the item aggregates are the as-of summary the batch wrote
+rule compares with: its event values, ``EVENT_SCHEMA``, which the daily run keeps beside the
+previous snapshot so that its files are not read again) are read whole; the item aggregates are the as-of summary the batch wrote
 into each account row (``portfolio.item_summary``), so no item file is read. The definitions
 are ``features._item_features`` and ``score_eod.selection_expr``; the SQL form
 ``daily_features.day_rows_sql`` (over the item rows: what a format 2 snapshot, without the
