@@ -29,7 +29,6 @@ features and scores (tested).
 
 from __future__ import annotations
 
-import functools
 import tempfile
 import time
 from collections.abc import Iterator
@@ -159,71 +158,44 @@ def _empty_scores() -> pd.DataFrame:
 
 def score_rows(features: pd.DataFrame, models: list[BookModel], as_of: date) -> pd.DataFrame:
     """Score rows (SCORE_SCHEMA) for the feature rows of each model's population."""
-    return score_table(features, models, as_of).to_pandas()
-
-
-def score_table(
-    features: pd.DataFrame, models: list[BookModel], as_of: date, ids: pa.Array | None = None
-) -> pa.Table:
-    """``score_rows`` as an Arrow table (``SCORE_SCHEMA``), built column by column in Arrow
-    (no per-row Python strings). ``ids``: ``features``' account ids in Arrow (its rows' order)."""
-    if ids is None:
-        ids = pa.array(features["account_id"].to_numpy(dtype=object), pa.string())
-    ids = pa.chunked_array([ids]).combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-    assert len(ids) == len(features)
     parts = []
     for bm in models:
         # only the columns the models read: copying the whole frame cost 0.45 s at 700k rows
-        wanted = np.asarray(in_population(features, bm.target), dtype=bool)
-        if not wanted.any():
+        wanted = in_population(features, bm.target)
+        rows = features.loc[wanted, ["account_id", *FEATURES]].reset_index(drop=True)
+        if not len(rows):
             continue
-        rows = features.loc[wanted, list(FEATURES)].reset_index(drop=True)
-        probability, codes = _probability_and_codes(bm.model, rows)
-        n = len(rows)
-        parts.append(pa.table([
-            ids.filter(pa.array(wanted)),
-            pa.repeat(pa.scalar(bm.name, pa.string()), n),
-            pa.repeat(pa.scalar(bm.version, pa.string()), n),
-            pa.array(probability, pa.float64()),
-            pa.repeat(pa.scalar(as_of, pa.date32()), n),
-            *codes,
-        ], schema=SCORE_SCHEMA))  # fmt: skip
+        probability, codes = _probability_and_codes(bm.model, rows[list(FEATURES)])
+        part = pd.DataFrame({
+            "account_id": rows["account_id"].to_numpy(),
+            "model": bm.name,
+            "model_version": bm.version,
+            "score": probability,
+            "score_as_of": as_of,
+        })  # fmt: skip
+        for k in range(1, N_REASONS + 1):
+            part[f"reason_{k}"] = codes[k - 1]
+        parts.append(part)
     if not parts:
-        return _to_arrow(_empty_scores())
-    return pa.concat_tables(parts).combine_chunks().replace_schema_metadata(_frame_metadata())
-
-
-@functools.cache
-def _frame_metadata() -> dict[bytes, bytes]:
-    """The schema metadata (pandas') that the scores had when they were built as a pandas
-    frame and converted (``_to_arrow``): the scores file keeps it, so it stays the same bytes."""
-    frame = pd.DataFrame({
-        "account_id": np.array(["a"], dtype=object), "model": "m", "model_version": "v",
-        "score": np.array([0.5]), "score_as_of": date(2000, 1, 1),
-    })  # fmt: skip
-    for k in range(1, N_REASONS + 1):
-        frame[f"reason_{k}"] = np.array([""]).astype(str)
-    metadata = _to_arrow(frame).schema.metadata
-    assert metadata is not None
-    return dict(metadata)
+        return _empty_scores()
+    return pd.concat(parts, ignore_index=True)
 
 
 def _probability_and_codes(
     model: ScoringModel, frame: pd.DataFrame
-) -> tuple[np.ndarray, list[pa.Array]]:
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """The probability of bad and the top ``N_REASONS`` reason codes ("" when none) per row.
 
     LightGBM: the compiled path attribution, codes only (the same codes as
     ``model.score(..., reason_method="path")`` without building the zh-CN/en texts the daily
-    run does not store), taken from the feature names in Arrow; scorecards: ``model.score``.
+    run does not store); scorecards: ``model.score``.
     """
     if model.kind != "gbm":
         scored = model.score(frame, n_reasons=N_REASONS, reason_method="path")
         codes = []
         for k in range(1, N_REASONS + 1):
             column = scored[f"reason_{k}"].astype(object)
-            text = column.where(column.notna(), "").astype(str).to_numpy(dtype=object)
-            codes.append(pa.array(text, pa.string()))
+            codes.append(column.where(column.notna(), "").astype(str).to_numpy())
         return scored["probability"].to_numpy(dtype="float64"), codes
     assert model.gbm_features is not None and model.booster is not None
     if model._forest is None:
@@ -232,10 +204,8 @@ def _probability_and_codes(
     # one walk per tree and row gives the reasons and the raw score (= model.gbm_logit's)
     contrib, logit = gbm_compiled.path_contributions_and_raw(model._forest, x)
     order, _impact = reasons._top_k(contrib, N_REASONS)
-    names = pa.array([*model.gbm_features, ""], pa.string())  # -1 (no reason) picks ""
-    last = len(names) - 1
-    codes = [names.take(pa.array(np.where(order[:, r] < 0, last, order[:, r]), pa.int64()))
-             for r in range(N_REASONS)]  # fmt: skip
+    names = np.array([*model.gbm_features, ""], dtype=object)  # -1 (no reason) picks ""
+    codes = [names[order[:, r]].astype(str) for r in range(N_REASONS)]
     return 1.0 / (1.0 + np.exp(-logit)), codes
 
 
@@ -593,8 +563,7 @@ def score_snapshot(
         result.seconds["features"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()  # "score": the finishing step, the models and reasons
         # dates as datetime64, not Python date objects: finish converts them 2x faster
-        features = finish(raw.to_pandas(date_as_object=False), as_of)
-        fresh_rows = score_table(features, models, as_of, raw["account_id"])
+        fresh = score_rows(finish(raw.to_pandas(date_as_object=False), as_of), models, as_of)
     else:
         with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
             fresh_ids = fresh_arrow.to_pylist()
@@ -603,7 +572,6 @@ def score_snapshot(
                 fresh = _score_fresh(backend, source, as_of, only, models_dir, models)
             else:
                 fresh = _empty_scores()
-        fresh_rows = _to_arrow(fresh)
     result.seconds["score"] = round(time.perf_counter() - started, 2)
 
     started = time.perf_counter()
@@ -612,6 +580,7 @@ def score_snapshot(
     where = np.asarray(back.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
     keep = found & (member & ~wanted)[where] if len(where) else found
     carried = prev_scores.filter(pa.array(keep))
+    fresh_rows = _to_arrow(fresh)
     # each score's account's position among today's rows, kept in the Arrow copy for tomorrow
     at_fresh = pc.index_in(fresh_rows["account_id"], value_set=fresh_arrow)
     assert at_fresh.null_count == 0, "a fresh score of an account not selected"
