@@ -156,3 +156,31 @@ def test_event_values_kept_equal_the_previous_files(kept_book, tmp_path_factory,
         sql = daily_features.day_rows_sql(con, copy, day, previous, 7)
         pd.testing.assert_frame_equal(rows.sort_by("account_id").to_pandas(), sql.to_pandas(),
                                       check_dtype=False)  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_payment_base_index_gives_the_merged_rows(kept_book, data) -> None:
+    """The fresh accounts' rows of the payment base by its kept index (each recent and old
+    row's account position in ``payments_last``) equal those found by merging sorted runs,
+    for random subsets of accounts (some unknown to the base)."""
+    book, snaps, daily = kept_book
+    con = make_backend("duckdb").con.con
+    day = data.draw(st.sampled_from(daily[1:]), label="day")
+    previous = [d for d in snapshot_dates(snaps) if d < day][-1]
+    daily_features.payment_state(con, book, snaps, previous, None)  # a base written on previous
+    there = snapshot_path(snaps, previous)
+    found = [daily_features._read_fingerprinted(there, n) for n in daily_features.BASE_FILES]
+    assert all(f is not None for f in found)
+    base = tuple(f[0] for f in found if f is not None)
+    index = daily_features._base_index(there, base, found[0][1])
+    assert index is not None
+    ids = base[1]["account_id"].combine_chunks()
+    share = data.draw(st.floats(0.0, 1.0), label="share")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    chosen = ids.take(pa.array(np.sort(rng.permutation(len(ids))[: int(share * len(ids))])))
+    only = pa.table({"account_id": pa.concat_arrays([chosen, pa.array(["~no-such"])]).sort()})
+    got = daily_features._base_of_accounts(base, index, only)
+    want = daily_features._base_of_accounts(base, None, only)
+    for a, b in zip(got, want, strict=True):
+        assert a.equals(b)

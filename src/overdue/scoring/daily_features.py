@@ -569,9 +569,13 @@ def payment_tables(
     there = snapshot_path(snapshot_dir, previous)
     for name, table in zip(BASE_FILES, base, strict=True):
         _link_state(there, here, name, table, base_mark)
+    index = _base_index(there, base, base_mark)
+    if index is not None:
+        for name, table in zip(INDEX_FILES, index, strict=True):
+            _link_state(there, here, name, table, base_mark)
     for name, table in zip(DELTA_FILES, (pay, rev), strict=True):
         _write_state(here, name, table, _delta_fingerprint(fingerprint, base_mark))
-    recent, last, old = (_of_accounts(t, only) for t in base)
+    recent, last, old = _base_of_accounts(base, index, only)
     recent, last, old = _roll_tables(con, book_dir, recent, last, old, _of_accounts(pay, only),
                                      rev, as_of)  # fmt: skip
     return recent, last, old, True
@@ -582,8 +586,54 @@ def _write_payment_base(
 ) -> None:
     for name, table in zip(BASE_FILES, tables, strict=True):
         _write_state(here, name, table, fingerprint)
+    recent, last, old = tables
+    ids = last["account_id"].combine_chunks()
+    index = [daily_items.positions_in(t["account_id"].combine_chunks(), ids) for t in (recent, old)]
+    for name, at in zip(INDEX_FILES, index, strict=True):  # every row's account is in ``last``
+        if (at < 0).any():
+            (here / STATE_DIR / name).unlink(missing_ok=True)
+        else:
+            _write_state(here, name, pa.table({"at": pa.array(at, pa.int32())}), fingerprint)
     for name in DELTA_FILES:  # a base of this day: no delta
         (here / STATE_DIR / name).unlink(missing_ok=True)
+
+
+# the base's recent and old rows: each row's account's position in ``payments_last`` (written
+# with the base), so that the fresh accounts' rows of the base are a gather, not a merge
+INDEX_FILES = ("payments_recent_at.arrow", "payments_old_at.arrow")
+
+
+def _base_index(
+    there: Path, base: tuple[pa.Table, pa.Table, pa.Table], base_mark: str
+) -> tuple[pa.Table, pa.Table] | None:
+    """The base's index files of the snapshot folder ``there`` when they belong to its base
+    (same fingerprint, one position per row), else None (then ``_of_accounts`` merges)."""
+    found = [_read_state(there, name, base_mark) for name in INDEX_FILES]
+    recent, _last, old = base
+    if found[0] is None or found[1] is None:
+        return None
+    if found[0].num_rows != recent.num_rows or found[1].num_rows != old.num_rows:
+        return None
+    return found[0], found[1]
+
+
+def _base_of_accounts(
+    base: tuple[pa.Table, pa.Table, pa.Table], index: tuple[pa.Table, pa.Table] | None,
+    only: pa.Table | None,
+) -> tuple[pa.Table, pa.Table, pa.Table]:  # fmt: skip
+    """``_of_accounts`` of each base table: with the index, one merge (``only`` into
+    ``payments_last``) and a gather for the recent and old rows; without, three merges."""
+    recent, last, old = base
+    if index is None or only is None:
+        return _of_accounts(recent, only), _of_accounts(last, only), _of_accounts(old, only)
+    at = daily_items.positions_in(last["account_id"].combine_chunks(),
+                                  only["account_id"].combine_chunks())  # fmt: skip
+    mine = at >= 0
+    out = [last.filter(pa.array(mine)).combine_chunks()]
+    for table, rows in ((recent, index[0]), (old, index[1])):
+        owner = np.asarray(rows["at"].to_numpy(), np.int64)
+        out.append(table.filter(pa.array(mine[owner])).combine_chunks())
+    return out[1], out[0], out[2]
 
 
 def _of_accounts(table: pa.Table, only: pa.Table | None) -> pa.Table:
