@@ -63,6 +63,7 @@ def _snapshot(batches: object, config: KernelConfig) -> pa.Table:
     batch=st.integers(1, 40),
     subset=st.booleans(),
     keyed=st.sampled_from(["no", "yes", "partial"]),
+    by_range=st.booleans(),
 )
 def test_flat_batches_give_the_nested_rows_snapshot(
     tmp_path_factory: pytest.TempPathFactory,
@@ -72,7 +73,11 @@ def test_flat_batches_give_the_nested_rows_snapshot(
     batch: int,
     subset: bool,
     keyed: str,
+    by_range: bool,
 ) -> None:
+    """``by_range``: slabs of a keyed book read their account_no ranges whatever the files'
+    clustering (the limit on rows read lifted; the random books' files are not clustered, so
+    they would be staged), else always staged."""
     setup = _setup(seed, 30, day, tmp_path_factory.mktemp("flat"), keyed)
     assert (setup.book.keys is not None) == (keyed != "no")
     backend, book, as_of, config = setup.backend, setup.book, setup.as_of, setup.config
@@ -93,11 +98,20 @@ def test_flat_batches_give_the_nested_rows_snapshot(
         slab_accounts=max(slab, batch),
         batch_accounts=batch,
     )
-    with mock.patch.object(flat_rebuild, "_joined", wraps=flat_rebuild._joined) as joined:
+    limit = float("inf") if by_range else 0.0
+    with (
+        mock.patch.object(flat_rebuild, "_joined", wraps=flat_rebuild._joined) as joined,
+        mock.patch.object(flat_rebuild, "MAX_RANGE_READS", limit),
+        mock.patch.object(flat_rebuild._Staged, "write", autospec=True,
+                          side_effect=flat_rebuild._Staged.write) as stage,
+    ):
         got = _snapshot(flat, config)
     assert got.num_rows == expected.num_rows > 0
     assert got.equals(expected)
     staged = max(slab, batch) < 30
+    several = expected.num_rows > max(slab, batch)
+    ranged = several and by_range and keyed == "yes" and only is None
+    assert stage.called == (several and not ranged)
     if not staged:  # one slab: with keys, a table is joined only if it has no file or a file
         # lacks account_no (the second day's payments, if booked by as_of), or in a replay
         joins = len(joined.call_args_list)
@@ -155,6 +169,31 @@ def test_keyed_accounts_in_any_file_order_give_the_nested_rows(tmp_path: Path, o
     assert got.num_rows == expected.num_rows > 0
     assert got.equals(expected)
     assert [n.held is not None for n in numberings] == [order == "by id"]
+
+
+def test_a_twin_book_in_slabs_is_read_by_account_ranges(tmp_path: Path) -> None:
+    """The twin writes each day's events in account order, in row groups of a chunk of
+    accounts: slabs of two chunks read their account_no ranges (nothing staged), and the rows
+    are the nested query's."""
+    from overdue.twin.generate import TwinSpec, generate_book
+
+    data_dir = tmp_path / "twin"
+    generate_book(TwinSpec(accounts=600, months=3, seed=3, chunk_size=100), data_dir)
+    as_of = date(2024, 3, 20)
+    backend = DuckDBBackend()
+    config = KernelConfig(as_of=as_of, previous=None, policies=resolve_policies(data_dir))
+    book = load_book(backend, data_dir, None, as_of)
+    nested = backend.con.con.sql(backend.con.compile(rebuild_rows(book, as_of, None)))
+    expected = _snapshot(nested.to_arrow_reader(1000), config)
+    flat = rebuild_batches(
+        backend.con.con, backend.con.compile, book, as_of, None, slab_accounts=200,
+        batch_accounts=50,
+    )
+    with mock.patch.object(flat_rebuild._Staged, "write") as stage:
+        got = _snapshot(flat, config)
+    assert not stage.called
+    assert got.num_rows == expected.num_rows > 400
+    assert got.equals(expected)
 
 
 def test_a_rebuild_stopped_early_waits_for_the_slab_read_ahead(tmp_path: Path) -> None:
