@@ -62,10 +62,27 @@ ITEM_DICTIONARY = ["as_of"]
 # page needs far less zstd work than a plain one), statistics only on the columns a reader
 # filters on. Writing 7.6M item rows (1M accounts): 3.5 s → 2.4-2.6 s of CPU, 103 → 120-125 MB.
 ITEM_STATISTICS = ["account_id", "as_of", "due_date"]
-ITEM_DELTA_ENCODED = {
-    f.name: "DELTA_BINARY_PACKED"
-    for f in ITEM_ROW_SCHEMA
-    if f.name not in ITEM_DICTIONARY and (pa.types.is_integer(f.type) or pa.types.is_date32(f.type))
+def _delta_encoded(schema: pa.Schema, dictionary: list[str]) -> dict[str, str]:
+    return {
+        f.name: "DELTA_BINARY_PACKED"
+        for f in schema
+        if f.name not in dictionary and (pa.types.is_integer(f.type) or pa.types.is_date32(f.type))
+    }
+
+
+ITEM_DELTA_ENCODED = _delta_encoded(ITEM_ROW_SCHEMA, ITEM_DICTIONARY)
+# Account rows the same way, statistics on the columns monitoring filters on. Writing 1M
+# account rows: 0.60-0.62 s → 0.46-0.47 s of CPU, 30.7 → 35.2 MB.
+ACCOUNT_STATISTICS = [
+    "account_id", "product", "policy", "as_of", "status", "dpd", "bucket_cn", "bucket_us",
+    "max_dpd", "delinquent_since", "charged_off_on",
+]
+ACCOUNT_DELTA_ENCODED = _delta_encoded(ACCOUNT_STATE_SCHEMA, ACCOUNT_DICTIONARY)
+# Transition rows: dictionaries on the bucket and scheme names only (not on account ids).
+TRANSITION_WRITE: dict[str, Any] = {
+    "use_dictionary": ["as_of", "scheme", "from_bucket", "to_bucket"],
+    "write_statistics": ["account_id", "as_of", "on"],
+    **SNAPSHOT_WRITE,
 }
 
 
@@ -265,6 +282,8 @@ def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
                 out.accounts / "part-0.parquet",
                 ACCOUNT_STATE_SCHEMA,
                 use_dictionary=ACCOUNT_DICTIONARY,
+                write_statistics=ACCOUNT_STATISTICS,
+                column_encoding=ACCOUNT_DELTA_ENCODED,
                 **SNAPSHOT_WRITE,
             )
         )
@@ -282,7 +301,9 @@ def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
         if out.transitions is not None:
             out.transitions.mkdir(parents=True, exist_ok=True)
             moves = stack.enter_context(
-                pq.ParquetWriter(out.transitions / "part-0.parquet", TRANSITION_ROW_SCHEMA)
+                pq.ParquetWriter(
+                    out.transitions / "part-0.parquet", TRANSITION_ROW_SCHEMA, **TRANSITION_WRITE
+                )
             )
         # Registered last, so it is shut down (its last write finished) before the files close.
         writer = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="overdue-items"))

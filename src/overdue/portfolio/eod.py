@@ -39,6 +39,7 @@ from overdue.portfolio import contract
 from overdue.portfolio.book_layout import is_keyed
 from overdue.portfolio.engines import (
     TRANSITION_PARTS,
+    TRANSITION_WRITE,
     Backend,
     ResumeInputs,
     SnapshotPart,
@@ -221,7 +222,7 @@ def _write_transitions(snapshot: Path) -> int:
             out = TRANSITION_ROW_SCHEMA.empty_table()
         if not in_key_order(out):  # the kernel's rows usually come in this order: no sort then
             out = out.sort_by(list(TRANSITION_ORDER))
-        pq.write_table(out, out_dir / "part-0.parquet")
+        pq.write_table(out, out_dir / "part-0.parquet", **TRANSITION_WRITE)
         return out.num_rows
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
