@@ -78,6 +78,7 @@ MAX_SLABS = 10_000
 MAX_LIST_VALUES = (1 << 31) - 1  # int32 list offsets
 ACCOUNT_COLUMNS = ("account_id", "customer_id", "product", "policy")
 INDEX_TABLE = "overdue_rebuild_accounts"
+ROWS_VIEW = "overdue_rebuild_rows"  # the accounts' rows, while DuckDB numbers them
 
 from numba import njit  # noqa: E402  (after fast_ledger, which sets numba's cache folder)
 
@@ -276,15 +277,15 @@ class _Numbering:
                 rows = rows.append_column("idx", pa.array(np.arange(rows.num_rows)))
                 con.register(INDEX_TABLE, rows)
                 return cls(rows.num_rows, rows)
-            source = "overdue_rebuild_rows"  # not in order: numbered by DuckDB, not read again
-            con.register(source, rows)
-            accounts_sql = f"SELECT * FROM {source}"
+            # not in order: numbered by DuckDB from these rows, not read again
+            con.register(ROWS_VIEW, rows)
+            accounts_sql = f"SELECT * FROM {ROWS_VIEW}"
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {INDEX_TABLE} AS SELECT *, "
             f"(row_number() OVER (ORDER BY account_id) - 1)::BIGINT AS idx FROM ({accounts_sql})"
         )
         if held:
-            con.unregister("overdue_rebuild_rows")
+            con.unregister(ROWS_VIEW)
         return cls(int(con.sql(f"SELECT count(*) FROM {INDEX_TABLE}").fetchall()[0][0]))
 
     def accounts(self, con: Any, columns: tuple[str, ...], lo: int, hi: int) -> pa.Table:
@@ -686,11 +687,11 @@ def _load_slab(
     keyed: _Keyed | None = None,
 ) -> _LoadedSlab:
     """One slab's ``accounts`` (in ``idx`` order) and grouped events (of ``total`` accounts);
-    ``staged``: each
-    collection's rows already numbered (``idx``) and written by slab. Unstaged, with several
-    slabs, each collection is read only in the slab's account-id range: the numbering is in
-    account-id order, so that range holds every row of the slab's accounts, and a file in
-    account order (the previous snapshot's items) is read only in the row groups of that range."""
+    ``staged``: each collection's rows already numbered (``idx``) and written by slab.
+    Unstaged, with several slabs, each collection is read only in the slab's account-id range:
+    the numbering is in account-id order, so that range holds every row of the slab's
+    accounts, and a file in account order (the previous snapshot's items) is read only in the
+    row groups of that range."""
     assert accounts.num_rows == hi - lo, "the account numbering has gaps"
     ids = accounts.column("account_id")
     several = staged is None and (lo > 0 or hi < total)

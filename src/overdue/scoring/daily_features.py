@@ -135,6 +135,12 @@ def _identity(path: Path) -> list[int]:
     return [st.st_ino, st.st_mtime_ns]
 
 
+def _file_identity(path: Path) -> list[Any]:
+    """A file's name, ``_identity`` and size: what a fingerprint of derived state names."""
+    st = os.stat(path)
+    return [path.name, st.st_ino, st.st_mtime_ns, st.st_size]
+
+
 def _read_state(folder: Path, name: str, fingerprint: str) -> pa.Table | None:
     """A state table kept beside the snapshot in ``folder`` (an Arrow IPC file: no encoding
     to undo), or None when absent or derived from other files than ``fingerprint`` says."""
@@ -238,10 +244,7 @@ EVENTS_STATE = "events.arrow"  # the day's event values, in its account rows' or
 def _events_fingerprint(snapshot_dir: Path, day: date) -> str:
     """The identity of the snapshot's account files (a snapshot written again has new ones;
     not its folder's, whose time changes when the state is written into it)."""
-    files = []
-    for file in snapshot_files(snapshot_dir, day):
-        st = file.stat()
-        files.append([file.name, st.st_ino, st.st_mtime_ns, st.st_size])
+    files = [_file_identity(file) for file in snapshot_files(snapshot_dir, day)]
     return _fingerprint(["events/1", day.isoformat(), files])
 
 
@@ -786,11 +789,7 @@ def _transitions_sql(snapshot_dir: Path, days: Sequence[date], as_of: date, fres
     of the last 12 months (distinct rows: a replayed day may repeat them): M1 entries, cures
     and the worst DPD reached in each window (a small scan restricted to those accounts)."""
     since = as_of - timedelta(days=HISTORY_DAYS)
-    files = []
-    for d in days:
-        folder = snapshot_path(snapshot_dir, d) / "transitions"
-        files += sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith((".", "_")))
-    trans = scan(files, TRANSITIONS_SCHEMA, ["account_id", "on", "scheme", "to_bucket", "dpd"])
+    trans = _transition_scan(snapshot_dir, days)
     tr_worst = ", ".join(
         f'MAX(CASE WHEN "on" > {_d(as_of - timedelta(days=w))} THEN dpd END) AS tr_worst_{n}'
         for n, w in WINDOWS_DAYS.items()
@@ -1008,8 +1007,7 @@ def _transitions_fingerprint(snapshot_dir: Path, days: Sequence[date], built: da
     parts = []
     for d in days:
         if d <= built:
-            files = [[f.name, *_identity(f), f.stat().st_size] for f in
-                     _transition_folders(snapshot_dir, d)]  # fmt: skip
+            files = [_file_identity(f) for f in _transition_folders(snapshot_dir, d)]
             parts.append([d.isoformat(), files])
     digest = _fingerprint(["transitions/1", TRANSITION_SPAN_DAYS, dict(WINDOWS_DAYS), parts])
     return f"{built.isoformat()}|{digest}"
