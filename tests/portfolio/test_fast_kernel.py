@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from overdue.domain.policy import COMPONENTS, PenaltyBase, Policy, Product, resolve_policy
@@ -481,3 +481,19 @@ def test_the_compile_cache_defaults_to_a_user_cache_dir(tmp_path: Any) -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert shown.stdout.strip() == str(tmp_path / "mine"), "a set NUMBA_CACHE_DIR is kept"
+
+
+@given(st.permutations(range(6)))
+@example(list(range(6)))
+def test_item_ids_follow_the_kernels_item_order(order: list[int]) -> None:
+    """The output ids are the input ids taken in the kernel's order; the identity order hands
+    the input ids on as they are (no copy)."""
+    import numpy as np
+
+    from overdue.portfolio.fast_kernel import _in_item_order
+
+    ids = pa.array([f"item-{k}" for k in range(6)])
+    out = _in_item_order(ids, np.asarray(order, np.int64))
+    assert out.to_pylist() == [f"item-{k}" for k in order]
+    if order == sorted(order):
+        assert out is ids

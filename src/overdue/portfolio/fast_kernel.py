@@ -169,7 +169,7 @@ def _items_column(inputs: KernelInputs) -> pa.Array:
     fields: list[pa.Array] = []
     for fld in ITEM_STATE_TYPE:
         if fld.name == "item_id":
-            fields.append(pc.take(inputs.item_ids, pa.array(columns[fl.I_SRC])))
+            fields.append(_in_item_order(inputs.item_ids, columns[fl.I_SRC]))
         elif fld.name == "minimum_fen":
             minimum = columns[fl.I_MIN]
             nulls = minimum < 0
@@ -178,6 +178,15 @@ def _items_column(inputs: KernelInputs) -> pa.Array:
             fields.append(_typed(columns[_ITEM_COLUMNS[fld.name]], fld.type))
     structs = pa.StructArray.from_arrays(fields, fields=list(ITEM_STATE_TYPE))
     return _list(np.diff(inputs.item_off), structs)
+
+
+def _in_item_order(item_ids: pa.Array, source: np.ndarray) -> pa.Array:
+    """``item_ids`` in the kernel's item order (``source``: each item's input position). In a
+    rebuild the kernel keeps the input order in every batch: then the ids are used as they
+    are, not copied (a take of 7.5M ids cost 0.24 s of CPU at 1M accounts)."""
+    if np.array_equal(source, np.arange(len(source))):
+        return item_ids
+    return pc.take(item_ids, pa.array(source))
 
 
 def _transitions_column(out: np.ndarray, trans: np.ndarray) -> pa.Array:
