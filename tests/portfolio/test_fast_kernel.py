@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import example, given, settings
@@ -28,7 +29,7 @@ from hypothesis import strategies as st
 
 from overdue.domain.policy import COMPONENTS, PenaltyBase, Policy, Product, resolve_policy
 from overdue.portfolio.eod_inputs import PREV_COLUMNS
-from overdue.portfolio.fast_kernel import run_batch_fast
+from overdue.portfolio.fast_kernel import _in_item_order, run_batch_fast
 from overdue.portfolio.kernel import (
     KERNEL_ENV,
     SNAPSHOT_SCHEMA,
@@ -483,15 +484,12 @@ def test_the_compile_cache_defaults_to_a_user_cache_dir(tmp_path: Any) -> None:
     assert shown.stdout.strip() == str(tmp_path / "mine"), "a set NUMBA_CACHE_DIR is kept"
 
 
+@settings(deadline=None)  # the first example loads the compiled kernel
 @given(st.permutations(range(6)))
 @example(list(range(6)))
 def test_item_ids_follow_the_kernels_item_order(order: list[int]) -> None:
     """The output ids are the input ids taken in the kernel's order; the identity order hands
     the input ids on as they are (no copy)."""
-    import numpy as np
-
-    from overdue.portfolio.fast_kernel import _in_item_order
-
     ids = pa.array([f"item-{k}" for k in range(6)])
     out = _in_item_order(ids, np.asarray(order, np.int64))
     assert out.to_pylist() == [f"item-{k}" for k in order]
