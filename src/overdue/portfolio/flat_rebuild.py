@@ -100,6 +100,13 @@ def _counting_order(idx: np.ndarray, lo: int, n: int) -> tuple[np.ndarray, np.nd
     return offsets, order
 
 
+# Loads the compiled grouping at the start of a rebuild: numba's first call in a process (its
+# start-up and the cached code) took 0.5-0.9 s, on the first table's grouping, after DuckDB's
+# first read; on this thread it runs while DuckDB numbers the accounts and reads the first table
+# (a call meanwhile waits for numba's lock, then finds the code loaded).
+_WARM_UP = ThreadPoolExecutor(1, thread_name_prefix="overdue-compiled")
+
+
 @dataclass
 class _Grouped:
     """One event table's rows of a slab, grouped by account: a struct array and offsets."""
@@ -224,6 +231,7 @@ def flat_batches(
     ``keys``: the collections' event files hold ``account_no`` (read instead of joined)."""
     assert 0 < batch_accounts <= slab_accounts, "batch_accounts must be in 1..slab_accounts"
     assert account_columns[0] == "account_id", "account_id comes first"
+    loading = _WARM_UP.submit(_counting_order, np.zeros(1, np.int64), 0, 1)
     numbering = _Numbering.of(con, accounts_sql, held=keys is not None)
     staged: _Staged | None = None
     loaded: Iterator[_LoadedSlab] | None = None
@@ -249,6 +257,7 @@ def flat_batches(
         loaded = _ahead(load, slabs) if several else (load(*s) for s in slabs)
         for slab in loaded:
             yield from slab.batches(account_columns, batch_accounts)
+        loading.result()  # long done (the first grouping waited for it): its error, if any
     finally:
         if isinstance(loaded, Generator):
             loaded.close()  # a load still running on the second thread finishes first
