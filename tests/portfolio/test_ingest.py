@@ -329,15 +329,15 @@ def test_crash_while_writing_leaves_no_book(
 ) -> None:
     src = write_book_csv(tmp_path / "src", make_book())
     calls = {"n": 0}
-    real_write = pq.write_table
+    real_write = pq.ParquetWriter.write_table  # every file's writes (pq.write_table's too)
 
     def failing_write(*args: object, **kwargs: object) -> None:
         calls["n"] += 1
-        if calls["n"] == 4:
+        if calls["n"] == 4:  # the second row group of event rows
             raise OSError("disk full")
-        real_write(*args, **kwargs)
+        real_write(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pq, "write_table", failing_write)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing_write)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(OSError, match="disk full"):

@@ -21,6 +21,11 @@ rebuild groups the events by it instead of joining them to the accounts on their
 (``flat_rebuild``). Files added to a book later by other writers (the strategy simulation's
 payments, the store's waivers) may lack it; the rebuild then joins those tables as before.
 Readers of the contract's tables select the contract's columns and never see it.
+
+``write_book`` writes ``accounts.parquet`` in account-id order and each day's event file in
+row groups of ``ACCOUNT_SPAN`` accounts (by ``account_no``; booking order inside a group), as
+the twin does: a rebuild in slabs then reads each slab's row groups only (``flat_rebuild``),
+instead of staging every event by slab first.
 DuckDB reads the same layout with ``read_parquet('DATA_DIR/payments/*/*.parquet',
 hive_partitioning = true)`` and prunes folders on ``entry_date`` filters.
 """
@@ -53,6 +58,7 @@ PARTITION_PREFIX: Final = "entry_date="
 MAX_PARTITIONS: Final = 200 * 366  # one folder per booking day, two centuries at most
 FSYNC_THREADS: Final = 16
 ACCOUNT_NO: Final = "account_no"  # internal column of event files: the account's row (module doc)
+ACCOUNT_SPAN: Final = 200_000  # accounts (by account_no) per row group of an event file
 
 Progress = Callable[[str, int, int], None]
 """Callback ``(description, completed, total)`` for long work; the CLI draws Rich bars with it."""
@@ -132,6 +138,8 @@ def write_book(
     data_dir = Path(data_dir)
     check_writable(data_dir, replace=replace)
     conformed = {name: _conformed(TABLES[name], table) for name, table in tables.items()}
+    if "accounts" in conformed:
+        conformed["accounts"] = _in_id_order(conformed["accounts"])
     keys = _account_nos(conformed)
     manifest = Manifest(
         first_date=_first_date(conformed),
@@ -183,6 +191,15 @@ def _conformed(spec: TableSpec, table: pa.Table) -> pa.Table:
     return table
 
 
+def _in_id_order(accounts: pa.Table) -> pa.Table:
+    """The accounts sorted by ``account_id`` (unchanged when they are): so ``account_no``
+    follows the ids, and the rebuild numbers the accounts as they come (``flat_rebuild``)."""
+    ids = accounts.column("account_id").combine_chunks()
+    if len(ids) < 2 or pc.all(pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py():
+        return accounts
+    return accounts.take(pc.sort_indices(ids))
+
+
 def _account_nos(tables: Mapping[str, pa.Table]) -> dict[str, pa.Array] | None:
     """Each event table's ``account_no`` column, or None (no accounts table, or an event of an
     account it does not hold: then the book is written without the column)."""
@@ -210,11 +227,17 @@ def _write_table(
         return
     if table.num_rows == 0:
         return  # empty event tables are omitted
+    order = [("entry_date", "ascending"), ("entry_seq", "ascending")]
+    spans = None
     if account_no is not None:
         table = table.append_column(pa.field(ACCOUNT_NO, pa.int64(), nullable=False), account_no)
-    ordered = table.sort_by([("entry_date", "ascending"), ("entry_seq", "ascending")])
+        spans = pc.divide(account_no, pa.scalar(ACCOUNT_SPAN, pa.int64()))
+        table = table.append_column(_SPAN, spans)
+        order.insert(1, (_SPAN, "ascending"))
+    ordered = table.sort_by(order)
     days = ordered.column("entry_date").combine_chunks()
-    file_table = ordered.drop_columns(["entry_date"])
+    groups = ordered.column(_SPAN).combine_chunks() if spans is not None else None
+    file_table = ordered.drop_columns(["entry_date", *([_SPAN] if spans is not None else [])])
     starts = _run_starts(days)
     assert len(starts) <= MAX_PARTITIONS, f"{spec.name}: {len(starts)} booking days"
     ends = [*starts[1:], ordered.num_rows]
@@ -222,9 +245,25 @@ def _write_table(
         day = days[start].as_py()
         folder = root / spec.name / f"{PARTITION_PREFIX}{day.isoformat()}"
         folder.mkdir(parents=True)
-        pq.write_table(file_table.slice(start, end - start), folder / PART_FILE)
+        rows = file_table.slice(start, end - start)
+        if groups is None:
+            pq.write_table(rows, folder / PART_FILE)
+        else:
+            _write_by_span(rows, groups.slice(start, end - start), folder / PART_FILE)
         if progress is not None:
             progress(f"writing {spec.name}", done, len(starts))
+
+
+_SPAN = "__account_span"  # while writing: account_no // ACCOUNT_SPAN, a row group's key
+
+
+def _write_by_span(rows: pa.Table, spans: pa.Array, path: Path) -> None:
+    """``rows`` (sorted by their ``spans``) as one file, a row group per span of accounts."""
+    starts = _run_starts(spans)
+    ends = [*starts[1:], rows.num_rows]
+    with pq.ParquetWriter(path, rows.schema) as writer:
+        for start, end in zip(starts, ends, strict=True):
+            writer.write_table(rows.slice(start, end - start), row_group_size=end - start)
 
 
 def _run_starts(sorted_days: pa.Array) -> list[int]:

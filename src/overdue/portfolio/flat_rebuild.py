@@ -29,8 +29,8 @@ reading them). A table with a file that lacks the column (added by another write
 Accounts are processed in slabs of ``slab_accounts`` (each slab's events are held in memory at
 once), then handed on in batches of ``batch_accounts``; the next slab is read and grouped on a
 second thread while the kernel runs through this one (``_ahead``). With several slabs, a keyed
-book whose event files are clustered by ``account_no`` (the twin writes each day's events in
-account order, in row groups of a chunk of accounts) is read slab by slab: each slab reads the
+book whose event files are clustered by ``account_no`` (the twin and ``book_layout.write_book``,
+ingest's writer, write each day's events in row groups of a span of accounts) is read slab by slab: each slab reads the
 row groups of its accounts' range by Arrow, chosen by the footers' statistics (``_RowGroups``).
 Otherwise every collection is first joined to the numbering once and written as Arrow files
 partitioned by slab, and each slab reads only its own files (joining per slab read and probed
@@ -467,7 +467,7 @@ class _Keyed:
         files (if so, the ranges are kept): every file of every collection holds the column,
         with statistics, and the row groups the ranges select hold at most
         ``MAX_RANGE_READS`` times the rows. So it is for a book written in account order (the
-        twin writes each day's file so, in row groups of 200k accounts): the slabs then read
+        twin and ingest write each day's file so, in row groups of 200k accounts): the slabs read
         the history about once, and nothing is staged. Otherwise the rows are staged."""
         kept = np.flatnonzero(self.numbering >= 0)
         rows_of = np.empty(self.accounts, np.int64)  # idx -> account_no
