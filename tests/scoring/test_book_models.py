@@ -180,3 +180,77 @@ def test_positions_kept_with_the_scores_align_like_a_hash(book_history, models: 
     assert _back(previous, rows, at, ids).to_pylist() == expected
     shuffled = np.random.default_rng(3).permutation(rows)
     assert _back(previous, shuffled, at, ids).to_pylist() == expected
+
+
+def test_two_models_at_once_equal_one_after_the_other(book_history, models: Path) -> None:
+    """``score_rows`` scores the two models on two threads: the same rows, in the same order,
+    as each model's rows one after the other."""
+    from overdue.portfolio.engines import make_backend
+    from overdue.scoring.features import FeatureSource, build_features
+    from overdue.scoring.score_eod import load_book_models, score_rows
+
+    book, snaps = book_history
+    day = snapshot_dates(snaps)[-1]
+    features = build_features(FeatureSource(make_backend("duckdb"), snaps, book), day)
+    both = load_book_models(models)
+    assert len(both) == 2
+    at_once = score_rows(features, both, day)
+    one_by_one = pd.concat([score_rows(features, [bm], day) for bm in both], ignore_index=True)
+    assert len(at_once) > 100 and set(at_once["model"]) == {"early_warning", "collection"}
+    pd.testing.assert_frame_equal(at_once, one_by_one)
+
+
+@pytest.mark.parametrize("failing", ["early_warning", "collection"])
+def test_a_failing_model_on_either_thread_surfaces(
+    book_history, models: Path, monkeypatch, failing: str
+) -> None:
+    from overdue.portfolio.engines import make_backend
+    from overdue.scoring import score_eod
+    from overdue.scoring.features import FeatureSource, build_features
+
+    book, snaps = book_history
+    day = snapshot_dates(snaps)[-1]
+    features = build_features(FeatureSource(make_backend("duckdb"), snaps, book), day)
+    both = score_eod.load_book_models(models)
+    wrong = next(bm.model for bm in both if bm.name == failing)
+    real = score_eod._probability_and_codes
+
+    def probability_and_codes(model, frame):
+        if model is wrong:
+            raise RuntimeError(f"{failing} failed")
+        return real(model, frame)
+
+    monkeypatch.setattr(score_eod, "_probability_and_codes", probability_and_codes)
+    with pytest.raises(RuntimeError, match=f"{failing} failed"):
+        score_eod.score_rows(features, both, day)
+
+
+@pytest.mark.parametrize("part", ["parquet", "copy"])
+def test_a_failing_write_on_either_thread_surfaces(
+    book_history, models: Path, monkeypatch, part: str
+) -> None:
+    """The scores file (a worker thread) and the older state's pruning and the Arrow copy's
+    encoding (the caller's) run at once; a failure of either is raised and no copy is
+    written."""
+    import pyarrow.parquet as pq
+
+    from overdue.scoring import daily_features, score_eod
+
+    book, snaps = book_history
+    days = snapshot_dates(snaps)
+    score_snapshot(snaps, days[-2], models, book_dir=book, prune=False)
+    copy = snaps / f"as_of={days[-1]}" / daily_features.STATE_DIR / score_eod.SCORES_COPY
+    copy.unlink(missing_ok=True)
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    if part == "parquet":
+        monkeypatch.setattr(pq, "write_table", fail)
+    else:  # the pruning of older state, beside the file, before the copy's encoding
+        monkeypatch.setattr(daily_features, "prune_state", fail)
+    with pytest.raises(OSError, match="disk full"):
+        score_snapshot(snaps, days[-1], models, book_dir=book)
+    assert not copy.exists()
+    monkeypatch.undo()
+    score_snapshot(snaps, days[-1], models, book_dir=book)  # as it was
+    assert copy.is_file() and len(read_scores(snaps, days[-1])) > 0

@@ -72,3 +72,23 @@ def test_random_subsets(position_book, data) -> None:
     rows = rng.permutation(n)[: int(share * n)]
     sql, at = _both(con, book, snaps, day, rows)
     _assert_same(sql, at)
+
+
+@pytest.mark.parametrize("part", ["payment_state", "_transition_columns"])
+def test_a_failing_part_on_either_thread_surfaces(position_book, monkeypatch, part: str) -> None:
+    """``raw_rows_at`` builds the payments part on a worker thread (its own DuckDB cursor)
+    beside the rest: a failure of either is raised to the caller."""
+    book, snaps, days = position_book
+    con = make_backend("duckdb").con.con
+    day = days[-1]
+    previous = days[-2]
+    table = daily_features.day_rows(con, snaps, day, previous, 7)
+    rows = np.arange(0, table.num_rows, 3)
+
+    def fail(*args, **kwargs):
+        raise OSError(f"{part} failed")
+
+    monkeypatch.setattr(daily_features, part, fail)
+    with pytest.raises(OSError, match=f"{part} failed"):
+        daily_features.raw_rows_at(con, snaps, book, [d for d in snapshot_dates(snaps) if d <= day],
+                                   day, previous, table, rows)  # fmt: skip

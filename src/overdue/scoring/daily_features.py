@@ -1189,22 +1189,44 @@ def raw_rows_at(
     taken = pa.array(rows[order])
     base = {c: day[c].combine_chunks().take(taken) for c in (*BASE_COLUMNS, *ITEM_COLUMNS)}
     ids = base["account_id"]
-    fresh = pa.table({"account_id": ids})
-    history, _ = history_of_earlier_months(con, snapshot_dir, days, as_of, previous)
-    recent, last, _ = payment_state(con, book_dir, snapshot_dir, as_of, previous, only=fresh)
-    accounts = daily_items.read([book_dir / "accounts.parquet"], contract.ACCOUNTS.arrow_schema(),
-                                ["account_id", "credit_limit_fen", "principal_fen", "opened_on"])  # fmt: skip
-    old = [d for d in days if d <= as_of - timedelta(days=LAG_DAYS)]
-    lag_files = snapshot_files(snapshot_dir, old[-1]) if old else []
-    lag = daily_items.read(lag_files, ACCOUNT_STATE_SCHEMA,
-                           ["account_id", "total_overdue_fen", "paid_total_fen"])  # fmt: skip
-    lag = lag.rename_columns(["account_id", "overdue_lag_fen", "paid_lag_fen"])
+    cursor = con.cursor()  # the payments part's own DuckDB connection (one per thread)
+
+    def payments() -> dict[str, pa.Array]:
+        fresh = pa.table({"account_id": ids})
+        recent, last, _ = payment_state(cursor, book_dir, snapshot_dir, as_of, previous, fresh)
+        return _payment_columns(recent, last, ids, as_of)
+
+    def the_rest() -> dict[str, pa.Array]:
+        history, _ = history_of_earlier_months(con, snapshot_dir, days, as_of, previous)
+        accounts = daily_items.read([book_dir / "accounts.parquet"],
+                                    contract.ACCOUNTS.arrow_schema(), ACCOUNT_COLUMNS)  # fmt: skip
+        old = [d for d in days if d <= as_of - timedelta(days=LAG_DAYS)]
+        lag_files = snapshot_files(snapshot_dir, old[-1]) if old else []
+        lag = daily_items.read(lag_files, ACCOUNT_STATE_SCHEMA,
+                               ["account_id", "total_overdue_fen", "paid_total_fen"])  # fmt: skip
+        lag = lag.rename_columns(["account_id", "overdue_lag_fen", "paid_lag_fen"])
+        part = _aligned(accounts, ids, ACCOUNT_COLUMNS[1:])
+        part.update(_history_columns(history, base))
+        quiet = len(rows) <= QUIET_SHARE * day.num_rows
+        part.update(_transition_columns(con, snapshot_dir, days, as_of, ids, previous, quiet))
+        part.update(_aligned(lag, ids, ["overdue_lag_fen", "paid_lag_fen"]))
+        return part
+
+    try:  # the payments beside the rest: each half mostly Arrow, DuckDB and nogil merges
+        paid, rest = daily_items.beside(payments, the_rest)
+    finally:
+        cursor.close()
+    assert set(paid) | set(rest) == set(RAW_AT_ORDER), "a feature part's columns changed"
     out = dict(base)
-    out.update(_aligned(accounts, ids, ["credit_limit_fen", "principal_fen", "opened_on"]))
-    out.update(_history_columns(history, base))
-    quiet = len(rows) <= QUIET_SHARE * day.num_rows
-    out.update(_transition_columns(con, snapshot_dir, days, as_of, ids, previous, quiet))
-    out.update(_payment_columns(recent, last, ids, as_of))
-    out.update(_aligned(lag, ids, ["overdue_lag_fen", "paid_lag_fen"]))
+    for name in RAW_AT_ORDER:  # the columns in the order of the sequential form (the reference's)
+        out[name] = paid[name] if name in paid else rest[name]
     table = pa.table(out)
     return _with_promises(table, promise_rows, promises.present(book_dir))
+
+
+ACCOUNT_COLUMNS = ["account_id", "credit_limit_fen", "principal_fen", "opened_on"]
+# raw_rows_at's columns after the day's own, in the order they were always added
+RAW_AT_ORDER = [*ACCOUNT_COLUMNS[1:], *(f"snap_worst_{n}" for n in WINDOWS_DAYS),
+                *(f"months_{b}_12m" for b in ("m1", "m2", "m3p")), *TRANSITION_COLUMNS,
+                "last_payment_date", "n_payments_3m", "paid_3m_fen", "overdue_lag_fen",
+                "paid_lag_fen"]  # fmt: skip
