@@ -224,33 +224,3 @@ def test_a_failing_model_on_either_thread_surfaces(
     with pytest.raises(RuntimeError, match=f"{failing} failed"):
         score_eod.score_rows(features, both, day)
 
-
-@pytest.mark.parametrize("part", ["parquet", "copy"])
-def test_a_failing_write_on_either_thread_surfaces(
-    book_history, models: Path, monkeypatch, part: str
-) -> None:
-    """The scores file (a worker thread) and the older state's pruning and the Arrow copy's
-    encoding (the caller's) run at once; a failure of either is raised and no copy is
-    written."""
-    import pyarrow.parquet as pq
-
-    from overdue.scoring import daily_features, score_eod
-
-    book, snaps = book_history
-    days = snapshot_dates(snaps)
-    score_snapshot(snaps, days[-2], models, book_dir=book, prune=False)
-    copy = snaps / f"as_of={days[-1]}" / daily_features.STATE_DIR / score_eod.SCORES_COPY
-    copy.unlink(missing_ok=True)
-    def fail(*args, **kwargs):
-        raise OSError("disk full")
-
-    if part == "parquet":
-        monkeypatch.setattr(pq, "write_table", fail)
-    else:  # the pruning of older state, beside the file, before the copy's encoding
-        monkeypatch.setattr(daily_features, "prune_state", fail)
-    with pytest.raises(OSError, match="disk full"):
-        score_snapshot(snaps, days[-1], models, book_dir=book)
-    assert not copy.exists()
-    monkeypatch.undo()
-    score_snapshot(snaps, days[-1], models, book_dir=book)  # as it was
-    assert copy.is_file() and len(read_scores(snaps, days[-1])) > 0

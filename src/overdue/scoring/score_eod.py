@@ -600,27 +600,17 @@ def score_snapshot(
                           carried.append_column(ROW_COLUMN, pa.array(where[keep], pa.int64())))  # fmt: skip
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    file = folder / "part-0.parquet"
-
-    def parquet() -> None:
-        # plain strings and the fresh rows' schema metadata in the file (the same bytes as ever)
-        plain = _recoded(out, False).drop_columns([ROW_COLUMN])
-        plain = plain.replace_schema_metadata(fresh_rows.schema.metadata)
-        pq.write_table(plain, file, use_dictionary=list(LOW_CARDINALITY))
-
-    def copy_and_prune() -> pa.Table | None:
-        if prune and day is not None and previous is not None:  # the next day reads today's
-            daily_features.prune_state(snapshot_dir, earlier, keep_from=previous)
-        if day is None:
-            return None
-        return _recoded(out, True).combine_chunks().unify_dictionaries()
-
-    # the file beside the Arrow copy's encoding; the copy is written once the file is there,
-    # marked with the file's identity (its fingerprint)
-    _, copy = daily_items.beside(parquet, copy_and_prune)
-    if copy is not None:  # the daily path: tomorrow reads today's scores from the Arrow copy
-        daily_features._write_state(snapshot_path(snapshot_dir, as_of), SCORES_COPY, copy,
-                                    _scores_fingerprint(file))  # fmt: skip
+    # plain strings and the fresh rows' schema metadata in the file (the same bytes as ever)
+    plain = _recoded(out, False).drop_columns([ROW_COLUMN])
+    plain = plain.replace_schema_metadata(fresh_rows.schema.metadata)
+    pq.write_table(plain, folder / "part-0.parquet", use_dictionary=list(LOW_CARDINALITY))
+    if day is not None:  # the daily path: tomorrow reads today's scores from the Arrow copy
+        here = snapshot_path(snapshot_dir, as_of)
+        copy = _recoded(out, True).combine_chunks().unify_dictionaries()
+        daily_features._write_state(here, SCORES_COPY, copy,
+                                    _scores_fingerprint(folder / "part-0.parquet"))  # fmt: skip
+    if prune and day is not None and previous is not None:  # the next day reads today's state
+        daily_features.prune_state(snapshot_dir, earlier, keep_from=previous)
     result.seconds["write"] = round(time.perf_counter() - started, 2)
     for name in MODELS:
         result.fresh[name] = _count(fresh_rows["model"], name)
