@@ -88,17 +88,3 @@ def test_one_walk_gives_both_contributions_and_the_same_raw_scores() -> None:
     contrib, raw = gbm_compiled.path_contributions_and_raw(forest, x)
     assert np.array_equal(raw, gbm_compiled.raw_scores(forest, x))  # bit for bit
     assert np.array_equal(contrib, gbm_compiled.path_contributions(forest, x))
-
-
-def test_two_threads_may_run_the_loops_at_once_here() -> None:
-    """The daily scoring runs its two models' loops on two threads only where numba's
-    threading layer allows it (omp or tbb; workqueue would abort the process)."""
-    import numba
-
-    from overdue.scoring.gbm_compiled import calls_may_overlap
-
-    x = pd.DataFrame({"a": np.arange(100.0)})
-    booster = lgb.train({"objective": "binary", "verbosity": -1},
-                        lgb.Dataset(x, np.r_[np.ones(50), np.zeros(50)]), 3)  # fmt: skip
-    gbm_compiled.raw_scores(gbm_compiled.from_booster(booster), x.to_numpy(float))
-    assert calls_may_overlap() == (numba.threading_layer() in ("omp", "tbb"))  # layer now set

@@ -194,7 +194,7 @@ def _goes_left(
     return fval <= threshold[node]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(parallel=True, cache=True)
 def _raw_scores(
     x: np.ndarray, roots: np.ndarray, depth: np.ndarray, feature: np.ndarray,
     threshold: np.ndarray, children: np.ndarray, flags: np.ndarray, cat_start: np.ndarray,
@@ -245,7 +245,7 @@ def path_contributions(forest: FlatForest, x: np.ndarray) -> np.ndarray:
     return contributions
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(parallel=True, cache=True)
 def _path_contributions_and_raw(
     x: np.ndarray, roots: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
     children: np.ndarray, flags: np.ndarray, cat_start: np.ndarray, cat_len: np.ndarray,
@@ -288,16 +288,6 @@ def path_contributions_and_raw(forest: FlatForest, x: np.ndarray) -> tuple[np.nd
         x, forest.roots, feature, threshold, children, flags, cat_start, cat_len, cat_values,
         forest.value, x.shape[1],
     )  # fmt: skip
-
-
-def calls_may_overlap() -> bool:
-    """Whether two threads may run the compiled loops at once: numba's ``omp`` and ``tbb``
-    threading layers allow it, ``workqueue`` aborts the process (False too before any
-    parallel loop ran: the layer is chosen on the first)."""
-    try:
-        return numba.threading_layer() in ("omp", "tbb")
-    except ValueError:  # no parallel loop has run yet
-        return False
 
 
 def bias(forest: FlatForest) -> float:

@@ -39,7 +39,7 @@ def _top_k(badness: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return order, np.where(order >= 0, values, 0.0)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(parallel=True, cache=True)
 def _top_k_finite(badness: np.ndarray, k: int) -> np.ndarray:
     """Per row (finite values, k ≤ columns): the columns of the k largest values, largest
     first, the first column of equal values first (a stable sort's order). One compiled pass
