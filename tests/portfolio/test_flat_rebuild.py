@@ -180,21 +180,29 @@ def test_a_twin_book_in_slabs_is_read_by_account_ranges(tmp_path: Path) -> None:
 
     data_dir = tmp_path / "twin"
     generate_book(TwinSpec(accounts=600, months=3, seed=3, chunk_size=100), data_dir)
-    as_of = date(2024, 3, 20)
+    got, expected = _read_by_range(data_dir, date(2024, 3, 20), slab_accounts=200, batch=50)
+    assert got.num_rows == expected.num_rows > 400
+    assert got.equals(expected)
+
+
+def _read_by_range(
+    data_dir: Path, as_of: date, slab_accounts: int, batch: int
+) -> tuple[pa.Table, pa.Table]:
+    """(the flat rebuild in slabs, the nested rows) of the book in ``data_dir``, asserting that
+    no slab was staged (each read its account range)."""
     backend = DuckDBBackend()
     config = KernelConfig(as_of=as_of, previous=None, policies=resolve_policies(data_dir))
     book = load_book(backend, data_dir, None, as_of)
     nested = backend.con.con.sql(backend.con.compile(rebuild_rows(book, as_of, None)))
     expected = _snapshot(nested.to_arrow_reader(1000), config)
     flat = rebuild_batches(
-        backend.con.con, backend.con.compile, book, as_of, None, slab_accounts=200,
-        batch_accounts=50,
+        backend.con.con, backend.con.compile, book, as_of, None, slab_accounts=slab_accounts,
+        batch_accounts=batch,
     )
     with mock.patch.object(flat_rebuild._Staged, "write") as stage:
         got = _snapshot(flat, config)
-    assert not stage.called
-    assert got.num_rows == expected.num_rows > 400
-    assert got.equals(expected)
+    assert not stage.called, "the slabs were staged, not read by range"
+    return got, expected
 
 
 def test_a_written_book_in_slabs_is_read_by_account_ranges(tmp_path: Path) -> None:
@@ -214,19 +222,7 @@ def test_a_written_book_in_slabs_is_read_by_account_ranges(tmp_path: Path) -> No
         book_layout.write_book(data_dir, tables, provenance={"source": "test"})
     ids = pq.read_table(data_dir / "accounts.parquet").column("account_id").to_pylist()
     assert ids == sorted(ids) and len(ids) == 40
-    as_of = START + timedelta(days=160)
-    backend = DuckDBBackend()
-    config = KernelConfig(as_of=as_of, previous=None, policies=resolve_policies(data_dir))
-    book = load_book(backend, data_dir, None, as_of)
-    nested = backend.con.con.sql(backend.con.compile(rebuild_rows(book, as_of, None)))
-    expected = _snapshot(nested.to_arrow_reader(1000), config)
-    flat = rebuild_batches(
-        backend.con.con, backend.con.compile, book, as_of, None, slab_accounts=8,
-        batch_accounts=3,
-    )
-    with mock.patch.object(flat_rebuild._Staged, "write") as stage:
-        got = _snapshot(flat, config)
-    assert not stage.called
+    got, expected = _read_by_range(data_dir, START + timedelta(days=160), slab_accounts=8, batch=3)
     assert got.num_rows == expected.num_rows == 40
     assert got.equals(expected)
 
