@@ -30,8 +30,9 @@ Accounts are processed in slabs of ``slab_accounts`` (each slab's events are hel
 once), then handed on in batches of ``batch_accounts``; the next slab is read and grouped on a
 second thread while the kernel runs through this one (``_ahead``). With several slabs, a keyed
 book whose event files are clustered by ``account_no`` (the twin and ``book_layout.write_book``,
-ingest's writer, write each day's events in row groups of a span of accounts) is read slab by slab: each slab reads the
-row groups of its accounts' range by Arrow, chosen by the footers' statistics (``_RowGroups``).
+ingest's writer, write each day's events in row groups of a span of accounts) is read slab by
+slab: each slab reads the row groups of its accounts' range by Arrow, chosen by the footers'
+statistics (``_RowGroups``).
 Otherwise every collection is first joined to the numbering once and written as Arrow files
 partitioned by slab, and each slab reads only its own files (joining per slab read and probed
 all the events once per slab: the 10M rebuild took 492 s of CPU that way, 285 s staged in one
