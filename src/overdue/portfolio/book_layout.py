@@ -194,10 +194,20 @@ def _conformed(spec: TableSpec, table: pa.Table) -> pa.Table:
 def _in_id_order(accounts: pa.Table) -> pa.Table:
     """The accounts sorted by ``account_id`` (unchanged when they are): so ``account_no``
     follows the ids, and the rebuild numbers the accounts as they come (``flat_rebuild``)."""
-    ids = accounts.column("account_id").combine_chunks()
-    if len(ids) < 2 or pc.all(pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py():
+    ids = accounts.column("account_id")
+    if strictly_increasing(ids):
         return accounts
     return accounts.take(pc.sort_indices(ids))
+
+
+def strictly_increasing(ids: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether ``ids`` has no null and each id is greater than the one before."""
+    values = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if values.null_count:
+        return False
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.greater(values.slice(1), values.slice(0, len(values) - 1))).as_py())
 
 
 def _account_nos(tables: Mapping[str, pa.Table]) -> dict[str, pa.Array] | None:

@@ -54,11 +54,10 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from overdue.portfolio import fast_ledger  # noqa: F401  (first: it sets numba's cache folder)
-from overdue.portfolio.book_layout import ACCOUNT_NO
+from overdue.portfolio.book_layout import ACCOUNT_NO, strictly_increasing
 from overdue.portfolio.contract import TABLES
 from overdue.portfolio.eod_inputs import (
     COLLECTIONS,
@@ -283,7 +282,7 @@ class _Numbering:
         """``held``: try the rows in the order DuckDB gives them (a scan keeps the file's)."""
         if held:
             rows = con.sql(accounts_sql).to_arrow_table()
-            if _strictly_increasing(rows.column("account_id")):
+            if strictly_increasing(rows.column("account_id")):
                 rows = rows.append_column("idx", pa.array(np.arange(rows.num_rows)))
                 con.register(INDEX_TABLE, rows)
                 return cls(rows.num_rows, rows)
@@ -312,16 +311,6 @@ class _Numbering:
             con.unregister(INDEX_TABLE)
         else:
             con.execute(f"DROP TABLE IF EXISTS {INDEX_TABLE}")
-
-
-def _strictly_increasing(ids: pa.ChunkedArray) -> bool:
-    """Whether ``ids`` has no null and each id is greater than the one before."""
-    values = ids.combine_chunks()
-    if values.null_count:
-        return False
-    if len(values) < 2:
-        return True
-    return bool(pc.all(pc.greater(values.slice(1), values.slice(0, len(values) - 1))).as_py())
 
 
 @dataclass
