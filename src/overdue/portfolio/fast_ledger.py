@@ -373,7 +373,10 @@ def _judge_minimums(
 
 
 @njit(cache=True, inline="always")
-def _status(items: np.ndarray, lo: int, hi: int, day: int, q: np.ndarray, st: np.ndarray) -> int:
+def _status(
+    items: np.ndarray, lo: int, olo: int, hi: int, day: int, q: np.ndarray, st: np.ndarray
+) -> int:
+    """The account's status; no item of ``lo:olo`` is open (``_first_open``)."""
     if st[S_CHARGED] != NO_DAY:
         return ST_CHARGED_OFF
     dpd = st[S_DPD]
@@ -381,7 +384,7 @@ def _status(items: np.ndarray, lo: int, hi: int, day: int, q: np.ndarray, st: np
         return ST_IN_GRACE if dpd <= q[Q_GRACE] else ST_OVERDUE
     if st[S_REVOLVED] != 0 or (hi > lo and items[hi - 1, I_DUE] > day):
         return ST_CURRENT
-    for i in range(lo, hi):
+    for i in range(olo, hi):
         if _is_open(items, i, q[Q_TOL]):
             return ST_CURRENT
     return ST_SETTLED
@@ -413,6 +416,7 @@ def _push_transition(
 def close_day(
     items: np.ndarray,
     lo: int,
+    olo: int,
     hi: int,
     day: int,
     q: np.ndarray,
@@ -420,8 +424,9 @@ def close_day(
     trans: np.ndarray,
     previous: int,
 ) -> None:
-    """DPD, max DPD, run start, charge-off, status and bucket transitions at the end of day."""
-    oldest = _oldest_past_due(items, lo, hi, day, q[Q_TOL])
+    """DPD, max DPD, run start, charge-off, status and bucket transitions at the end of day;
+    no item of ``lo:olo`` is open (``_first_open``)."""
+    oldest = _oldest_past_due(items, olo, hi, day, q[Q_TOL])
     dpd = 0 if oldest < 0 else day - items[oldest, I_DUE]
     st[S_OLDEST] = oldest
     st[S_DPD] = dpd
@@ -433,7 +438,7 @@ def close_day(
         st[S_RUNSTART] = NO_DAY
     if st[S_CHARGED] == NO_DAY and dpd >= q[Q_WO]:
         st[S_CHARGED] = day
-    status = _status(items, lo, hi, day, q, st)
+    status = _status(items, lo, olo, hi, day, q, st)
     st[S_STATUS] = status
     cn = 0
     if dpd != 0 and status in (ST_OVERDUE, ST_CHARGED_OFF):
@@ -512,6 +517,22 @@ def _next_eventful_day(
 
 
 @njit(cache=True, inline="always")
+def _first_open(items: np.ndarray, i: int, hi: int, tolerance: int) -> int:
+    """The first item of ``i:hi`` that is open (``hi`` if none)."""
+    while i < hi and not _is_open(items, i, tolerance):
+        i += 1
+    return i
+
+
+@njit(cache=True, inline="always")
+def _first_due(items: np.ndarray, i: int, hi: int, day: int) -> int:
+    """The first item of ``i:hi`` due on or after ``day`` (``hi`` if none)."""
+    while i < hi and items[i, I_DUE] < day:
+        i += 1
+    return i
+
+
+@njit(cache=True, inline="always")
 def _next_payment(pays: np.ndarray, p: int, phi: int) -> int:
     while p < phi and pays[p, P_KEPT] == 0:
         p += 1
@@ -545,22 +566,32 @@ def advance(
         w += 1
     day = first
     steps = 0
+    # The scans start past the items they would only skip: ``olo``, the first item that may be
+    # open (one that is not stays so: only open items accrue or are charged a late fee), for
+    # those that visit open items only; ``dlo``, the first item due on or after
+    # ``day - 1 - grace``, for those that visit items due on one day from there on. Waivers cut
+    # any item's amounts: theirs still start at ``lo``.
+    olo = lo
+    dlo = lo
     while day <= last:
         steps += 1
         if steps > MAX_HISTORY_DAYS:
             st[S_FAIL] = 1  # the engine asserts that advance terminates
             return
-        _settle_grace_windows(items, lo, hi, day, q)
-        _apply_credit_on_due_date(items, lo, hi, day, q, st)
-        _accrue_penalty(items, lo, hi, day, q, st)
+        olo = _first_open(items, olo, hi, q[Q_TOL])
+        dlo = _first_due(items, dlo, hi, day - 1 - q[Q_GRACE])
+        _settle_grace_windows(items, dlo, hi, day, q)
+        _apply_credit_on_due_date(items, dlo, hi, day, q, st)
+        _accrue_penalty(items, olo, hi, day, q, st)
         while p < phi and pays[p, P_DATE] == day:
-            _apply_payment(items, lo, hi, day, pays[p, P_AMOUNT], q, st)
+            _apply_payment(items, olo, hi, day, pays[p, P_AMOUNT], q, st)
             p = _next_payment(pays, p + 1, phi)
         while w < whi and waivers[w, W_DATE] == day:
             _apply_waiver(items, lo, hi, day, waivers[w, W_COMP], waivers[w, W_AMOUNT], st)
             w += 1
-        _judge_minimums(items, lo, hi, day, q, st)
-        close_day(items, lo, hi, day, q, st, trans, previous)
+        _judge_minimums(items, dlo, hi, day, q, st)
+        olo = _first_open(items, olo, hi, q[Q_TOL])
+        close_day(items, lo, olo, hi, day, q, st, trans, previous)
         following = day + 1
         if following > last:
             break
@@ -569,9 +600,9 @@ def advance(
             next_event = pays[p, P_DATE]
         if w < whi and waivers[w, W_DATE] < next_event:
             next_event = waivers[w, W_DATE]
-        upcoming = _next_eventful_day(items, lo, hi, following, last, next_event, q, st)
+        upcoming = _next_eventful_day(items, dlo, hi, following, last, next_event, q, st)
         if upcoming > following:
-            _run_quiet_days(items, lo, hi, following, upcoming - 1, q, st)
+            _run_quiet_days(items, olo, hi, following, upcoming - 1, q, st)
             if st[S_FAIL] != 0:
                 return
         day = upcoming
@@ -853,7 +884,7 @@ def _run_account(
             items, lo, hi, pays, plo, phi, waivers, wlo, whi, first, as_of, q, st, trans, previous
         )
     else:
-        close_day(items, lo, hi, as_of, q, st, trans, previous)
+        close_day(items, lo, lo, hi, as_of, q, st, trans, previous)
     return st[S_FAIL] == 0
 
 
