@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from overdue.portfolio.engines import make_backend
 from overdue.portfolio.eod import snapshot_dates
@@ -52,16 +53,19 @@ def test_parts_joined_in_arrow_equal_the_one_query(book_history) -> None:
         assert pit_differences(expected, subset) == []
 
 
-def test_codes_only_reasons_match_model_score(book_history, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["gbm", "scorecard"])
+def test_codes_only_reasons_match_model_score(book_history, tmp_path: Path, kind: str) -> None:
+    """The daily run's reasons (positions into the code names) are ``model.score``'s codes."""
     book, snaps = book_history
-    options = BookTrainOptions(TargetConfig("early_warning"), seed=3, kind="gbm", effort="quick")
+    options = BookTrainOptions(TargetConfig("early_warning"), seed=3, kind=kind, effort="quick")
     train_book_model(book, snaps, tmp_path / "ew", options, "2026-01-01T00:00:00+00:00")
     from overdue.scoring import registry
 
     model = registry.load_model(tmp_path / "ew")
     source = FeatureSource(make_backend("duckdb"), snaps, book)
     frame = build_features(source, snapshot_dates(snaps)[-1])[list(FEATURES)]
-    probability, codes = _probability_and_codes(model, frame)
+    probability, order, names = _probability_and_codes(model, frame)
+    codes = [np.array([*names, ""], dtype=object)[order[:, k]] for k in range(N_REASONS)]
     scored = model.score(frame, n_reasons=N_REASONS, reason_method="path")
     assert np.array_equal(probability, scored["probability"].to_numpy(dtype="float64"))
     for k in range(N_REASONS):

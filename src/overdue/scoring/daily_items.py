@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from overdue.portfolio import item_summary
 from overdue.portfolio.eod import snapshot_files
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
+from overdue.scoring import id_keys
 
 # What a change of state is, for the fresh-score rule: status, bucket, paid and waived totals and
 # the overdue amount before penalty. DPD aging and penalty accrual move every day for every
@@ -186,13 +187,21 @@ def positions_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
     a million strings); more than ``MAX_RUNS`` runs on a side, or nulls: ``pc.index_in``."""
     if ids.null_count or value_set.null_count or not len(ids) or not len(value_set):
         return _index_in(ids, value_set)
-    a, b = pc.cast(ids, pa.large_string()), pc.cast(value_set, pa.large_string())
-    a_off, a_data = _buffers(a)
-    b_off, b_data = _buffers(b)
+    keys = id_keys.fixed_keys(ids, value_set)
+    if keys is not None:  # ids of one width (the usual case): merged as integer keys
+        a_keys, b_keys = keys
+        a_starts, b_starts = id_keys.run_starts(a_keys), id_keys.run_starts(b_keys)
+        if max(len(a_starts), len(b_starts)) - 1 > MAX_RUNS:
+            return _index_in(ids, value_set)
+        found = np.full(len(ids), -1, np.int64)
+        id_keys.merge_runs(a_keys, a_starts, b_keys, b_starts, found)
+        return found
+    a_off, a_data = id_keys.buffers(ids)
+    b_off, b_data = id_keys.buffers(value_set)
     a_runs, b_runs = _runs(a_off, a_data, MAX_RUNS), _runs(b_off, b_data, MAX_RUNS)
     if a_runs is None or b_runs is None:
         return _index_in(ids, value_set)
-    out = np.full(len(a), -1, np.int64)
+    out = np.full(len(ids), -1, np.int64)
     _merge_runs(a_off, a_data, a_runs, b_off, b_data, b_runs, out)
     return out
 
@@ -200,13 +209,6 @@ def positions_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
 def _index_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
     taken = pc.index_in(ids, value_set=value_set)
     return np.asarray(taken.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
-
-
-def _buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A large_string array's offsets (int64, rebased at 0) and bytes."""
-    offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset :][: len(column) + 1]
-    data = np.frombuffer(column.buffers()[2], np.uint8) if len(column) else np.zeros(0, np.uint8)
-    return offsets - offsets[0] if len(offsets) else np.zeros(1, np.int64), data[offsets[0] :]
 
 
 def _runs(offsets: np.ndarray, data: np.ndarray, most: int) -> np.ndarray | None:
@@ -290,15 +292,20 @@ def merged_order(
     that order (checked); None when either is not (or holds a null id)."""
     if a_ids.null_count or b_ids.null_count:
         return None
-    a = pc.cast(a_ids, pa.large_string())
-    b = pc.cast(b_ids, pa.large_string())
-    a_off, a_data = _buffers(a)
-    b_off, b_data = _buffers(b)
     ca, cb = np.asarray(a_codes, np.int64), np.asarray(b_codes, np.int64)
-    assert len(ca) == len(a) and len(cb) == len(b)
+    assert len(ca) == len(a_ids) and len(cb) == len(b_ids)
+    out = np.empty(len(ca) + len(cb), np.int64)
+    keys = id_keys.fixed_keys(a_ids, b_ids)
+    if keys is not None:  # ids of one width: compared as integer keys
+        a_keys, b_keys = keys
+        if not (id_keys.in_code_order(ca, a_keys) and id_keys.in_code_order(cb, b_keys)):
+            return None
+        id_keys.merge_code_order(ca, a_keys, cb, b_keys, out)
+        return out
+    a_off, a_data = id_keys.buffers(a_ids)
+    b_off, b_data = id_keys.buffers(b_ids)
     if not (_in_key_order(ca, a_off, a_data) and _in_key_order(cb, b_off, b_data)):
         return None
-    out = np.empty(len(ca) + len(cb), np.int64)
     _merge_keys(ca, a_off, a_data, cb, b_off, b_data, out)
     return out
 

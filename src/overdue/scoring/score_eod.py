@@ -158,6 +158,12 @@ def _empty_scores() -> pd.DataFrame:
 
 def score_rows(features: pd.DataFrame, models: list[BookModel], as_of: date) -> pd.DataFrame:
     """Score rows (SCORE_SCHEMA) for the feature rows of each model's population."""
+    return _recoded(score_table(features, models, as_of), False).to_pandas()
+
+
+def score_table(features: pd.DataFrame, models: list[BookModel], as_of: date) -> pa.Table:
+    """``score_rows`` in Arrow, the ``LOW_CARDINALITY`` columns dictionary-encoded (built from
+    the reasons' positions among the model's features: no string per row and reason)."""
     parts = []
     for bm in models:
         # only the columns the models read: copying the whole frame cost 0.45 s at 700k rows
@@ -165,26 +171,37 @@ def score_rows(features: pd.DataFrame, models: list[BookModel], as_of: date) -> 
         rows = features.loc[wanted, ["account_id", *FEATURES]].reset_index(drop=True)
         if not len(rows):
             continue
-        probability, codes = _probability_and_codes(bm.model, rows[list(FEATURES)])
-        part = pd.DataFrame({
-            "account_id": rows["account_id"].to_numpy(),
-            "model": bm.name,
-            "model_version": bm.version,
-            "score": probability,
-            "score_as_of": as_of,
-        })  # fmt: skip
-        for k in range(1, N_REASONS + 1):
-            part[f"reason_{k}"] = codes[k - 1]
-        parts.append(part)
+        probability, order, names = _probability_and_codes(bm.model, rows[list(FEATURES)])
+        n = len(rows)
+        columns = {
+            "account_id": pa.array(rows["account_id"].to_numpy(dtype=object), pa.string()),
+            "model": _constant(bm.name, n),
+            "model_version": _constant(bm.version, n),
+            "score": pa.array(probability, pa.float64()),
+            "score_as_of": pa.array(np.full(n, as_of, "datetime64[D]"), pa.date32()),
+        }  # fmt: skip
+        dictionary = pa.array([*names, reasons.NO_REASON], pa.string())
+        for k in range(1, N_REASONS + 1):  # -1 (no reason) picks the last entry, ""
+            indices = np.where(order[:, k - 1] >= 0, order[:, k - 1], len(names))
+            columns[f"reason_{k}"] = pa.DictionaryArray.from_arrays(
+                pa.array(indices.astype(np.int32)), dictionary
+            )
+        parts.append(pa.table(columns, schema=COPY_SCHEMA.remove(COPY_SCHEMA.get_field_index(
+            ROW_COLUMN))))  # fmt: skip
     if not parts:
-        return _empty_scores()
-    return pd.concat(parts, ignore_index=True)
+        return _recoded(SCORE_SCHEMA.empty_table(), True)
+    return pa.concat_tables(parts)
+
+
+def _constant(value: str, n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value]))
 
 
 def _probability_and_codes(
     model: ScoringModel, frame: pd.DataFrame
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The probability of bad and the top ``N_REASONS`` reason codes ("" when none) per row.
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The probability of bad and the top ``N_REASONS`` reason codes per row: positions into
+    the returned code names (rows × ``N_REASONS``; -1: none).
 
     LightGBM: the compiled path attribution, codes only (the same codes as
     ``model.score(..., reason_method="path")`` without building the zh-CN/en texts the daily
@@ -192,11 +209,16 @@ def _probability_and_codes(
     """
     if model.kind != "gbm":
         scored = model.score(frame, n_reasons=N_REASONS, reason_method="path")
-        codes = []
+        columns = []
         for k in range(1, N_REASONS + 1):
             column = scored[f"reason_{k}"].astype(object)
-            codes.append(column.where(column.notna(), "").astype(str).to_numpy())
-        return scored["probability"].to_numpy(dtype="float64"), codes
+            columns.append(column.where(column.notna(), "").astype(str).to_numpy())
+        names, inverse = np.unique(np.stack(columns, axis=1), return_inverse=True)
+        order = inverse.reshape(len(frame), N_REASONS).astype(np.int64)
+        blank = np.flatnonzero(names == "")
+        if len(blank):
+            order[order == blank[0]] = -1
+        return scored["probability"].to_numpy(dtype="float64"), order, [str(n) for n in names]
     assert model.gbm_features is not None and model.booster is not None
     if model._forest is None:
         model._forest = gbm_compiled.from_booster(model.booster)
@@ -204,9 +226,7 @@ def _probability_and_codes(
     # one walk per tree and row gives the reasons and the raw score (= model.gbm_logit's)
     contrib, logit = gbm_compiled.path_contributions_and_raw(model._forest, x)
     order, _impact = reasons._top_k(contrib, N_REASONS)
-    names = np.array([*model.gbm_features, ""], dtype=object)  # -1 (no reason) picks ""
-    codes = [names[order[:, r]].astype(str) for r in range(N_REASONS)]
-    return 1.0 / (1.0 + np.exp(-logit)), codes
+    return 1.0 / (1.0 + np.exp(-logit)), order, list(model.gbm_features)
 
 
 def _to_arrow(frame: pd.DataFrame) -> pa.Table:
@@ -425,7 +445,8 @@ def _in_score_order(fresh: pa.Table, carried: pa.Table) -> pa.Table:
     merged (``daily_items.merged_order``); a full sort when the carried rows are not in order.
     The ``LOW_CARDINALITY`` columns come out encoded as ``carried``'s are (dictionary or not)."""
     encoded = any(pa.types.is_dictionary(f.type) for f in carried.schema)
-    fresh = _recoded(fresh, False).sort_by(SCORE_ORDER)
+    keys = pa.table({"model": fresh["model"].cast(pa.string()), "account_id": fresh["account_id"]})
+    fresh = fresh.take(pc.sort_indices(keys, SCORE_ORDER))
     both = pa.concat_tables([_recoded(fresh, encoded), carried])
     if encoded:
         both = both.unify_dictionaries()
@@ -563,7 +584,8 @@ def score_snapshot(
         result.seconds["features"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()  # "score": the finishing step, the models and reasons
         # dates as datetime64, not Python date objects: finish converts them 2x faster
-        fresh = score_rows(finish(raw.to_pandas(date_as_object=False), as_of), models, as_of)
+        fresh_rows = score_table(finish(raw.to_pandas(date_as_object=False), as_of), models,
+                                 as_of)  # fmt: skip
     else:
         with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
             fresh_ids = fresh_arrow.to_pylist()
@@ -572,6 +594,7 @@ def score_snapshot(
                 fresh = _score_fresh(backend, source, as_of, only, models_dir, models)
             else:
                 fresh = _empty_scores()
+            fresh_rows = _recoded(_to_arrow(fresh), True)
     result.seconds["score"] = round(time.perf_counter() - started, 2)
 
     started = time.perf_counter()
@@ -580,7 +603,6 @@ def score_snapshot(
     where = np.asarray(back.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
     keep = found & (member & ~wanted)[where] if len(where) else found
     carried = prev_scores.filter(pa.array(keep))
-    fresh_rows = _to_arrow(fresh)
     # each score's account's position among today's rows, kept in the Arrow copy for tomorrow
     at_fresh = pc.index_in(fresh_rows["account_id"], value_set=fresh_arrow)
     assert at_fresh.null_count == 0, "a fresh score of an account not selected"
@@ -590,10 +612,10 @@ def score_snapshot(
                           carried.append_column(ROW_COLUMN, pa.array(where[keep], pa.int64())))  # fmt: skip
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    # plain strings and the fresh rows' schema metadata in the file (the same bytes as ever)
-    plain = _recoded(out, False).drop_columns([ROW_COLUMN])
-    plain = plain.replace_schema_metadata(fresh_rows.schema.metadata)
-    pq.write_table(plain, folder / "part-0.parquet", use_dictionary=list(LOW_CARDINALITY))
+    # the Parquet file's strings (dictionary pages for ``LOW_CARDINALITY``) read back as plain
+    # strings: no Arrow schema stored, so no reader sees the dictionary types of the copy
+    pq.write_table(out.drop_columns([ROW_COLUMN]), folder / "part-0.parquet",
+                   use_dictionary=list(LOW_CARDINALITY), store_schema=False)  # fmt: skip
     if day is not None:  # the daily path: tomorrow reads today's scores from the Arrow copy
         here = snapshot_path(snapshot_dir, as_of)
         copy = _recoded(out, True).combine_chunks().unify_dictionaries()
@@ -665,7 +687,7 @@ def _score_on_spark(
         for batch in batches:
             if batch.num_rows:
                 feats = finish(batch.to_pandas(), as_of)
-                table = _to_arrow(score_rows(feats, models, as_of))
+                table = _recoded(score_table(feats, models, as_of), False)
                 yield from table.to_batches()
 
     out = df.mapInArrow(scorer, from_arrow_schema(SCORE_SCHEMA))
