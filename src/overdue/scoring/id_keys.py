@@ -45,11 +45,25 @@ def fixed_keys(*columns: pa.Array) -> list[np.ndarray] | None:
     width = next(iter(widths), 1)
     if len(widths) > 1 or not 0 < width <= MAX_WIDTH:
         return None
-    keys = []
-    for n, data in parts:
-        padded = np.zeros((n, MAX_WIDTH), np.uint8)
-        padded[:, :width] = data[: n * width].reshape(n, width)
-        keys.append(padded.view(">u8").astype(np.uint64))
+    return [_pack(data, n, width) for n, data in parts]
+
+
+@numba.njit(cache=True, nogil=True)
+def _pack(data: np.ndarray, n: int, width: int) -> np.ndarray:
+    """``n`` ids of ``width`` bytes back to back in ``data`` as ``fixed_keys``'s words."""
+    keys = np.zeros((n, 2), np.uint64)
+    head = min(width, 8)
+    for i in range(n):
+        start = i * width
+        word = np.uint64(0)
+        for k in range(head):
+            word = (word << np.uint64(8)) | np.uint64(data[start + k])
+        keys[i, 0] = word << np.uint64(8 * (8 - head))
+        if width > head:  # (a shift by 64 bits is undefined)
+            word = np.uint64(0)
+            for k in range(head, width):
+                word = (word << np.uint64(8)) | np.uint64(data[start + k])
+            keys[i, 1] = word << np.uint64(8 * (8 - (width - head)))
     return keys
 
 
