@@ -164,8 +164,7 @@ def _typed(values: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
 
 
 def _items_column(inputs: KernelInputs) -> pa.Array:
-    items = inputs.items
-    columns = fl.columns_of(items)
+    columns = inputs.items  # one row per field already
     fields: list[pa.Array] = []
     for fld in ITEM_STATE_TYPE:
         if fld.name == "item_id":

@@ -9,10 +9,12 @@ with the policy's rate as an exact reduced fraction ``num / den``, computed as
 assertion of the engine here is marked ``O_FAIL`` and the caller (``fast_kernel``) runs it
 through the Python reference kernel instead.
 
-Layouts (all int64, one row per record, column indexes below):
-- ``items``: per account a contiguous segment ``item_off[a]:item_off[a+1]`` (previous-snapshot
-  items first, then the new ones); this module sorts each segment by (due date, seq) and
-  updates the state columns in place: it is the output item state.
+Layouts (all int64, one row per record, column indexes below; ``items`` transposed):
+- ``items``: one column per item and one row per field (``ITEM_COLS`` × items: the output's
+  columns as they are, no transpose); per account a contiguous segment of columns
+  ``item_off[a]:item_off[a+1]`` (previous-snapshot items first, then the new ones); this module
+  sorts each segment by (due date, seq) and updates the state rows in place: it is the output
+  item state.
 - ``pays`` / ``waivers`` / ``revs``: per account segments, sorted here by (date, entry seq).
 - ``accts``: the resume state and flags; ``policies``: one row per policy; ``out``: the figures.
 """
@@ -58,7 +60,8 @@ from overdue.domain.engine import MAX_HISTORY_DAYS  # noqa: E402  (the bound on 
 NO_DAY = -(1 << 40)  # a null date
 SMALL_SORT = 32  # segments up to this size are insertion-sorted, larger ones merge-sorted
 
-# items: the input columns, then the ledger state (unpaid components in COMPONENTS order)
+# items (rows of the transposed matrix): the input fields, then the ledger state (unpaid
+# components in COMPONENTS order)
 I_DUE, I_SEQ, I_PRIN, I_INT, I_FEE, I_MIN, I_SRC = 0, 1, 2, 3, 4, 5, 6
 U_FEE, U_PEN, U_INT, U_PRIN = 7, 8, 9, 10
 I_PROV, I_ACCR, I_PDAYS, I_PAID, I_WAIVED, I_LATE, I_CLOSED, I_REVOLVED = range(11, 19)
@@ -143,6 +146,37 @@ def sort_rows(m: np.ndarray, lo: int, hi: int, k1: int, k2: int) -> None:
 
 
 @njit(cache=True, inline="always")
+def _column_after(m: np.ndarray, i: int, j: int, k1: int, k2: int) -> bool:
+    """Column i sorts strictly after column j by (row k1, row k2)."""
+    return m[k1, i] > m[k1, j] or (m[k1, i] == m[k1, j] and m[k2, i] > m[k2, j])
+
+
+@njit(cache=True)
+def sort_columns(m: np.ndarray, lo: int, hi: int, k1: int, k2: int) -> None:
+    """Stable sort of columns ``lo:hi`` of ``m`` by (row k1, row k2), in place."""
+    sorted_already = True
+    for i in range(lo + 1, hi):
+        if _column_after(m, i - 1, i, k1, k2):
+            sorted_already = False
+            break
+    if sorted_already:
+        return
+    if hi - lo > SMALL_SORT:
+        seg = m[:, lo:hi].copy()
+        order = np.argsort(seg[k2], kind="mergesort")
+        order = order[np.argsort(seg[k1][order], kind="mergesort")]
+        for r in range(hi - lo):
+            m[:, lo + r] = seg[:, order[r]]
+        return
+    for i in range(lo + 1, hi):  # insertion sort by adjacent swaps: no allocation
+        j = i
+        while j > lo and _column_after(m, j - 1, j, k1, k2):
+            for c in range(m.shape[0]):
+                m[c, j - 1], m[c, j] = m[c, j], m[c, j - 1]
+            j -= 1
+
+
+@njit(cache=True, inline="always")
 def _same_bytes(
     off_a: np.ndarray, data_a: np.ndarray, i: int, off_b: np.ndarray, data_b: np.ndarray, j: int
 ) -> bool:
@@ -194,12 +228,12 @@ def _has_duplicate_id(
     if hi - lo <= SMALL_SORT:
         for i in range(lo, hi):
             for j in range(i + 1, hi):
-                if items[i, I_HASH] == items[j, I_HASH] and _same_bytes(
-                    id_off, id_data, items[i, I_SRC], id_off, id_data, items[j, I_SRC]
+                if items[I_HASH, i] == items[I_HASH, j] and _same_bytes(
+                    id_off, id_data, items[I_SRC, i], id_off, id_data, items[I_SRC, j]
                 ):
                     return True
         return False
-    hashes = items[lo:hi, I_HASH].copy()
+    hashes = items[I_HASH, lo:hi].copy()
     order = np.argsort(hashes)
     start = 0
     for r in range(1, hi - lo + 1):
@@ -210,10 +244,10 @@ def _has_duplicate_id(
                 if _same_bytes(
                     id_off,
                     id_data,
-                    items[lo + order[x], I_SRC],
+                    items[I_SRC, lo + order[x]],
                     id_off,
                     id_data,
-                    items[lo + order[y], I_SRC],
+                    items[I_SRC, lo + order[y]],
                 ):
                     return True
         start = r
@@ -225,19 +259,19 @@ def _has_duplicate_id(
 
 @njit(cache=True, inline="always")
 def _owed(items: np.ndarray, i: int) -> int:
-    return items[i, U_FEE] + items[i, U_PEN] + items[i, U_INT] + items[i, U_PRIN]
+    return items[U_FEE, i] + items[U_PEN, i] + items[U_INT, i] + items[U_PRIN, i]
 
 
 @njit(cache=True, inline="always")
 def _is_open(items: np.ndarray, i: int, tolerance: int) -> bool:
-    return items[i, I_CLOSED] == 0 and _owed(items, i) > tolerance
+    return items[I_CLOSED, i] == 0 and _owed(items, i) > tolerance
 
 
 @njit(cache=True, inline="always")
 def _daily_penalty(items: np.ndarray, i: int, q: np.ndarray) -> int:
-    base = items[i, U_PRIN]
+    base = items[U_PRIN, i]
     if q[Q_BASE_PI] != 0:
-        base += items[i, U_INT]
+        base += items[U_INT, i]
     return (2 * base * q[Q_NUM] + q[Q_DEN]) // (2 * q[Q_DEN])
 
 
@@ -245,7 +279,7 @@ def _daily_penalty(items: np.ndarray, i: int, q: np.ndarray) -> int:
 def _oldest_past_due(items: np.ndarray, lo: int, hi: int, day: int, tolerance: int) -> int:
     """The open item due before ``day`` that is first by (due date, seq); -1 if none."""
     for i in range(lo, hi):
-        if items[i, I_DUE] >= day:
+        if items[I_DUE, i] >= day:
             break
         if _is_open(items, i, tolerance):
             return i
@@ -256,10 +290,10 @@ def _oldest_past_due(items: np.ndarray, lo: int, hi: int, day: int, tolerance: i
 def _pay_item(items: np.ndarray, i: int, remaining: int, q: np.ndarray) -> int:
     for r in range(4):
         col = U0 + q[Q_O0 + r]
-        take = min(remaining, items[i, col])
+        take = min(remaining, items[col, i])
         if take > 0:
-            items[i, col] -= take
-            items[i, I_PAID] += take
+            items[col, i] -= take
+            items[I_PAID, i] += take
             remaining -= take
     return remaining
 
@@ -268,19 +302,19 @@ def _pay_item(items: np.ndarray, i: int, remaining: int, q: np.ndarray) -> int:
 def _settle_grace_windows(items: np.ndarray, lo: int, hi: int, day: int, q: np.ndarray) -> None:
     window_end = day - 1 - q[Q_GRACE]
     for i in range(lo, hi):
-        due = items[i, I_DUE]
+        due = items[I_DUE, i]
         if due > window_end:
             break
         if due != window_end:
             continue
         if _is_open(items, i, q[Q_TOL]):
-            items[i, U_PEN] += items[i, I_PROV]
-            items[i, I_ACCR] += items[i, I_PROV]
-            items[i, U_FEE] += q[Q_LATE]
-            items[i, I_LATE] = q[Q_LATE]
+            items[U_PEN, i] += items[I_PROV, i]
+            items[I_ACCR, i] += items[I_PROV, i]
+            items[U_FEE, i] += q[Q_LATE]
+            items[I_LATE, i] = q[Q_LATE]
         else:
-            items[i, I_PDAYS] = 0
-        items[i, I_PROV] = 0
+            items[I_PDAYS, i] = 0
+        items[I_PROV, i] = 0
 
 
 @njit(cache=True, inline="always")
@@ -291,7 +325,7 @@ def _apply_credit_on_due_date(
         return
     remaining = st[S_CREDIT]
     for i in range(lo, hi):
-        due = items[i, I_DUE]
+        due = items[I_DUE, i]
         if due > day:
             break
         if due == day:
@@ -306,18 +340,18 @@ def _accrue_penalty(
     if st[S_CHARGED] != NO_DAY and q[Q_ACCRUE] == 0:
         return
     for i in range(lo, hi):
-        due = items[i, I_DUE]
+        due = items[I_DUE, i]
         if due >= day:
             break
         if not _is_open(items, i, q[Q_TOL]):
             continue
         penalty = _daily_penalty(items, i, q)
-        items[i, I_PDAYS] += 1
+        items[I_PDAYS, i] += 1
         if day <= due + q[Q_GRACE]:
-            items[i, I_PROV] += penalty
+            items[I_PROV, i] += penalty
         else:
-            items[i, U_PEN] += penalty
-            items[i, I_ACCR] += penalty
+            items[U_PEN, i] += penalty
+            items[I_ACCR, i] += penalty
 
 
 @njit(cache=True, inline="always")
@@ -329,7 +363,7 @@ def _apply_payment(
         st[S_RECOVERED] += amount
     remaining = amount
     for i in range(lo, hi):
-        if items[i, I_DUE] > day:
+        if items[I_DUE, i] > day:
             break
         if _is_open(items, i, q[Q_TOL]):
             remaining = _pay_item(items, i, remaining, q)
@@ -343,11 +377,11 @@ def _apply_waiver(
     remaining = amount
     col = U0 + component
     for i in range(lo, hi):
-        if items[i, I_DUE] > day or remaining == 0:
+        if items[I_DUE, i] > day or remaining == 0:
             break
-        cut = min(remaining, items[i, col])
-        items[i, col] -= cut
-        items[i, I_WAIVED] += cut
+        cut = min(remaining, items[col, i])
+        items[col, i] -= cut
+        items[I_WAIVED, i] += cut
         remaining -= cut
         st[S_WAIVED] += cut
 
@@ -358,18 +392,18 @@ def _judge_minimums(
 ) -> None:
     judged_due = day - q[Q_GRACE]
     for i in range(lo, hi):
-        due = items[i, I_DUE]
+        due = items[I_DUE, i]
         if due > judged_due:
             break
-        if items[i, I_MIN] < 0 or due != judged_due or items[i, I_CLOSED] != 0:
+        if items[I_MIN, i] < 0 or due != judged_due or items[I_CLOSED, i] != 0:
             continue
-        if items[i, I_PAID] >= items[i, I_MIN]:
-            items[i, I_CLOSED] = 1
+        if items[I_PAID, i] >= items[I_MIN, i]:
+            items[I_CLOSED, i] = 1
             owed = _owed(items, i)
-            items[i, I_REVOLVED] = owed
+            items[I_REVOLVED, i] = owed
             st[S_REVOLVED] += owed
             for c in range(4):
-                items[i, U0 + c] = 0
+                items[U0 + c, i] = 0
 
 
 @njit(cache=True, inline="always")
@@ -382,7 +416,7 @@ def _status(
     dpd = st[S_DPD]
     if dpd >= 1:
         return ST_IN_GRACE if dpd <= q[Q_GRACE] else ST_OVERDUE
-    if st[S_REVOLVED] != 0 or (hi > lo and items[hi - 1, I_DUE] > day):
+    if st[S_REVOLVED] != 0 or (hi > lo and items[I_DUE, hi - 1] > day):
         return ST_CURRENT
     for i in range(olo, hi):
         if _is_open(items, i, q[Q_TOL]):
@@ -427,7 +461,7 @@ def close_day(
     """DPD, max DPD, run start, charge-off, status and bucket transitions at the end of day;
     no item of ``lo:olo`` is open (``_first_open``)."""
     oldest = _oldest_past_due(items, olo, hi, day, q[Q_TOL])
-    dpd = 0 if oldest < 0 else day - items[oldest, I_DUE]
+    dpd = 0 if oldest < 0 else day - items[I_DUE, oldest]
     st[S_OLDEST] = oldest
     st[S_DPD] = dpd
     st[S_MAXDPD] = max(st[S_MAXDPD], dpd)
@@ -461,20 +495,20 @@ def _run_quiet_days(
     accruing = st[S_CHARGED] == NO_DAY or q[Q_ACCRUE] != 0
     if accruing:
         for i in range(lo, hi):
-            due = items[i, I_DUE]
+            due = items[I_DUE, i]
             if due >= first:
                 break
             if not _is_open(items, i, q[Q_TOL]):
                 continue
             penalty = _daily_penalty(items, i, q) * k
-            items[i, I_PDAYS] += k
+            items[I_PDAYS, i] += k
             if last <= due + q[Q_GRACE]:
-                items[i, I_PROV] += penalty
+                items[I_PROV, i] += penalty
             else:
-                items[i, U_PEN] += penalty
-                items[i, I_ACCR] += penalty
+                items[U_PEN, i] += penalty
+                items[I_ACCR, i] += penalty
     oldest = _oldest_past_due(items, lo, hi, last, q[Q_TOL])
-    st[S_DPD] = 0 if oldest < 0 else last - items[oldest, I_DUE]
+    st[S_DPD] = 0 if oldest < 0 else last - items[I_DUE, oldest]
     st[S_MAXDPD] = max(st[S_MAXDPD], st[S_DPD])
     if st[S_DPD] != 0 and st[S_RUNSTART] == NO_DAY:
         st[S_FAIL] = 1  # the engine asserts: a quiet stretch cannot start a run
@@ -497,7 +531,7 @@ def _next_eventful_day(
         best = next_event
     g = q[Q_GRACE]
     for i in range(lo, hi):
-        due = items[i, I_DUE]
+        due = items[I_DUE, i]
         if due >= best:
             break  # items are sorted by due date: later ones only have later days
         for d in (due, due + 1, due + g, due + g + 1):
@@ -505,7 +539,7 @@ def _next_eventful_day(
                 best = d
     oldest = st[S_OLDEST]
     if oldest >= 0:
-        due = items[oldest, I_DUE]
+        due = items[I_DUE, oldest]
         w = q[Q_WO]
         for t in (1, g, g + 1, w, w + 1):
             if following <= due + t < best:
@@ -527,7 +561,7 @@ def _first_open(items: np.ndarray, i: int, hi: int, tolerance: int) -> int:
 @njit(cache=True, inline="always")
 def _first_due(items: np.ndarray, i: int, hi: int, day: int) -> int:
     """The first item of ``i:hi`` due on or after ``day`` (``hi`` if none)."""
-    while i < hi and items[i, I_DUE] < day:
+    while i < hi and items[I_DUE, i] < day:
         i += 1
     return i
 
@@ -663,13 +697,13 @@ def within_bounds(
     first = as_of
     for i in range(lo, hi):
         for col in ITEM_MONEY:
-            if items[i, col] < 0:
+            if items[col, i] < 0:
                 return False
-            total += float(items[i, col])
-        base = float(items[i, U_PRIN]) + float(items[i, U_INT])
+            total += float(items[col, i])
+        base = float(items[U_PRIN, i]) + float(items[U_INT, i])
         if base * float(q[Q_NUM]) >= BOUND:
             return False
-        first = min(first, items[i, I_DUE])
+        first = min(first, items[I_DUE, i])
     for p in range(plo, phi):
         if pays[p, P_AMOUNT] < 0:
             return False
@@ -751,8 +785,8 @@ def _first_day(
     """A rebuild starts on the earliest due date, kept payment or waiver (NO_DAY if none)."""
     first = NO_DAY
     for i in range(lo, hi):
-        if first == NO_DAY or items[i, I_DUE] < first:
-            first = items[i, I_DUE]
+        if first == NO_DAY or items[I_DUE, i] < first:
+            first = items[I_DUE, i]
     for p in range(plo, phi):
         if pays[p, P_KEPT] != 0 and (first == NO_DAY or pays[p, P_DATE] < first):
             first = pays[p, P_DATE]
@@ -780,19 +814,19 @@ def _write_figures(
     penalty_outstanding = 0
     penalty_accrued = 0
     for i in range(lo, hi):
-        penalty_outstanding += items[i, U_PEN]
-        penalty_accrued += items[i, I_ACCR]
-        if items[i, I_DUE] < as_of and _is_open(items, i, tolerance):
-            overdue_fee += items[i, U_FEE]
-            overdue_penalty += items[i, U_PEN]
-            overdue_interest += items[i, U_INT]
-            overdue_principal += items[i, U_PRIN]
+        penalty_outstanding += items[U_PEN, i]
+        penalty_accrued += items[I_ACCR, i]
+        if items[I_DUE, i] < as_of and _is_open(items, i, tolerance):
+            overdue_fee += items[U_FEE, i]
+            overdue_penalty += items[U_PEN, i]
+            overdue_interest += items[U_INT, i]
+            overdue_principal += items[U_PRIN, i]
     status = st[S_STATUS]
     out[a, O_STATUS] = status
     out[a, O_DPD] = st[S_DPD]
     out[a, O_BCN] = st[S_BCN]
     out[a, O_BUS] = st[S_BUS]
-    out[a, O_OLDEST_DATE] = NO_DAY if oldest < 0 else items[oldest, I_DUE]
+    out[a, O_OLDEST_DATE] = NO_DAY if oldest < 0 else items[I_DUE, oldest]
     out[a, O_OLDEST_ITEM] = oldest  # row in ``items`` (the snapshot does not carry it)
     out[a, O_OPRIN] = overdue_principal
     out[a, O_OINT] = overdue_interest
@@ -870,7 +904,7 @@ def _run_account(
         accts, a, items, lo, hi, pays, plo, phi, waivers, wlo, whi, q, as_of, previous
     ):
         return False
-    sort_rows(items, lo, hi, I_DUE, I_SEQ)
+    sort_columns(items, lo, hi, I_DUE, I_SEQ)
     if _has_duplicate_id(items, lo, hi, item_id_off, item_id_data):
         return False
     rlo, rhi = rev_off[a], rev_off[a + 1]
