@@ -446,7 +446,7 @@ def _push_transition(
     st[S_NT] = n + 1
 
 
-@njit(cache=True, _nrt=False)  # allocates nothing: no reference counting (see advance)
+@njit(cache=True, _nrt=False)  # type: ignore[call-overload]  # allocates nothing (see advance)
 def close_day(
     items: np.ndarray,
     lo: int,
@@ -578,7 +578,7 @@ def _next_payment(pays: np.ndarray, p: int, phi: int) -> int:
 # calls to NRT_incref / NRT_decref around the day loop's array uses (no-ops on the borrowed
 # arrays, but calls): over the 1M rebuild's batches the compiled loop took 2.6 s of CPU with
 # them and 1.2 s without. Code that allocates does not compile here (numba refuses it).
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False)  # type: ignore[call-overload]  # (numba stubs lack _nrt)
 def advance(
     items: np.ndarray,
     lo: int,
