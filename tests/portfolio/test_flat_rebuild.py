@@ -23,7 +23,7 @@ from book_factory import START, random_book, write_book
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from overdue.portfolio import flat_rebuild
+from overdue.portfolio import fast_kernel, fast_ledger, flat_rebuild
 from overdue.portfolio.engines import DuckDBBackend, parallel_kernel
 from overdue.portfolio.eod import load_book, resolve_policies
 from overdue.portfolio.eod_inputs import rebuild_rows
@@ -121,6 +121,19 @@ def test_flat_batches_give_the_nested_rows_snapshot(
             assert joins == 4
         else:
             assert empty <= joins <= empty + (keyed == "partial")
+
+
+def test_the_kernel_warm_up_loads_what_a_rebuild_runs(tmp_path: Path) -> None:
+    """The kernel's warm-up (beside DuckDB at the start of a rebuild) loads the compiled loop
+    for the argument types of a rebuild's batches: the rebuild then compiles no other."""
+    fast_kernel.warm_up()
+    loaded = set(fast_ledger._run_accounts.signatures)
+    setup = _setup(5, 30, 120, tmp_path, "yes")
+    flat = rebuild_batches(
+        setup.backend.con.con, setup.backend.con.compile, setup.book, setup.as_of
+    )
+    assert _snapshot(flat, setup.config).num_rows == 30
+    assert set(fast_ledger._run_accounts.signatures) == loaded
 
 
 @pytest.mark.parametrize("keyed", ["no", "yes", "partial"])

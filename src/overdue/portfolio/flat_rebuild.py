@@ -57,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from overdue.portfolio import fast_ledger  # noqa: F401  (first: it sets numba's cache folder)
+from overdue.portfolio import fast_kernel  # first: its fast_ledger sets numba's cache folder
 from overdue.portfolio.book_layout import ACCOUNT_NO, strictly_increasing
 from overdue.portfolio.contract import TABLES
 from overdue.portfolio.eod_inputs import (
@@ -81,7 +81,7 @@ ACCOUNT_COLUMNS = ("account_id", "customer_id", "product", "policy")
 INDEX_TABLE = "overdue_rebuild_accounts"
 ROWS_VIEW = "overdue_rebuild_rows"  # the accounts' rows, while DuckDB numbers them
 
-from numba import njit  # noqa: E402  (after fast_ledger, which sets numba's cache folder)
+from numba import njit  # noqa: E402  (after fast_kernel's fast_ledger: numba's cache folder)
 
 
 @njit(cache=True, nogil=True)  # runs beside DuckDB's next fetch (``_fetch_and_group``)
@@ -101,11 +101,17 @@ def _counting_order(idx: np.ndarray, lo: int, n: int) -> tuple[np.ndarray, np.nd
     return offsets, order
 
 
-# Loads the compiled grouping at the start of a rebuild: numba's first call in a process (its
-# start-up and the cached code) took 0.5-0.9 s, on the first table's grouping, after DuckDB's
-# first read; on this thread it runs while DuckDB numbers the accounts and reads the first table
-# (a call meanwhile waits for numba's lock, then finds the code loaded).
+# Loads the compiled grouping, then the compiled kernel, at the start of a rebuild: numba's first
+# call in a process (its start-up and the cached code) took 0.5-0.9 s, on the first table's
+# grouping, after DuckDB's first read, and the kernel's first batch 0.5 s more (the other kernel
+# threads waiting for it); on this thread they run while DuckDB numbers the accounts and reads
+# the first table (a call meanwhile waits for numba's lock, then finds the code loaded).
 _WARM_UP = ThreadPoolExecutor(1, thread_name_prefix="overdue-compiled")
+
+
+def _load_compiled() -> None:
+    _counting_order(np.zeros(1, np.int64), 0, 1)
+    fast_kernel.warm_up()
 
 
 @dataclass
@@ -252,7 +258,7 @@ def flat_batches(
     ``keys``: the collections' event files hold ``account_no`` (read instead of joined)."""
     assert 0 < batch_accounts <= slab_accounts, "batch_accounts must be in 1..slab_accounts"
     assert account_columns[0] == "account_id", "account_id comes first"
-    loading = _WARM_UP.submit(_counting_order, np.zeros(1, np.int64), 0, 1)
+    loading = _WARM_UP.submit(_load_compiled)
     numbering = _Numbering.of(con, accounts_sql, held=keys is not None)
     staged: _Staged | None = None
     loaded: Iterator[_LoadedSlab] | None = None
