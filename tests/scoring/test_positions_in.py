@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from overdue.scoring import daily_items, id_keys
 
 TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x4E5F), max_size=6)
-# ids of one byte width: merged as integer keys (``id_keys``); 16 bytes is the widest
+# ids of one byte width (keys without a length word) and of several (with it)
 ASCII_10 = st.text(alphabet="A09az~ ", min_size=10, max_size=10)
 CJK_15 = st.text(alphabet="一丁七万丈三", min_size=5, max_size=5)  # 3 bytes each
 ASCII_16 = st.text(alphabet="A09", min_size=16, max_size=16)
@@ -61,8 +61,8 @@ def test_a_snapshot_layout_without_a_hash() -> None:
     resumed = [f"A{k:09d}" for k in range(1, 3000) if k % 7 and k != 1500]
     today = pa.array(replayed + resumed)
     before = pa.array(previous[::2] + previous[1::2])
-    assert daily_items._runs(*id_keys.buffers(today), 16) is not None
-    assert id_keys.fixed_keys(today, before) is not None
+    keys = id_keys.keys(today, before)
+    assert keys is not None and len(id_keys.run_starts(keys[0])) - 1 <= daily_items.MAX_RUNS
     got = daily_items.positions_in(today, before)
     assert got.tolist() == _reference(today, before)
     assert (got < 0).sum() == sum(1 for k in range(0, 3100, 7) if k >= 3000)

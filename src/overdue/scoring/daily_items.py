@@ -18,7 +18,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -183,88 +182,26 @@ MAX_RUNS = 16  # sorted runs per side merged pairwise; more: a hash (``pc.index_
 def positions_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
     """Each id's position in ``value_set`` (its first occurrence; -1: absent), as
     ``pc.index_in``. A snapshot's account files are a few runs sorted by id (the replayed and
-    the resumed accounts), so the runs of both sides are merged pairwise (compiled, no hash of
-    a million strings); more than ``MAX_RUNS`` runs on a side, or nulls: ``pc.index_in``."""
-    if ids.null_count or value_set.null_count or not len(ids) or not len(value_set):
+    the resumed accounts), so the runs of both sides are merged pairwise as integer keys
+    (``id_keys``: compiled, no hash of a million strings); more than ``MAX_RUNS`` runs on a
+    side, nulls or ids too long for keys: ``pc.index_in``."""
+    if not len(ids) or not len(value_set):
         return _index_in(ids, value_set)
-    keys = id_keys.fixed_keys(ids, value_set)
-    if keys is not None:  # ids of one width (the usual case): merged as integer keys
-        a_keys, b_keys = keys
-        a_starts, b_starts = id_keys.run_starts(a_keys), id_keys.run_starts(b_keys)
-        if max(len(a_starts), len(b_starts)) - 1 > MAX_RUNS:
-            return _index_in(ids, value_set)
-        found = np.full(len(ids), -1, np.int64)
-        id_keys.merge_runs(a_keys, a_starts, b_keys, b_starts, found)
-        return found
-    a_off, a_data = id_keys.buffers(ids)
-    b_off, b_data = id_keys.buffers(value_set)
-    a_runs, b_runs = _runs(a_off, a_data, MAX_RUNS), _runs(b_off, b_data, MAX_RUNS)
-    if a_runs is None or b_runs is None:
+    keys = id_keys.keys(ids, value_set)
+    if keys is None:
         return _index_in(ids, value_set)
-    out = np.full(len(ids), -1, np.int64)
-    _merge_runs(a_off, a_data, a_runs, b_off, b_data, b_runs, out)
-    return out
+    a_keys, b_keys = keys
+    a_starts, b_starts = id_keys.run_starts(a_keys), id_keys.run_starts(b_keys)
+    if max(len(a_starts), len(b_starts)) - 1 > MAX_RUNS:
+        return _index_in(ids, value_set)
+    found = np.full(len(ids), -1, np.int64)
+    id_keys.merge_runs(a_keys, a_starts, b_keys, b_starts, found)
+    return found
 
 
 def _index_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
     taken = pc.index_in(ids, value_set=value_set)
     return np.asarray(taken.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
-
-
-def _runs(offsets: np.ndarray, data: np.ndarray, most: int) -> np.ndarray | None:
-    """Where each run of non-decreasing strings starts (and the end), or None when there
-    are more than ``most`` runs (an id repeated within a run: e.g. each account's payments)."""
-    starts = _run_starts(offsets, data)
-    return starts if len(starts) - 1 <= most else None
-
-
-@numba.njit(cache=True, nogil=True)
-def _compare(
-    a_data: np.ndarray, a_start: int, a_end: int, b_data: np.ndarray, b_start: int, b_end: int
-) -> int:
-    """Byte order of two strings (UTF-8 byte order is code point order): -1, 0 or 1."""
-    n = min(a_end - a_start, b_end - b_start)
-    for k in range(n):
-        x, y = a_data[a_start + k], b_data[b_start + k]
-        if x != y:
-            return -1 if x < y else 1
-    la, lb = a_end - a_start, b_end - b_start
-    return 0 if la == lb else (-1 if la < lb else 1)
-
-
-@numba.njit(cache=True, nogil=True)
-def _run_starts(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
-    n = len(offsets) - 1
-    starts = [0]
-    for k in range(1, n):
-        if _compare(data, offsets[k - 1], offsets[k], data, offsets[k], offsets[k + 1]) > 0:
-            starts.append(k)
-    starts.append(n)
-    return np.array(starts, dtype=np.int64)
-
-
-@numba.njit(cache=True, nogil=True)
-def _merge_runs(
-    a_off: np.ndarray, a_data: np.ndarray, a_runs: np.ndarray, b_off: np.ndarray,
-    b_data: np.ndarray, b_runs: np.ndarray, out: np.ndarray,
-) -> None:  # fmt: skip
-    """``out[i]``: the first position of ``a``'s string i in ``b`` (left at -1 when absent),
-    by merging every sorted run of ``a`` with every sorted run of ``b`` (runs of ``b`` in
-    order, so the first occurrence wins; a match leaves ``j`` in place, so a string repeated
-    in ``a`` matches again and the first of a repeated string of ``b`` is the one found)."""
-    for r in range(len(a_runs) - 1):
-        for q in range(len(b_runs) - 1):
-            i, j = a_runs[r], b_runs[q]
-            while i < a_runs[r + 1] and j < b_runs[q + 1]:
-                c = _compare(a_data, a_off[i], a_off[i + 1], b_data, b_off[j], b_off[j + 1])
-                if c == 0:
-                    if out[i] < 0:
-                        out[i] = j
-                    i += 1
-                elif c < 0:
-                    i += 1
-                else:
-                    j += 1
 
 
 def _changed(now: pa.Table, before: pa.Table) -> pa.Array:
@@ -289,64 +226,16 @@ def merged_order(
 ) -> np.ndarray | None:
     """Positions into ``a`` then ``b`` (``b``'s shifted by ``len(a)``) that put the rows of both
     in (code, id) order, as a stable sort of ``a`` + ``b`` would, when each side is already in
-    that order (checked); None when either is not (or holds a null id)."""
-    if a_ids.null_count or b_ids.null_count:
-        return None
+    that order (checked); None when either is not (or holds a null id, or ids too long for
+    ``id_keys``)."""
     ca, cb = np.asarray(a_codes, np.int64), np.asarray(b_codes, np.int64)
     assert len(ca) == len(a_ids) and len(cb) == len(b_ids)
-    out = np.empty(len(ca) + len(cb), np.int64)
-    keys = id_keys.fixed_keys(a_ids, b_ids)
-    if keys is not None:  # ids of one width: compared as integer keys
-        a_keys, b_keys = keys
-        if not (id_keys.in_code_order(ca, a_keys) and id_keys.in_code_order(cb, b_keys)):
-            return None
-        id_keys.merge_code_order(ca, a_keys, cb, b_keys, out)
-        return out
-    a_off, a_data = id_keys.buffers(a_ids)
-    b_off, b_data = id_keys.buffers(b_ids)
-    if not (_in_key_order(ca, a_off, a_data) and _in_key_order(cb, b_off, b_data)):
+    keys = id_keys.keys(a_ids, b_ids)
+    if keys is None:
         return None
-    _merge_keys(ca, a_off, a_data, cb, b_off, b_data, out)
+    a_keys, b_keys = keys
+    if not (id_keys.in_code_order(ca, a_keys) and id_keys.in_code_order(cb, b_keys)):
+        return None
+    out = np.empty(len(ca) + len(cb), np.int64)
+    id_keys.merge_code_order(ca, a_keys, cb, b_keys, out)
     return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _key_compare(
-    ca: np.ndarray, a_off: np.ndarray, a_data: np.ndarray, i: int,
-    cb: np.ndarray, b_off: np.ndarray, b_data: np.ndarray, j: int,
-) -> int:  # fmt: skip
-    if ca[i] != cb[j]:
-        return -1 if ca[i] < cb[j] else 1
-    return _compare(a_data, a_off[i], a_off[i + 1], b_data, b_off[j], b_off[j + 1])
-
-
-@numba.njit(cache=True, nogil=True)
-def _in_key_order(codes: np.ndarray, offsets: np.ndarray, data: np.ndarray) -> bool:
-    for k in range(1, len(codes)):
-        if _key_compare(codes, offsets, data, k - 1, codes, offsets, data, k) > 0:
-            return False
-    return True
-
-
-@numba.njit(cache=True, nogil=True)
-def _merge_keys(
-    ca: np.ndarray, a_off: np.ndarray, a_data: np.ndarray,
-    cb: np.ndarray, b_off: np.ndarray, b_data: np.ndarray, out: np.ndarray,
-) -> None:  # fmt: skip
-    i, j, k, na, nb = 0, 0, 0, len(ca), len(cb)
-    while i < na and j < nb:
-        if _key_compare(ca, a_off, a_data, i, cb, b_off, b_data, j) <= 0:  # ties: a first
-            out[k] = i
-            i += 1
-        else:
-            out[k] = na + j
-            j += 1
-        k += 1
-    while i < na:
-        out[k] = i
-        i += 1
-        k += 1
-    while j < nb:
-        out[k] = na + j
-        j += 1
-        k += 1

@@ -1,11 +1,11 @@
-"""Account ids of one byte width as integer keys, for the daily scoring's merges.
+"""Account ids as integer keys, for the daily scoring's merges of sorted runs.
 
-An id of at most ``MAX_WIDTH`` bytes packs big-endian into two unsigned 64-bit words (the
-first eight bytes, then the rest), so when every id has the same width the words' order is
-the ids' byte order (UTF-8 byte order is code point order: Arrow's order of strings). Merging
-sorted runs of keys compares two integers where the byte form compared up to a dozen bytes a
-step (``daily_items.positions_in``, ``daily_items.merged_order`` use these first and keep the
-byte form for ids of mixed widths).
+An id's bytes pack big-endian into unsigned 64-bit words, zeros after its last byte, and, when
+the ids do not all have one width, a last word holds the id's length. Compared word by word,
+the keys are in the ids' byte order (UTF-8 byte order is code point order: Arrow's order of
+strings): a shorter id that is a prefix of a longer one pads with zeros and is then told apart
+by its length. Merging sorted runs of keys compares a word or two where comparing strings
+walked their bytes one at a time (``daily_items.positions_in``, ``daily_items.merged_order``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-MAX_WIDTH = 16  # bytes: two 64-bit words
+MAX_WORDS = 16  # words per key: ids of one width up to 128 bytes, of several up to 120
 
 
 def buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -26,61 +26,52 @@ def buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets - offsets[0] if len(offsets) else np.zeros(1, np.int64), data[offsets[0] :]
 
 
-def fixed_keys(*columns: pa.Array) -> list[np.ndarray] | None:
-    """Per column, its ids as keys (n × 2 uint64: bytes 0-7 big-endian in word 0, bytes 8-15
-    in word 1, zeros past the last byte), when no id is null and every id of every column has
-    the same width of 1..``MAX_WIDTH`` bytes; else None."""
-    widths: set[int] = set()
-    parts = []
-    for column in columns:
-        if column.null_count:
-            return None
-        offsets, data = buffers(column)
-        lengths = np.diff(offsets)
-        if len(lengths):
-            widths.add(int(lengths[0]))
-            if not (lengths == lengths[0]).all():
-                return None
-        parts.append((len(lengths), data))
-    width = next(iter(widths), 1)
-    if len(widths) > 1 or not 0 < width <= MAX_WIDTH:
+def keys(*columns: pa.Array) -> list[np.ndarray] | None:
+    """Per column, its ids as keys (rows × words uint64, the same words for every column), or
+    None when an id is null or the keys would take more than ``MAX_WORDS`` words."""
+    if any(column.null_count for column in columns):
         return None
-    return [_pack(data, n, width) for n, data in parts]
+    parts = [buffers(column) for column in columns]
+    lengths = [np.diff(offsets) for offsets, _data in parts]
+    longest = max((int(each.max()) for each in lengths if len(each)), default=0)
+    widths = {int(w) for each in lengths if len(each) for w in (each.min(), each.max())}
+    with_length = len(widths) > 1
+    words = max(1, (longest + 7) // 8) + int(with_length)
+    if words > MAX_WORDS:
+        return None
+    return [_pack(offsets, data, words, with_length) for offsets, data in parts]
 
 
 @numba.njit(cache=True, nogil=True)
-def _pack(data: np.ndarray, n: int, width: int) -> np.ndarray:
-    """``n`` ids of ``width`` bytes back to back in ``data`` as ``fixed_keys``'s words."""
-    keys = np.zeros((n, 2), np.uint64)
-    head = min(width, 8)
+def _pack(offsets: np.ndarray, data: np.ndarray, words: int, with_length: bool) -> np.ndarray:
+    """Each id's bytes big-endian in ``words`` words (zeros after its last byte); with
+    ``with_length``, its length in the last word."""
+    n = len(offsets) - 1
+    out = np.zeros((n, words), np.uint64)
     for i in range(n):
-        start = i * width
-        word = np.uint64(0)
-        for k in range(head):
-            word = (word << np.uint64(8)) | np.uint64(data[start + k])
-        keys[i, 0] = word << np.uint64(8 * (8 - head))
-        if width > head:  # (a shift by 64 bits is undefined)
-            word = np.uint64(0)
-            for k in range(head, width):
-                word = (word << np.uint64(8)) | np.uint64(data[start + k])
-            keys[i, 1] = word << np.uint64(8 * (8 - (width - head)))
-    return keys
+        start, size = offsets[i], offsets[i + 1] - offsets[i]
+        for k in range(size):
+            out[i, k // 8] |= np.uint64(data[start + k]) << np.uint64(8 * (7 - k % 8))
+        if with_length:
+            out[i, words - 1] = size
+    return out
 
 
 @numba.njit(cache=True, inline="always")
 def _cmp(a: np.ndarray, i: int, b: np.ndarray, j: int) -> int:
-    """-1, 0 or 1: key ``a[i]`` against key ``b[j]``."""
-    if a[i, 0] != b[j, 0]:
-        return -1 if a[i, 0] < b[j, 0] else 1
-    if a[i, 1] != b[j, 1]:
-        return -1 if a[i, 1] < b[j, 1] else 1
+    """-1, 0 or 1: key ``a[i]`` against key ``b[j]`` (word by word)."""
+    for w in range(a.shape[1]):
+        if a[i, w] != b[j, w]:
+            return -1 if a[i, w] < b[j, w] else 1
     return 0
 
 
 def run_starts(keys: np.ndarray) -> np.ndarray:
     """Where each run of non-decreasing keys starts, and the end (``len(keys)``)."""
-    hi, lo = keys[:, 0], keys[:, 1]
-    down = (hi[1:] < hi[:-1]) | ((hi[1:] == hi[:-1]) & (lo[1:] < lo[:-1]))
+    before, after = keys[:-1], keys[1:]
+    down = np.zeros(len(after), bool)  # before > after, decided from the last word up
+    for w in range(keys.shape[1] - 1, -1, -1):
+        down = (before[:, w] > after[:, w]) | ((before[:, w] == after[:, w]) & down)
     return np.concatenate([[0], np.flatnonzero(down) + 1, [len(keys)]]).astype(np.int64)
 
 
