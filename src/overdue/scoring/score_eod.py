@@ -186,10 +186,9 @@ def score_table(features: pd.DataFrame, models: list[BookModel], as_of: date) ->
             columns[f"reason_{k}"] = pa.DictionaryArray.from_arrays(
                 pa.array(indices.astype(np.int32)), dictionary
             )
-        parts.append(pa.table(columns, schema=COPY_SCHEMA.remove(COPY_SCHEMA.get_field_index(
-            ROW_COLUMN))))  # fmt: skip
+        parts.append(pa.table(columns, schema=ENCODED_SCHEMA))
     if not parts:
-        return _recoded(SCORE_SCHEMA.empty_table(), True)
+        return ENCODED_SCHEMA.empty_table()
     return pa.concat_tables(parts)
 
 
@@ -419,6 +418,7 @@ COPY_SCHEMA = pa.schema([
     pa.field(f.name, pa.dictionary(pa.int32(), pa.string())) if f.name in LOW_CARDINALITY else f
     for f in PLAIN_COPY_SCHEMA
 ])  # fmt: skip
+ENCODED_SCHEMA = COPY_SCHEMA.remove(COPY_SCHEMA.get_field_index(ROW_COLUMN))  # score_table's
 SCORE_ORDER = [("model", "ascending"), ("account_id", "ascending")]
 
 
