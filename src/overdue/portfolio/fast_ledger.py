@@ -146,37 +146,6 @@ def sort_rows(m: np.ndarray, lo: int, hi: int, k1: int, k2: int) -> None:
 
 
 @njit(cache=True, inline="always")
-def _column_after(m: np.ndarray, i: int, j: int, k1: int, k2: int) -> bool:
-    """Column i sorts strictly after column j by (row k1, row k2)."""
-    return m[k1, i] > m[k1, j] or (m[k1, i] == m[k1, j] and m[k2, i] > m[k2, j])
-
-
-@njit(cache=True)
-def sort_columns(m: np.ndarray, lo: int, hi: int, k1: int, k2: int) -> None:
-    """Stable sort of columns ``lo:hi`` of ``m`` by (row k1, row k2), in place."""
-    sorted_already = True
-    for i in range(lo + 1, hi):
-        if _column_after(m, i - 1, i, k1, k2):
-            sorted_already = False
-            break
-    if sorted_already:
-        return
-    if hi - lo > SMALL_SORT:
-        seg = m[:, lo:hi].copy()
-        order = np.argsort(seg[k2], kind="mergesort")
-        order = order[np.argsort(seg[k1][order], kind="mergesort")]
-        for r in range(hi - lo):
-            m[:, lo + r] = seg[:, order[r]]
-        return
-    for i in range(lo + 1, hi):  # insertion sort by adjacent swaps: no allocation
-        j = i
-        while j > lo and _column_after(m, j - 1, j, k1, k2):
-            for c in range(m.shape[0]):
-                m[c, j - 1], m[c, j] = m[c, j], m[c, j - 1]
-            j -= 1
-
-
-@njit(cache=True, inline="always")
 def _same_bytes(
     off_a: np.ndarray, data_a: np.ndarray, i: int, off_b: np.ndarray, data_b: np.ndarray, j: int
 ) -> bool:
@@ -904,7 +873,7 @@ def _run_account(
         accts, a, items, lo, hi, pays, plo, phi, waivers, wlo, whi, q, as_of, previous
     ):
         return False
-    sort_columns(items, lo, hi, I_DUE, I_SEQ)
+    sort_rows(items.T, lo, hi, I_DUE, I_SEQ)  # the items matrix has one column per item
     if _has_duplicate_id(items, lo, hi, item_id_off, item_id_data):
         return False
     rlo, rhi = rev_off[a], rev_off[a + 1]
