@@ -89,7 +89,7 @@ def _ints(arr: pa.Array, null_as: int = 0) -> tuple[np.ndarray, np.ndarray | Non
     return values, nulls
 
 
-def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, bytes) of a string array, offsets as int64 relative to the bytes."""
     if len(arr) == 0:
         return np.zeros(1, np.int64), np.zeros(1, np.uint8)
@@ -415,14 +415,14 @@ def prepare(batch: pa.RecordBatch, config: KernelConfig) -> KernelInputs:
     new = _flatten(batch, "items")
     bad.rows(new.lengths > MAX_ITEMS_PER_ACCOUNT)
     item_off, items, item_ids = _build_items(prev, new, bad)
-    item_id_off, item_id_data = _string_buffers(item_ids)
+    item_id_off, item_id_data = string_buffers(item_ids)
     items[fl.I_HASH] = fl.string_hashes(item_id_off, item_id_data)[items[fl.I_SRC]]
     pay, pays, rev, revs, wv, waivers = _build_events(batch, bad)
     bad.rows(pay.lengths + wv.lengths > MAX_EVENTS_PER_ACCOUNT)
     accts[:, fl.A_POL], policies = _policy_index(batch, config, bad)
     accts[:, fl.A_SKIP] = bad.mask
-    pay_id_off, pay_id_data = _string_buffers(pay.field("payment_id") if pay.size else pa.array([]))
-    rev_id_off, rev_id_data = _string_buffers(rev.field("payment_id") if rev.size else pa.array([]))
+    pay_id_off, pay_id_data = string_buffers(pay.field("payment_id") if pay.size else pa.array([]))
+    rev_id_off, rev_id_data = string_buffers(rev.field("payment_id") if rev.size else pa.array([]))
     return KernelInputs(
         accts=accts,
         item_off=item_off,

@@ -166,7 +166,7 @@ def _grouping_pool() -> pa.MemoryPool:
     accounts, from the default pool (mimalloc) those copies took 2.7 s of CPU, 1.7 s of it in
     the system (page faults on fresh memory), and 1.4-1.8 s (0.3-0.7 s) from jemalloc's, its
     unused memory released after each column (so that it holds no more than the default pool
-    would; the peak at 10M accounts was not measured with it)."""
+    would: the 10M batch's peak with it, 7251-7303 MiB, docs/performance.md session 9)."""
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return pa.default_memory_pool()
     try:

@@ -13,17 +13,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from overdue.portfolio.fast_inputs import string_buffers
 
 MAX_WORDS = 16  # words per key: ids of one width up to 128 bytes, of several up to 120
-
-
-def buffers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A string array's offsets (int64, rebased at 0) and bytes."""
-    column = pc.cast(column, pa.large_string())
-    offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset :][: len(column) + 1]
-    data = np.frombuffer(column.buffers()[2], np.uint8) if len(column) else np.zeros(0, np.uint8)
-    return offsets - offsets[0] if len(offsets) else np.zeros(1, np.int64), data[offsets[0] :]
 
 
 def keys(*columns: pa.Array) -> list[np.ndarray] | None:
@@ -31,7 +24,7 @@ def keys(*columns: pa.Array) -> list[np.ndarray] | None:
     None when an id is null or the keys would take more than ``MAX_WORDS`` words."""
     if any(column.null_count for column in columns):
         return None
-    parts = [buffers(column) for column in columns]
+    parts = [string_buffers(column) for column in columns]
     lengths = [np.diff(offsets) for offsets, _data in parts]
     longest = max((int(each.max()) for each in lengths if len(each)), default=0)
     widths = {int(w) for each in lengths if len(each) for w in (each.min(), each.max())}
@@ -44,8 +37,8 @@ def keys(*columns: pa.Array) -> list[np.ndarray] | None:
 
 @numba.njit(cache=True, nogil=True)
 def _pack(offsets: np.ndarray, data: np.ndarray, words: int, with_length: bool) -> np.ndarray:
-    """Each id's bytes big-endian in ``words`` words (zeros after its last byte); with
-    ``with_length``, its length in the last word."""
+    """Each id's bytes (``data[offsets[i]:offsets[i + 1]]``) big-endian in ``words`` words
+    (zeros after its last byte); with ``with_length``, its length in the last word."""
     n = len(offsets) - 1
     out = np.zeros((n, words), np.uint64)
     for i in range(n):
