@@ -199,3 +199,17 @@ def test_dpd_aging_and_penalty_accrual_are_not_changes() -> None:
                     "penalty_accrued_fen": [15, 15, 15]})  # fmt: skip
     now = now.set_column(3, "paid_total_fen", pa.array([100, 150, 100]))
     assert daily_items._changed(now, before).to_pylist() == [False, True, True]
+
+
+def test_lean_day_rows_are_the_day_rows_once_nulled(daily_book) -> None:
+    """The lean form (columns as read, item columns nulled by ``nulled_items`` for the rows a
+    caller takes) gives the same rows, flags and alignment as ``day_rows_with_events``."""
+    _book, snaps, days = daily_book
+    for previous, day in itertools.pairwise(days):
+        full, at, events = daily_items.day_rows_with_events(snaps, day, previous, 7)
+        lean, lean_at, lean_events = daily_items.day_rows_with_events(snaps, day, previous, 7,
+                                                                      lean=True)  # fmt: skip
+        assert daily_items.nulled_items(lean).combine_chunks().equals(full)
+        assert np.array_equal(at, lean_at) and events.equals(lean_events)
+        rows = pa.array(np.arange(0, full.num_rows, 7))
+        assert daily_items.nulled_items(lean.take(rows)).equals(full.take(rows))

@@ -35,6 +35,12 @@ def _both(con, book: Path, snaps: Path, day: date, rows: np.ndarray) -> tuple[pa
     fresh = pa.table({"account_id": table["account_id"].combine_chunks().take(pa.array(rows))})
     sql = daily_features.raw_rows(con, snaps, book, days, day, previous, table, fresh)
     at = daily_features.raw_rows_at(con, snaps, book, days, day, previous, table, rows)
+    # the daily scoring's lean form of the day (item columns nulled only for the rows taken)
+    lean, _source, _at = daily_features.day_rows_for_scoring(con, snaps, day, previous, 7,
+                                                             lean=True)  # fmt: skip
+    assert lean.num_rows == table.num_rows
+    from_lean = daily_features.raw_rows_at(con, snaps, book, days, day, previous, lean, rows)
+    _assert_same(at, from_lean)
     return sql, at
 
 

@@ -217,10 +217,13 @@ def day_rows_and_source(
 
 
 def day_rows_for_scoring(
-    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int
-) -> tuple[pa.Table, str, np.ndarray | None]:
+    con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
+    *, lean: bool = False,
+) -> tuple[pa.Table, str, np.ndarray | None]:  # fmt: skip
     """``day_rows_and_source`` and, from the account rows, each row's position among the
-    previous snapshot's (``daily_items.day_rows_aligned``; None from the SQL form)."""
+    previous snapshot's (``daily_items.day_rows_aligned``; None from the SQL form).
+    ``lean``: the account rows' form of ``daily_items.day_rows_with_events(..., lean=True)``
+    (``raw_rows_at`` takes either form)."""
     kept = None
     if previous is not None:
         kept = _read_state(snapshot_path(snapshot_dir, previous), EVENTS_STATE,
@@ -229,7 +232,7 @@ def day_rows_for_scoring(
             kept = None
     try:
         rows, at, events = daily_items.day_rows_with_events(
-            snapshot_dir, as_of, previous, warning_days, kept
+            snapshot_dir, as_of, previous, warning_days, kept, lean=lean
         )
     except daily_items.NoSummary:
         return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days), "items", None
@@ -1178,16 +1181,20 @@ def raw_rows_at(
     previous: date | None, day: pa.Table, rows: np.ndarray, promise_rows: pa.Table | None = None,
 ) -> pa.Table:  # fmt: skip
     """``raw_rows`` for the accounts at positions ``rows`` of the day's rows ``day`` (distinct
-    positions), joined by position and sorted runs instead of SQL joins on ids; sorted by
-    account id."""
+    positions; ``day_rows``'s table or its lean form), joined by position and sorted runs
+    instead of SQL joins on ids; sorted by account id."""
     from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
 
     rows = np.asarray(rows, np.int64)
     assert len(np.unique(rows)) == len(rows), "each fresh account once"
-    ids = day["account_id"].combine_chunks().take(pa.array(rows))
+    ids = day["account_id"].take(pa.array(rows))
     order = np.asarray(pc.sort_indices(ids).to_numpy(), np.int64)
     taken = pa.array(rows[order])
-    base = {c: day[c].combine_chunks().take(taken) for c in (*BASE_COLUMNS, *ITEM_COLUMNS)}
+    wanted = [*BASE_COLUMNS, *ITEM_COLUMNS]
+    if daily_items.ITEMS_COUNT in day.column_names:
+        wanted.append(daily_items.ITEMS_COUNT)
+    fresh = daily_items.nulled_items(day.select(wanted).take(taken))
+    base = {c: fresh[c].combine_chunks() for c in (*BASE_COLUMNS, *ITEM_COLUMNS)}
     ids = base["account_id"]
     cursor = con.cursor()  # the payments part's own DuckDB connection (one per thread)
 

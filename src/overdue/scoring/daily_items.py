@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 
 from overdue.portfolio import item_summary
 from overdue.portfolio.eod import snapshot_files
+from overdue.portfolio.fast_inputs import string_buffers
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
 from overdue.scoring import id_keys
 
@@ -41,13 +43,18 @@ def event_values(table: pa.Table) -> dict[str, pa.Array]:
     """The values whose change is an event (nulls as "" or -1), from ``CHANGE_COLUMNS``."""
     out: dict[str, pa.Array] = {}
     for name in STRING_CHANGE:
-        out[name] = pc.fill_null(table[name].combine_chunks(), "")
+        out[name] = _filled(table[name].combine_chunks(), "")
     for name in EVENT_NUMBERS:
-        out[name] = pc.fill_null(table[name].combine_chunks(), -1)
+        out[name] = _filled(table[name].combine_chunks(), -1)
     before_penalty = pc.subtract(table["total_overdue_fen"].combine_chunks(),
                                  table["penalty_accrued_fen"].combine_chunks())  # fmt: skip
-    out["overdue_before_penalty_fen"] = pc.fill_null(before_penalty, -1)
+    out["overdue_before_penalty_fen"] = _filled(before_penalty, -1)
     return out
+
+
+def _filled(column: pa.Array, value: str | int) -> pa.Array:
+    """``column`` with its nulls as ``value`` (itself when it has none: no copy)."""
+    return pc.fill_null(column, value) if column.null_count else column
 
 
 BASE_COLUMNS = ("account_id", "as_of", "product", "status", "bucket_cn", "delinquent_since",
@@ -124,26 +131,34 @@ EVENT_SCHEMA = pa.schema([("account_id", pa.string()), ("status", pa.string()),
 
 def day_rows_with_events(
     snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
-    kept: pa.Table | None = None,
+    kept: pa.Table | None = None, *, lean: bool = False,
 ) -> tuple[pa.Table, np.ndarray | None, pa.Table]:  # fmt: skip
     """``day_rows_aligned`` and the day's event values (``EVENT_SCHEMA``, in the rows'
     order: what the next day compares with). ``kept``: the previous snapshot's event values
-    (kept by the daily run beside it), read instead of its account files."""
+    (kept by the daily run beside it), read instead of its account files.
+
+    ``lean``: the base and item columns as read (chunked: no copy of a million rows), the item
+    columns other than ``next_due_date`` not yet nulled for accounts without items and
+    ``ITEMS_COUNT`` last, so that ``nulled_items`` finishes the few rows a caller takes (the
+    daily scoring's fresh rows): ``nulled_items(lean.take(rows))`` equals ``day_rows``'s
+    rows ``rows``. The flags and ``next_due_date`` are final either way."""
     files = snapshot_files(snapshot_dir, as_of)
     names = {name for f in files for name in pq.read_schema(f).names}
     if files and not set(SUMMARY_INPUTS) <= names:
         raise NoSummary(str(files[0]))
     accounts = read(files, ACCOUNT_STATE_SCHEMA, ACCOUNT_INPUTS)
     ids = accounts["account_id"].combine_chunks()
-    out = {name: accounts[name].combine_chunks() for name in BASE_COLUMNS}
-    none = pc.equal(accounts["items_count"], 0).combine_chunks()
+    out: dict[str, pa.Array | pa.ChunkedArray] = {name: accounts[name] for name in BASE_COLUMNS}
+    out["account_id"] = ids
     for name, column in zip(ITEM_COLUMNS, SUMMARY_INPUTS, strict=True):
-        values = accounts[column].combine_chunks()
-        out[name] = pc.if_else(none, pa.scalar(None, values.type), values)
+        out[name] = accounts[column]
+    none = pc.equal(accounts[ITEMS_COUNT], 0)
+    due = accounts[item_summary.FEATURE_COLUMNS["next_due_date"]]
+    out["next_due_date"] = pc.if_else(none, pa.scalar(None, due.type), due)
     soon = pa.scalar(as_of + timedelta(days=warning_days), pa.date32())
     out["due_soon"] = pc.fill_null(pc.less_equal(out["next_due_date"], soon), False)
-    since = accounts["delinquent_since"].combine_chunks()
-    now = event_table(accounts)
+    since = accounts["delinquent_since"]
+    now = event_table(accounts, ids)
     at = None
     if previous is None:
         out["new_delinquent"] = pc.is_valid(since)
@@ -152,28 +167,102 @@ def day_rows_with_events(
         if kept is None:
             kept = event_table(read(snapshot_files(snapshot_dir, previous), ACCOUNT_STATE_SCHEMA,
                                     ["account_id", *PREVIOUS_INPUTS]))  # fmt: skip
-        before, at = _aligned_rows(kept, ids)
+        at = _positions(kept, ids)
         after = pc.greater(since, pa.scalar(previous, pa.date32()))
         out["new_delinquent"] = pc.fill_null(after, False)
-        out["changed"] = _changed_events(now, before)
-    return pa.table(out), at, now
+        out["changed"] = pa.array(changed_since(now, kept, at))
+    out[ITEMS_COUNT] = accounts[ITEMS_COUNT]
+    rows = pa.table(out)
+    if not lean:
+        rows = nulled_items(rows).combine_chunks()
+    return rows, at, now
 
 
-def event_table(accounts: pa.Table) -> pa.Table:
-    """``EVENT_SCHEMA``: the account ids and their ``event_values`` (nulls filled)."""
+ITEMS_COUNT = "items_count"  # a lean day's last column: what ``nulled_items`` reads
+
+
+def nulled_items(rows: pa.Table) -> pa.Table:
+    """Rows of a lean day (``day_rows_with_events(..., lean=True)``) as ``day_rows`` gives
+    them: the item columns null for an account without items, ``ITEMS_COUNT`` dropped; other
+    tables as they are."""
+    if ITEMS_COUNT not in rows.column_names:
+        return rows
+    none = pc.equal(rows[ITEMS_COUNT], 0)
+    for name in ITEM_COLUMNS:
+        k = rows.schema.get_field_index(name)
+        values = rows.column(k)
+        rows = rows.set_column(k, name, pc.if_else(none, pa.scalar(None, values.type), values))
+    return rows.drop_columns([ITEMS_COUNT])
+
+
+def event_table(accounts: pa.Table, ids: pa.Array | None = None) -> pa.Table:
+    """``EVENT_SCHEMA``: the account ids (``ids`` when given: ``accounts``'s, combined) and
+    their ``event_values`` (nulls filled)."""
     values = event_values(accounts)
-    ids = accounts["account_id"].combine_chunks()
+    ids = accounts["account_id"].combine_chunks() if ids is None else ids
+    assert len(ids) == accounts.num_rows
     return pa.table([ids, *values.values()], schema=EVENT_SCHEMA)
 
 
-def _aligned_rows(before: pa.Table, ids: pa.Array) -> tuple[pa.Table, np.ndarray]:
-    """(``before``'s rows in the order of ``ids``, a null row where an account is missing;
-    each id's position in ``before``, -1 where missing)."""
-    if ids.equals(before["account_id"].combine_chunks()):
-        return before.combine_chunks(), np.arange(len(ids), dtype=np.int64)
-    at = positions_in(ids, before["account_id"].combine_chunks())
-    taken = pa.array(at, pa.int64(), mask=at < 0)
-    return before.take(taken), at
+def _positions(before: pa.Table, ids: pa.Array) -> np.ndarray:
+    """Each id's position in ``before``'s ``account_id`` (-1: missing)."""
+    theirs = before["account_id"].combine_chunks()
+    if ids.equals(theirs):
+        return np.arange(len(ids), dtype=np.int64)
+    return positions_in(ids, theirs)
+
+
+def changed_since(now: pa.Table, before: pa.Table, at: np.ndarray) -> np.ndarray:
+    """Per row of ``now``: an event since ``before`` (``EVENT_SCHEMA`` tables; ``at``: each
+    row's position in ``before``, -1 where the account was not there), as ``_changed_events``
+    on ``before`` aligned by ``at``, compiled and without aligning a copy of ``before``."""
+    at = np.asarray(at, np.int64)
+    assert len(at) == now.num_rows and (at < before.num_rows).all()
+    changed = at < 0
+    for name in EVENT_SCHEMA.names[1:]:
+        a, b = now[name].combine_chunks(), before[name].combine_chunks()
+        if a.null_count or b.null_count:  # event values are filled: not from event_table
+            return np.asarray(_changed_events(now, _taken(before, at)).to_numpy(
+                zero_copy_only=False), bool)  # fmt: skip
+        if pa.types.is_string(a.type):
+            (a_offsets, a_data), (b_offsets, b_data) = string_buffers(a), string_buffers(b)
+            _strings_differ(a_offsets, a_data, b_offsets, b_data, at, changed)
+        else:
+            _numbers_differ(np.asarray(a.to_numpy(zero_copy_only=False), np.int64),
+                            np.asarray(b.to_numpy(zero_copy_only=False), np.int64), at,
+                            changed)  # fmt: skip
+    return changed
+
+
+@numba.njit(cache=True, nogil=True)
+def _numbers_differ(now: np.ndarray, before: np.ndarray, at: np.ndarray, out: np.ndarray) -> None:
+    for i in range(len(at)):
+        if at[i] >= 0 and now[i] != before[at[i]]:
+            out[i] = True
+
+
+@numba.njit(cache=True, nogil=True)
+def _strings_differ(
+    a_offsets: np.ndarray, a_data: np.ndarray, b_offsets: np.ndarray, b_data: np.ndarray,
+    at: np.ndarray, out: np.ndarray,
+) -> None:  # fmt: skip
+    for i in range(len(at)):
+        j = at[i]
+        if j < 0 or out[i]:
+            continue
+        start, size = a_offsets[i], a_offsets[i + 1] - a_offsets[i]
+        there = b_offsets[j]
+        if b_offsets[j + 1] - there != size:
+            out[i] = True
+            continue
+        for k in range(size):
+            if a_data[start + k] != b_data[there + k]:
+                out[i] = True
+                break
+
+
+def _taken(before: pa.Table, at: np.ndarray) -> pa.Table:
+    return before.take(pa.array(at, pa.int64(), mask=at < 0))
 
 
 MAX_RUNS = 16  # sorted runs per side merged pairwise; more: a hash (``pc.index_in``)

@@ -534,7 +534,7 @@ def score_snapshot(
     if backend.name == "duckdb":  # plain SQL, the snapshot read once (daily_features)
         con: Any = backend.con.con  # type: ignore[attr-defined]
         day, item_source, prev_at = daily_features.day_rows_for_scoring(
-            con, snapshot_dir, as_of, previous, warning_days
+            con, snapshot_dir, as_of, previous, warning_days, lean=True
         )
         result.items = {"source": item_source, "accounts": day.num_rows}
         ids = day["account_id"]
