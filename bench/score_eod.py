@@ -10,6 +10,10 @@
    (run_eod, incremental from the day before) and the scoring (score_snapshot: fresh accounts
    only, the rest carried) side by side, wall and CPU seconds (all threads of the process);
    prints the scoring cost as a share of the batch.
+
+With ``--processes`` step 3 times each day as the daily run is run instead: a whole
+``overdue eod`` process without ``--models``, then one with it (imports, the models' load
+beside the batch and the scoring included), and prints how much more the second costs.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
+import subprocess
+import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -58,6 +65,11 @@ def main() -> None:
         "--keep-first", action="store_true",
         help="reuse the first day's snapshot and scores if there (its batch rebuilds from the "
         "month end and every account is scored fresh: not a typical day)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--processes", action="store_true",
+        help="time each day as the daily run is run: one `overdue eod` process without "
+        "--models, then one with it (both from the day before), whole processes side by side",
     )  # fmt: skip
     args = parser.parse_args()
     work: Path = args.work
@@ -103,6 +115,9 @@ def main() -> None:
             continue
         if day in set(snapshot_dates(snaps)):
             shutil.rmtree(snapshot_path(snaps, day))  # measure the daily run again
+        if args.processes:
+            rows.append(daily_processes(book, snaps, models, day))
+            continue
         t, c = time.perf_counter(), time.process_time()
         run_eod(book, day, snaps)
         batch, batch_cpu = time.perf_counter() - t, time.process_time() - c
@@ -120,10 +135,45 @@ def main() -> None:
                     f"{scoring_cpu:.1f} s | {scoring / batch:+.0%} / "
                     f"{scoring_cpu / batch_cpu:+.0%} | {fresh:,} / {carried:,} | "
                     f"{scored.items.get('source', '')} | {load} |")  # fmt: skip
+    if args.processes:
+        print("\n| day | `overdue eod` (wall / CPU) | with `--models` (wall / CPU) | more "
+              "(wall / CPU) | fresh / carried | load (1/5/15 min) |\n|---|---|---|---|---|---|")  # fmt: skip
+        print("\n".join(rows))
+        return
     print("\n| day | batch (wall / CPU) | scoring (wall / CPU) | scoring ÷ batch (wall / CPU) "
           "| fresh / carried | item aggregates from | load (1/5/15 min) |"
           "\n|---|---|---|---|---|---|---|")  # fmt: skip
     print("\n".join(rows))
+
+
+def _timed_process(command: list[str]) -> tuple[float, float, dict]:
+    """Wall and CPU seconds (the child's, all its threads) of one process, and its JSON."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, json.loads(done.stdout)
+
+
+def daily_processes(book: Path, snaps: Path, models: Path, day: date) -> str:
+    """The day's daily run as a process without and with --models (each from the day
+    before; the first's snapshot removed before the second): a table row."""
+    eod = [sys.executable, "-m", "overdue", "eod", str(book), "--as-of", day.isoformat(),
+           "--out", str(snaps), "--json"]  # fmt: skip
+    plain, plain_cpu, _summary = _timed_process(eod)
+    shutil.rmtree(snapshot_path(snaps, day))
+    both, both_cpu, summary = _timed_process([*eod, "--models", str(models)])
+    scored = summary["scores"]
+    fresh, carried = sum(scored["fresh"].values()), sum(scored["carried"].values())
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{day}: eod {plain:.1f} s ({plain_cpu:.1f} s CPU), with --models {both:.1f} s "
+          f"({both_cpu:.1f} s CPU): {both / plain - 1:+.0%} wall, {both_cpu / plain_cpu - 1:+.0%} "
+          f"CPU; batch {summary['seconds']}, scoring {scored['seconds']}, load {load}")  # fmt: skip
+    return (f"| {day} | {plain:.1f} s / {plain_cpu:.1f} s | {both:.1f} s / {both_cpu:.1f} s | "
+            f"{both / plain - 1:+.0%} / {both_cpu / plain_cpu - 1:+.0%} | {fresh:,} / "
+            f"{carried:,} | {load} |")  # fmt: skip
 
 
 if __name__ == "__main__":

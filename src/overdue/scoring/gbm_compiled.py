@@ -9,7 +9,10 @@ proves it gives the booster's raw scores on data with NaN, codes and categories.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -150,6 +153,35 @@ def from_booster(booster: Any) -> FlatForest:
     builder = _Builder()
     roots = [builder.add(tree["tree_structure"]) for tree in dump["tree_info"]]
     return builder.forest(roots)
+
+
+FOREST_FILE = "gbm_forest.npz"  # beside the model file: its forest, keyed by its SHA-256
+
+
+def cached_forest(model_file: Path) -> FlatForest:
+    """The forest of the LightGBM model file ``model_file`` from its cache beside it
+    (``FOREST_FILE``: the arrays and the model file's SHA-256), or built from the file
+    (LightGBM imported: about a second with scikit-learn and SciPy, which the daily scoring
+    then does not pay) and cached when the folder is writable."""
+    digest = hashlib.sha256(model_file.read_bytes()).hexdigest()
+    cache = model_file.with_name(FOREST_FILE)
+    try:
+        with np.load(cache, allow_pickle=False) as data:
+            if str(data["sha256"]) == digest:
+                return FlatForest(**{f.name: data[f.name] for f in fields(FlatForest)})
+    except (OSError, KeyError, ValueError):
+        pass  # absent, unreadable or of another format: built again
+    import lightgbm as lgb
+
+    forest = from_booster(lgb.Booster(model_file=str(model_file)))
+    tmp = cache.with_name(f".{FOREST_FILE}.tmp-{os.getpid()}.npz")
+    try:
+        arrays = {f.name: getattr(forest, f.name) for f in fields(FlatForest)}
+        np.savez(tmp, sha256=np.array(digest), **arrays)
+        os.replace(tmp, cache)
+    except OSError:  # a read-only model folder: built on each load
+        tmp.unlink(missing_ok=True)
+    return forest
 
 
 def as_matrix(x: pd.DataFrame) -> np.ndarray:

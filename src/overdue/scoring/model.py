@@ -40,9 +40,15 @@ class ScoringModel:
         levels = {c.name: c.levels for c in self.schema.columns if c.kind == "categorical"}
         return self.scorecard.points(arrays, levels)
 
+    @property
+    def has_gbm(self) -> bool:
+        """A LightGBM part: its booster, or only its compiled forest (``load_model(...,
+        booster=False)``: scores and path reasons, not SHAP)."""
+        return self.booster is not None or self._forest is not None
+
     def gbm_logit(self, frame: pd.DataFrame) -> np.ndarray:
         """LightGBM's raw score for the rows of ``frame``, by the compiled tree loop."""
-        assert self.booster is not None, "this model has no LightGBM part"
+        assert self.has_gbm, "this model has no LightGBM part"
         if self._forest is None:
             self._forest = gbm_compiled.from_booster(self.booster)
         matrix = fg.gbm_matrix(frame, self.schema, self.engineered)
@@ -54,7 +60,7 @@ class ScoringModel:
         """Log-odds of bad from the champion (or the named kind if both are saved)."""
         kind = kind or self.kind
         if kind == "gbm":
-            assert self.booster is not None, "this model has no LightGBM part"
+            assert self.has_gbm, "this model has no LightGBM part"
             return self.gbm_logit(frame)
         assert self.scorecard is not None, "this model has no scorecard part"
         score = self._scorecard_points(frame)[0].sum(axis=1)
@@ -78,7 +84,7 @@ class ScoringModel:
         if self.id_column and self.id_column in frame.columns:
             out[self.id_column] = frame[self.id_column].to_numpy()
         if self.kind == "gbm":
-            assert self.booster is not None and self.gbm_features is not None
+            assert self.has_gbm and self.gbm_features is not None
             logit = self.gbm_logit(frame)
             why = None
             if n_reasons:
@@ -88,6 +94,7 @@ class ScoringModel:
                     matrix = gbm_compiled.as_matrix(x)
                     contrib = gbm_compiled.path_contributions(self._forest, matrix)
                 else:
+                    assert self.booster is not None, "SHAP reasons need the booster"
                     contrib = gbm.contributions(self.booster, x)
                 described = [fg.describe(self.schema, f) for f in self.gbm_features]
                 x.columns = self.gbm_features

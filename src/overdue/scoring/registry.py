@@ -24,6 +24,7 @@ import pandas as pd
 
 from overdue.errors import BadInput
 from overdue.scoring import features_generic as fg
+from overdue.scoring import gbm_compiled
 from overdue.scoring.model import ScoringModel
 from overdue.scoring.scorecard import CompiledScorecard, ScorecardParams
 from overdue.scoring.target import TargetSpec
@@ -74,6 +75,7 @@ def save(
     work.mkdir()
     if booster is not None:
         booster.save_model(str(work / GBM_FILE))
+        gbm_compiled.cached_forest(work / GBM_FILE)  # the daily scoring's trees, cached now
     if compiled is not None:
         _write_json(work / SCORECARD_FILE, compiled.to_dict())
         compiled.table().to_csv(work / SCORECARD_TABLE, index=False)
@@ -120,18 +122,23 @@ def load_card(root: Path, version: int | None = None) -> tuple[Path, dict[str, A
     return folder, json.loads((folder / MODEL_FILE).read_text(encoding="utf-8"))
 
 
-def load_model(root: Path, version: int | None = None) -> ScoringModel:
+def load_model(root: Path, version: int | None = None, *, booster: bool = True) -> ScoringModel:
+    """The model of ``root`` (its latest version or ``version``). ``booster=False``: a
+    LightGBM part as its compiled forest only (``gbm_compiled.cached_forest``; no LightGBM
+    import when the forest is cached): what batch scoring needs, not training or SHAP."""
     folder, card = load_card(root, version)
-    booster = None
-    if (folder / GBM_FILE).is_file():
+    lgb_booster, forest = None, None
+    if (folder / GBM_FILE).is_file() and booster:
         import lightgbm as lgb
 
-        booster = lgb.Booster(model_file=str(folder / GBM_FILE))
+        lgb_booster = lgb.Booster(model_file=str(folder / GBM_FILE))
+    elif (folder / GBM_FILE).is_file():
+        forest = gbm_compiled.cached_forest(folder / GBM_FILE)
     compiled = None
     if (folder / SCORECARD_FILE).is_file():
         data = json.loads((folder / SCORECARD_FILE).read_text(encoding="utf-8"))
         compiled = CompiledScorecard.from_dict(data)
-    return ScoringModel(
+    model = ScoringModel(
         card=card,
         schema=fg.FeatureSchema.from_dict(card["features"]["schema"]),
         target=TargetSpec.from_dict(card["target"]),
@@ -139,10 +146,12 @@ def load_model(root: Path, version: int | None = None) -> ScoringModel:
         kind=card["kind"],
         engineered=bool(card["features"]["engineered"]),
         scaling=ScorecardParams(**card["parameters"]["scaling"]),
-        booster=booster,
+        booster=lgb_booster,
         gbm_features=card["features"].get("gbm_features"),
         scorecard=compiled,
     )
+    model._forest = forest
+    return model
 
 
 def load_oof(folder: Path) -> pd.DataFrame:

@@ -130,7 +130,7 @@ def load_book_models(models_dir: Path) -> list[BookModel]:
         if key not in _CACHE:
             info = read_book_info(root)
             target = TargetConfig(**info["target"])
-            model = registry.load_model(root)
+            model = registry.load_model(root, booster=False)  # the compiled forest only
             _warm_up(model)
             _CACHE[key] = BookModel(name, folder.name, model, target, info.get("book_dir"))
         found.append(_CACHE[key])
@@ -143,11 +143,10 @@ def load_book_models(models_dir: Path) -> list[BookModel]:
 
 
 def _warm_up(model: ScoringModel) -> None:
-    """Build a LightGBM model's compiled forest and load its compiled loop now (about a
-    second per process), so that loading counts it and not the first day's scoring."""
-    if model.kind != "gbm" or model.booster is None:
+    """Load a LightGBM model's compiled loop now, so that loading counts it and not the
+    first day's scoring."""
+    if model.kind != "gbm" or model._forest is None:
         return
-    model._forest = gbm_compiled.from_booster(model.booster)
     width = len(model.gbm_features or [])
     gbm_compiled.path_contributions_and_raw(model._forest, np.full((1, width), np.nan))
 
@@ -218,8 +217,9 @@ def _probability_and_codes(
         if len(blank):
             order[order == blank[0]] = -1
         return scored["probability"].to_numpy(dtype="float64"), order, [str(n) for n in names]
-    assert model.gbm_features is not None and model.booster is not None
+    assert model.gbm_features is not None, "a gbm model without its feature list"
     if model._forest is None:
+        assert model.booster is not None, "a gbm model without its trees"
         model._forest = gbm_compiled.from_booster(model.booster)
     x = fg.gbm_matrix(frame, model.schema, model.engineered)
     # one walk per tree and row gives the reasons and the raw score (= model.gbm_logit's)
