@@ -162,7 +162,7 @@ def daily_processes(book: Path, snaps: Path, models: Path, day: date) -> str:
     before; the first's snapshot removed before the second): a table row."""
     eod = [sys.executable, "-m", "overdue", "eod", str(book), "--as-of", day.isoformat(),
            "--out", str(snaps), "--json"]  # fmt: skip
-    plain, plain_cpu, _summary = _timed_process(eod)
+    plain, plain_cpu, alone = _timed_process(eod)
     shutil.rmtree(snapshot_path(snaps, day))
     both, both_cpu, summary = _timed_process([*eod, "--models", str(models)])
     scored = summary["scores"]
@@ -170,7 +170,8 @@ def daily_processes(book: Path, snaps: Path, models: Path, day: date) -> str:
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{day}: eod {plain:.1f} s ({plain_cpu:.1f} s CPU), with --models {both:.1f} s "
           f"({both_cpu:.1f} s CPU): {both / plain - 1:+.0%} wall, {both_cpu / plain_cpu - 1:+.0%} "
-          f"CPU; batch {summary['seconds']}, scoring {scored['seconds']}, load {load}")  # fmt: skip
+          f"CPU; batch {alone['seconds']} alone, {summary['seconds']} with the models' load beside "
+          f"it; scoring {scored['seconds']}, load {load}")  # fmt: skip
     return (f"| {day} | {plain:.1f} s / {plain_cpu:.1f} s | {both:.1f} s / {both_cpu:.1f} s | "
             f"{both / plain - 1:+.0%} / {both_cpu / plain_cpu - 1:+.0%} | {fresh:,} / "
             f"{carried:,} | {load} |")  # fmt: skip

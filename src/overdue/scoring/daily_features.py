@@ -158,7 +158,9 @@ def _write_state(folder: Path, name: str, table: pa.Table, fingerprint: str) -> 
     out = folder / STATE_DIR
     out.mkdir(exist_ok=True)
     tmp = out / f".{name}.tmp-{os.getpid()}"
-    table = table.replace_schema_metadata({FINGERPRINT_KEY: fingerprint.encode()})
+    # one record batch: the readers' columns (memory-mapped) are then single arrays, which
+    # they use without copying a million rows into fresh memory (``combine_chunks``)
+    table = table.combine_chunks().replace_schema_metadata({FINGERPRINT_KEY: fingerprint.encode()})
     with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     os.replace(tmp, out / name)
@@ -896,7 +898,8 @@ def _aligned(table: pa.Table, ids: pa.Array, columns: Sequence[str]) -> dict[str
     """``columns`` of ``table`` at the rows of ``ids`` (``account_id``; null where absent)."""
     at = daily_items.positions_in(ids, table["account_id"].combine_chunks())
     taken = pa.array(at, pa.int64(), mask=at < 0)
-    return {c: table[c].combine_chunks().take(taken) for c in columns}
+    # taken from the chunks as they are: only the rows of ``ids`` are copied
+    return {c: table[c].take(taken).combine_chunks() for c in columns}
 
 
 def _max_nullable(a: pa.Array, b: pa.Array) -> pa.Array:
