@@ -88,3 +88,44 @@ def test_one_walk_gives_both_contributions_and_the_same_raw_scores() -> None:
     contrib, raw = gbm_compiled.path_contributions_and_raw(forest, x)
     assert np.array_equal(raw, gbm_compiled.raw_scores(forest, x))  # bit for bit
     assert np.array_equal(contrib, gbm_compiled.path_contributions(forest, x))
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_reasons_in_the_walk_are_the_top_k_of_the_contributions(k: int) -> None:
+    """``path_reasons_and_raw`` (each row's contributions reduced in the walk) picks the same
+    columns as ``reasons._top_k`` over the whole contribution matrix, and the same raw scores."""
+    from overdue.scoring import reasons
+
+    train = _frame(2000, 6)
+    y = train.pop("y").to_numpy()
+    params = gbm.lgb_params(gbm.GbmParams(num_leaves=15), len(y), 1, 1, None)
+    booster = lgb.train(params, lgb.Dataset(gbm.positional(train), y), num_boost_round=30)
+    forest = gbm_compiled.from_booster(booster)
+    x = gbm_compiled.as_matrix(_frame(1300, 7).drop(columns=["y"]))  # 1300: a partial block
+    contrib, raw = gbm_compiled.path_contributions_and_raw(forest, x)
+    order, got_raw, odd = gbm_compiled.path_reasons_and_raw(forest, x, k)
+    assert not odd.any()
+    assert np.array_equal(got_raw, raw)  # bit for bit
+    assert np.array_equal(order, reasons._top_k(contrib, k)[0])
+    assert (order == -1).any() and (order >= 0).any()  # rows with fewer than k adverse factors
+    empty = gbm_compiled.path_reasons_and_raw(forest, x[:0], k)
+    assert empty[0].shape == (0, k) and len(empty[1]) == 0
+
+
+def test_reasons_flag_rows_with_a_non_finite_contribution() -> None:
+    """A forest with an infinite leaf: the rows that reach it are flagged for the caller."""
+    train = _frame(800, 8)
+    y = train.pop("y").to_numpy()
+    params = gbm.lgb_params(gbm.GbmParams(num_leaves=7), len(y), 1, 1, None)
+    booster = lgb.train(params, lgb.Dataset(gbm.positional(train), y), num_boost_round=5)
+    forest = gbm_compiled.from_booster(booster)
+    huge = forest.value.copy()
+    leaves = np.flatnonzero(forest.feature < 0)
+    huge[leaves[0]] = np.inf  # the first tree's first leaf
+    forest = gbm_compiled.FlatForest(**{**forest.__dict__, "value": huge})
+    x = gbm_compiled.as_matrix(_frame(300, 9).drop(columns=["y"]))
+    order, _raw, odd = gbm_compiled.path_reasons_and_raw(forest, x, 3)
+    contrib, _ = gbm_compiled.path_contributions_and_raw(forest, x)
+    assert np.array_equal(odd, ~np.isfinite(contrib).all(axis=1))
+    assert odd.any() and not odd.all()
+    assert (order[odd] == -1).all()

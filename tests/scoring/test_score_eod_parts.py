@@ -64,9 +64,16 @@ def test_codes_only_reasons_match_model_score(book_history, tmp_path: Path, kind
     model = registry.load_model(tmp_path / "ew")
     source = FeatureSource(make_backend("duckdb"), snaps, book)
     frame = build_features(source, snapshot_dates(snaps)[-1])[list(FEATURES)]
-    probability, order, names = _probability_and_codes(model, frame)
+    rows = np.arange(len(frame))[::-1][::2]  # a subset of the rows, in another order
+    probability, order, names = _probability_and_codes(model, frame, rows)
+    # the daily run's model, loaded without its booster, gives the same
+    lean = registry.load_model(tmp_path / "ew", booster=False)
+    again = _probability_and_codes(lean, frame, rows)
+    assert np.array_equal(again[0], probability) and np.array_equal(again[1], order)
+    assert again[2] == names
     codes = [np.array([*names, ""], dtype=object)[order[:, k]] for k in range(N_REASONS)]
-    scored = model.score(frame, n_reasons=N_REASONS, reason_method="path")
+    scored = model.score(frame.iloc[rows].reset_index(drop=True), n_reasons=N_REASONS,
+                         reason_method="path")  # fmt: skip
     assert np.array_equal(probability, scored["probability"].to_numpy(dtype="float64"))
     for k in range(N_REASONS):
         want = scored[f"reason_{k + 1}"].astype(object)

@@ -619,17 +619,25 @@ def gbm_columns(schema: FeatureSchema, engineered: bool) -> list[str]:
     return names
 
 
-def gbm_matrix(frame: pd.DataFrame, schema: FeatureSchema, engineered: bool) -> np.ndarray:
+def gbm_matrix(
+    frame: pd.DataFrame, schema: FeatureSchema, engineered: bool, rows: np.ndarray | None = None
+) -> np.ndarray:
     """``gbm_arrays`` as one float64 matrix (rows × features) for the compiled tree loop,
-    written column by column in place (Fortran order) to save copies of a large table."""
+    written column by column in place (Fortran order) to save copies of a large table.
+    ``rows``: only those positions of ``frame``, in that order (as ``frame.iloc[rows]``,
+    without copying the frame's other columns)."""
+    if rows is not None and engineered and schema.engineered:
+        frame, rows = frame.iloc[rows], None  # the engineered columns read the frame itself
     names = gbm_columns(schema, engineered)
     position = {name: j for j, name in enumerate(names)}
-    out = np.empty((len(frame), len(names)), dtype=np.float64, order="F")
+    size = len(frame) if rows is None else len(rows)
+    out = np.empty((size, len(names)), dtype=np.float64, order="F")
     cleaned: dict[str, np.ndarray] = {}
     for spec in schema.columns:
         column = out[:, position[spec.name]]
         if spec.kind == "numeric":
-            column[:] = numeric_values(frame, spec.name)
+            values = numeric_values(frame, spec.name)
+            column[:] = values if rows is None else values[rows]
             if spec.specials:
                 code = out[:, position[spec.name + CODE_SUFFIX]]
                 code[:] = 0.0
@@ -639,7 +647,8 @@ def gbm_matrix(frame: pd.DataFrame, schema: FeatureSchema, engineered: bool) -> 
             column[np.isinf(column)] = np.nan
             cleaned[spec.name] = column
         else:
-            column[:] = categorical_codes(frame, spec)
+            codes = categorical_codes(frame, spec)
+            column[:] = codes if rows is None else codes[rows]
     if engineered and schema.engineered:
         for name, values in engineered_arrays(frame, schema, cleaned).items():
             out[:, position[name]] = values

@@ -322,6 +322,81 @@ def path_contributions_and_raw(forest: FlatForest, x: np.ndarray) -> tuple[np.nd
     )  # fmt: skip
 
 
+REASON_BLOCK_ROWS = 256  # rows per task of the reasons' walk (one contribution row reused)
+
+
+@numba.njit(parallel=True, cache=True)
+def _path_reasons_and_raw(
+    x: np.ndarray, roots: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
+    children: np.ndarray, flags: np.ndarray, cat_start: np.ndarray, cat_len: np.ndarray,
+    cat_values: np.ndarray, value: np.ndarray, n_features: int, k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """``_path_contributions_and_raw``'s walk with each row's contributions added up in one
+    reused row (the same additions in the same order) and reduced at once to the columns of
+    its ``k`` largest positive ones (largest first, the first of equals first; -1 where fewer),
+    as ``reasons._top_k`` picks them; rows with a non-finite contribution are flagged, not
+    picked (``_top_k`` sorts those)."""
+    n_rows = x.shape[0]
+    order = np.full((n_rows, k), -1, dtype=np.int64)
+    raw = np.zeros(n_rows)
+    odd = np.zeros(n_rows, dtype=np.bool_)
+    picks = min(k, n_features)
+    for b in numba.prange((n_rows + REASON_BLOCK_ROWS - 1) // REASON_BLOCK_ROWS):
+        row = np.zeros(n_features)
+        for r in range(b * REASON_BLOCK_ROWS, min(n_rows, (b + 1) * REASON_BLOCK_ROWS)):
+            row[:] = 0.0
+            total = 0.0
+            for t in range(roots.shape[0]):
+                node = roots[t]
+                for _step in range(MAX_DEPTH):
+                    f_index = feature[node]
+                    if f_index < 0:
+                        break
+                    go_left = _goes_left(
+                        x[r, f_index], flags[node], node, threshold, cat_start, cat_len,
+                        cat_values,
+                    )  # fmt: skip
+                    child = children[node, 0] if go_left else children[node, 1]
+                    row[f_index] += value[child] - value[node]
+                    node = child
+                total += threshold[node]
+            raw[r] = total
+            if not np.isfinite(row).all():
+                odd[r] = True
+                continue
+            for q in range(picks):
+                best, best_value = -1, 0.0
+                for j in range(n_features):
+                    taken = False
+                    for p in range(q):
+                        if order[r, p] == j:
+                            taken = True
+                            break
+                    if not taken and (best < 0 or row[j] > best_value):
+                        best, best_value = j, row[j]
+                order[r, q] = best
+            for q in range(picks):
+                if row[order[r, q]] <= 0.0:
+                    order[r, q] = -1
+    return order, raw, odd
+
+
+def path_reasons_and_raw(
+    forest: FlatForest, x: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the columns of each row's ``k`` largest positive path contributions, as
+    ``reasons._top_k(path_contributions(forest, x), k)[0]``; the raw scores, bit-identical
+    to ``raw_scores``'s; the rows whose contributions are not all finite, left -1 for the
+    caller to sort) in one walk, without the rows × features matrix of contributions."""
+    assert x.ndim == 2 and x.dtype == np.float64 and k > 0
+    assert int(forest.depth.max(initial=0)) <= MAX_DEPTH
+    feature, threshold, children, flags, cat_start, cat_len, cat_values = forest.packed()
+    return _path_reasons_and_raw(
+        x, forest.roots, feature, threshold, children, flags, cat_start, cat_len, cat_values,
+        forest.value, x.shape[1], k,
+    )  # fmt: skip
+
+
 def bias(forest: FlatForest) -> float:
     """The sum of the trees' root values (every row's starting point)."""
     return float(forest.value[forest.roots].sum())
