@@ -148,7 +148,7 @@ def _warm_up(model: ScoringModel) -> None:
     if model.kind != "gbm" or model._forest is None:
         return
     width = len(model.gbm_features or [])
-    gbm_compiled.path_contributions_and_raw(model._forest, np.full((1, width), np.nan))
+    gbm_compiled.path_reasons_and_raw(model._forest, np.full((1, width), np.nan), N_REASONS)
 
 
 def _empty_scores() -> pd.DataFrame:
