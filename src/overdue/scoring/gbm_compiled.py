@@ -277,6 +277,32 @@ def path_contributions(forest: FlatForest, x: np.ndarray) -> np.ndarray:
     return contributions
 
 
+@numba.njit(cache=True, inline="always")
+def _attribute_row(
+    x: np.ndarray, r: int, roots: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
+    children: np.ndarray, flags: np.ndarray, cat_start: np.ndarray, cat_len: np.ndarray,
+    cat_values: np.ndarray, value: np.ndarray, into: np.ndarray,
+) -> float:  # fmt: skip
+    """Row ``r``'s walk of every tree: each split's (child value − node value) added to
+    ``into[feature]``, tree by tree; returns the leaf values added from 0.0 (the raw score, the
+    same additions in the same order as ``_raw_scores``)."""
+    total = 0.0
+    for t in range(roots.shape[0]):
+        node = roots[t]
+        for _step in range(MAX_DEPTH):
+            f_index = feature[node]
+            if f_index < 0:
+                break
+            go_left = _goes_left(
+                x[r, f_index], flags[node], node, threshold, cat_start, cat_len, cat_values
+            )
+            child = children[node, 0] if go_left else children[node, 1]
+            into[f_index] += value[child] - value[node]
+            node = child
+        total += threshold[node]  # a leaf keeps its value in the packed ``threshold``
+    return total
+
+
 @numba.njit(parallel=True, cache=True)
 def _path_contributions_and_raw(
     x: np.ndarray, roots: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
@@ -285,28 +311,13 @@ def _path_contributions_and_raw(
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Per row and feature: the sum over trees of (child value − node value) at each split on
     that feature along the row's path (Saabas path attribution; row sums + the roots' values
-    equal the raw score), and, from the same walks, the raw score: the leaf values added tree by
-    tree from 0.0, the same additions in the same order as ``_raw_scores``."""
+    equal the raw score), and, from the same walks, the raw score (``_attribute_row``)."""
     n_rows = x.shape[0]
     out = np.zeros((n_rows, n_features))
     raw = np.zeros(n_rows)
     for r in numba.prange(n_rows):
-        total = 0.0
-        for t in range(roots.shape[0]):
-            node = roots[t]
-            for _step in range(MAX_DEPTH):
-                f_index = feature[node]
-                if f_index < 0:
-                    break
-                fval = x[r, f_index]
-                go_left = _goes_left(
-                    fval, flags[node], node, threshold, cat_start, cat_len, cat_values
-                )
-                child = children[node, 0] if go_left else children[node, 1]
-                out[r, f_index] += value[child] - value[node]
-                node = child
-            total += threshold[node]  # a leaf keeps its value in the packed ``threshold``
-        raw[r] = total
+        raw[r] = _attribute_row(x, r, roots, feature, threshold, children, flags, cat_start,
+                                cat_len, cat_values, value, out[r])  # fmt: skip
     return out, raw
 
 
@@ -320,6 +331,23 @@ def path_contributions_and_raw(forest: FlatForest, x: np.ndarray) -> tuple[np.nd
         x, forest.roots, feature, threshold, children, flags, cat_start, cat_len, cat_values,
         forest.value, x.shape[1],
     )  # fmt: skip
+
+
+@numba.njit(cache=True, inline="always")
+def largest_first(values: np.ndarray, k: int, out: np.ndarray) -> None:
+    """``out[:k]``: the positions of the ``k`` largest of ``values`` (k ≤ their number),
+    largest first, the first of equal values first (a stable descending sort's order)."""
+    for q in range(k):
+        best, best_value = -1, 0.0
+        for j in range(values.shape[0]):
+            taken = False
+            for p in range(q):
+                if out[p] == j:
+                    taken = True
+                    break
+            if not taken and (best < 0 or values[j] > best_value):
+                best, best_value = j, values[j]
+        out[q] = best
 
 
 REASON_BLOCK_ROWS = 256  # rows per task of the reasons' walk (one contribution row reused)
@@ -345,36 +373,12 @@ def _path_reasons_and_raw(
         row = np.zeros(n_features)
         for r in range(b * REASON_BLOCK_ROWS, min(n_rows, (b + 1) * REASON_BLOCK_ROWS)):
             row[:] = 0.0
-            total = 0.0
-            for t in range(roots.shape[0]):
-                node = roots[t]
-                for _step in range(MAX_DEPTH):
-                    f_index = feature[node]
-                    if f_index < 0:
-                        break
-                    go_left = _goes_left(
-                        x[r, f_index], flags[node], node, threshold, cat_start, cat_len,
-                        cat_values,
-                    )  # fmt: skip
-                    child = children[node, 0] if go_left else children[node, 1]
-                    row[f_index] += value[child] - value[node]
-                    node = child
-                total += threshold[node]
-            raw[r] = total
+            raw[r] = _attribute_row(x, r, roots, feature, threshold, children, flags, cat_start,
+                                    cat_len, cat_values, value, row)  # fmt: skip
             if not np.isfinite(row).all():
                 odd[r] = True
                 continue
-            for q in range(picks):
-                best, best_value = -1, 0.0
-                for j in range(n_features):
-                    taken = False
-                    for p in range(q):
-                        if order[r, p] == j:
-                            taken = True
-                            break
-                    if not taken and (best < 0 or row[j] > best_value):
-                        best, best_value = j, row[j]
-                order[r, q] = best
+            largest_first(row, picks, order[r])
             for q in range(picks):
                 if row[order[r, q]] <= 0.0:
                     order[r, q] = -1

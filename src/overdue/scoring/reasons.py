@@ -14,6 +14,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from overdue.scoring.gbm_compiled import largest_first
 from overdue.scoring.scorecard import CompiledScorecard
 
 MAX_REASONS = 10
@@ -44,23 +45,10 @@ def _top_k_finite(badness: np.ndarray, k: int) -> np.ndarray:
     """Per row (finite values, k ≤ columns): the columns of the k largest values, largest
     first, the first column of equal values first (a stable sort's order). One compiled pass
     per pick over the row (a million rows × 31 columns: 0.65 s of k numpy argmax passes)."""
-    n, m = badness.shape
+    n = badness.shape[0]
     order = np.empty((n, k), dtype=np.int64)
     for i in numba.prange(n):
-        for r in range(k):
-            best, best_value = -1, 0.0
-            for j in range(m):
-                taken = False
-                for q in range(r):
-                    if order[i, q] == j:
-                        taken = True
-                        break
-                if taken:
-                    continue
-                value = badness[i, j]
-                if best < 0 or value > best_value:
-                    best, best_value = j, value
-            order[i, r] = best
+        largest_first(badness[i], k, order[i])
     return order
 
 
