@@ -78,12 +78,17 @@ def test_path_contributions_sum_to_the_raw_score_and_track_shap() -> None:
     assert np.all(contrib[:, 2:].std(axis=0) < contrib[:, :2].std(axis=0).min())
 
 
-def test_one_walk_gives_both_contributions_and_the_same_raw_scores() -> None:
-    train = _frame(2000, 4)
+def _forest(rows: int, seed: int, *, leaves: int, rounds: int) -> gbm_compiled.FlatForest:
+    """The compiled forest of a booster trained on ``_frame(rows, seed)``."""
+    train = _frame(rows, seed)
     y = train.pop("y").to_numpy()
-    params = gbm.lgb_params(gbm.GbmParams(num_leaves=15), len(y), 1, 1, None)
-    booster = lgb.train(params, lgb.Dataset(gbm.positional(train), y), num_boost_round=40)
-    forest = gbm_compiled.from_booster(booster)
+    params = gbm.lgb_params(gbm.GbmParams(num_leaves=leaves), len(y), 1, 1, None)
+    booster = lgb.train(params, lgb.Dataset(gbm.positional(train), y), num_boost_round=rounds)
+    return gbm_compiled.from_booster(booster)
+
+
+def test_one_walk_gives_both_contributions_and_the_same_raw_scores() -> None:
+    forest = _forest(2000, 4, leaves=15, rounds=40)
     x = gbm_compiled.as_matrix(_frame(1500, 5).drop(columns=["y"]))
     contrib, raw = gbm_compiled.path_contributions_and_raw(forest, x)
     assert np.array_equal(raw, gbm_compiled.raw_scores(forest, x))  # bit for bit
@@ -96,11 +101,7 @@ def test_reasons_in_the_walk_are_the_top_k_of_the_contributions(k: int) -> None:
     columns as ``reasons._top_k`` over the whole contribution matrix, and the same raw scores."""
     from overdue.scoring import reasons
 
-    train = _frame(2000, 6)
-    y = train.pop("y").to_numpy()
-    params = gbm.lgb_params(gbm.GbmParams(num_leaves=15), len(y), 1, 1, None)
-    booster = lgb.train(params, lgb.Dataset(gbm.positional(train), y), num_boost_round=30)
-    forest = gbm_compiled.from_booster(booster)
+    forest = _forest(2000, 6, leaves=15, rounds=30)
     x = gbm_compiled.as_matrix(_frame(1300, 7).drop(columns=["y"]))  # 1300: a partial block
     contrib, raw = gbm_compiled.path_contributions_and_raw(forest, x)
     order, got_raw, odd = gbm_compiled.path_reasons_and_raw(forest, x, k)
@@ -114,11 +115,7 @@ def test_reasons_in_the_walk_are_the_top_k_of_the_contributions(k: int) -> None:
 
 def test_reasons_flag_rows_with_a_non_finite_contribution() -> None:
     """A forest with an infinite leaf: the rows that reach it are flagged for the caller."""
-    train = _frame(800, 8)
-    y = train.pop("y").to_numpy()
-    params = gbm.lgb_params(gbm.GbmParams(num_leaves=7), len(y), 1, 1, None)
-    booster = lgb.train(params, lgb.Dataset(gbm.positional(train), y), num_boost_round=5)
-    forest = gbm_compiled.from_booster(booster)
+    forest = _forest(800, 8, leaves=7, rounds=5)
     huge = forest.value.copy()
     leaves = np.flatnonzero(forest.feature < 0)
     huge[leaves[0]] = np.inf  # the first tree's first leaf
