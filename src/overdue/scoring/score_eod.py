@@ -163,7 +163,14 @@ def score_rows(features: pd.DataFrame, models: list[BookModel], as_of: date) -> 
 def score_table(features: pd.DataFrame, models: list[BookModel], as_of: date) -> pa.Table:
     """``score_rows`` in Arrow, the ``LOW_CARDINALITY`` columns dictionary-encoded (built from
     the reasons' positions among the model's features: no string per row and reason)."""
-    parts = []
+    return score_table_and_rows(features, models, as_of)[0]
+
+
+def score_table_and_rows(
+    features: pd.DataFrame, models: list[BookModel], as_of: date
+) -> tuple[pa.Table, np.ndarray]:
+    """``score_table`` and each score's row in ``features``."""
+    parts, at = [], []
     ids = features["account_id"].to_numpy(dtype=object)
     for bm in models:
         # the population's rows only, read column by column: no copy of the frame
@@ -186,9 +193,10 @@ def score_table(features: pd.DataFrame, models: list[BookModel], as_of: date) ->
                 pa.array(indices.astype(np.int32)), dictionary
             )
         parts.append(pa.table(columns, schema=ENCODED_SCHEMA))
+        at.append(rows)
     if not parts:
-        return ENCODED_SCHEMA.empty_table()
-    return pa.concat_tables(parts)
+        return ENCODED_SCHEMA.empty_table(), np.zeros(0, np.int64)
+    return pa.concat_tables(parts), np.concatenate(at).astype(np.int64)
 
 
 def _constant(value: str, n: int) -> pa.DictionaryArray:
@@ -587,8 +595,12 @@ def score_snapshot(
         result.seconds["features"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()  # "score": the finishing step, the models and reasons
         # dates as datetime64, not Python date objects: finish converts them 2x faster
-        fresh_rows = score_table(finish(raw.to_pandas(date_as_object=False), as_of), models,
-                                 as_of)  # fmt: skip
+        fresh_rows, feature_rows = score_table_and_rows(
+            finish(raw.to_pandas(date_as_object=False), as_of), models, as_of
+        )
+        # raw_rows_at's rows are the fresh rows sorted by account id: each score's day row
+        by_id = np.asarray(pc.sort_indices(fresh_arrow).to_numpy(), np.int64)
+        fresh_at = np.flatnonzero(wanted)[by_id][feature_rows]
     else:
         with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
             fresh_ids = fresh_arrow.to_pylist()
@@ -598,6 +610,10 @@ def score_snapshot(
             else:
                 fresh = _empty_scores()
             fresh_rows = _recoded(_to_arrow(fresh), True)
+        at_fresh = pc.index_in(fresh_rows["account_id"], value_set=fresh_arrow)
+        assert at_fresh.null_count == 0, "a fresh score of an account not selected"
+        fresh_at = np.flatnonzero(wanted)[np.asarray(at_fresh.to_numpy(zero_copy_only=False),
+                                                     np.int64)]  # fmt: skip
     result.seconds["score"] = round(time.perf_counter() - started, 2)
 
     started = time.perf_counter()
@@ -606,11 +622,10 @@ def score_snapshot(
     where = np.asarray(back.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
     keep = found & (member & ~wanted)[where] if len(where) else found
     carried = prev_scores.filter(pa.array(keep))
-    # each score's account's position among today's rows, kept in the Arrow copy for tomorrow
-    at_fresh = pc.index_in(fresh_rows["account_id"], value_set=fresh_arrow)
-    assert at_fresh.null_count == 0, "a fresh score of an account not selected"
-    fresh_at = np.flatnonzero(wanted)[np.asarray(at_fresh.to_numpy(zero_copy_only=False),
-                                                 np.int64)]  # fmt: skip
+    # each score's account's position among today's rows (``fresh_at``), kept in the Arrow
+    # copy for tomorrow: checked against the scores' own ids
+    same = pc.equal(pc.take(ids, pa.array(fresh_at, pa.int64())), fresh_rows["account_id"])
+    assert pc.all(same).as_py() is not False, "a fresh score on another account's row"
     out = _in_score_order(fresh_rows.append_column(ROW_COLUMN, pa.array(fresh_at, pa.int64())),
                           carried.append_column(ROW_COLUMN, pa.array(where[keep], pa.int64())))  # fmt: skip
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
