@@ -1182,18 +1182,22 @@ def _add_counts(
 def raw_rows_at(
     con: Any, snapshot_dir: Path, book_dir: Path, days: Sequence[date], as_of: date,
     previous: date | None, day: pa.Table, rows: np.ndarray, promise_rows: pa.Table | None = None,
+    *, in_id_order: bool = False,
 ) -> pa.Table:  # fmt: skip
     """``raw_rows`` for the accounts at positions ``rows`` of the day's rows ``day`` (distinct
     positions; ``day_rows``'s table or its lean form), joined by position and sorted runs
-    instead of SQL joins on ids; sorted by account id."""
+    instead of SQL joins on ids; sorted by account id (``in_id_order``: the caller gives
+    ``rows`` in that order, not sorted again)."""
     from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
 
     rows = np.asarray(rows, np.int64)
-    increasing = bool((rows[1:] > rows[:-1]).all())  # the usual case (np.flatnonzero's rows)
-    assert increasing or len(np.unique(rows)) == len(rows), "each fresh account once"
-    ids = day["account_id"].take(pa.array(rows))
-    order = np.asarray(pc.sort_indices(ids).to_numpy(), np.int64)
-    taken = pa.array(rows[order])
+    seen = np.zeros(day.num_rows, bool)  # distinct positions, without a hash (np.unique's)
+    seen[rows] = True
+    assert int(seen.sum()) == len(rows), "each fresh account once"
+    if not in_id_order:
+        ids = day["account_id"].take(pa.array(rows))
+        rows = rows[np.asarray(pc.sort_indices(ids).to_numpy(), np.int64)]
+    taken = pa.array(rows)
     wanted = [*BASE_COLUMNS, *ITEM_COLUMNS]
     if daily_items.ITEMS_COUNT in day.column_names:
         wanted.append(daily_items.ITEMS_COUNT)

@@ -46,13 +46,17 @@ class ScoringModel:
         booster=False)``: scores and path reasons, not SHAP)."""
         return self.booster is not None or self._forest is not None
 
+    def forest(self) -> gbm_compiled.FlatForest:
+        """The LightGBM part's compiled forest (built from the booster on first use)."""
+        if self._forest is None:
+            assert self.booster is not None, "this model has no LightGBM part"
+            self._forest = gbm_compiled.from_booster(self.booster)
+        return self._forest
+
     def gbm_logit(self, frame: pd.DataFrame) -> np.ndarray:
         """LightGBM's raw score for the rows of ``frame``, by the compiled tree loop."""
-        assert self.has_gbm, "this model has no LightGBM part"
-        if self._forest is None:
-            self._forest = gbm_compiled.from_booster(self.booster)
         matrix = fg.gbm_matrix(frame, self.schema, self.engineered)
-        return gbm_compiled.raw_scores(self._forest, matrix)
+        return gbm_compiled.raw_scores(self.forest(), matrix)
 
     # ---------------------------------------------------------------- predictions
 
@@ -90,9 +94,8 @@ class ScoringModel:
             if n_reasons:
                 x = fg.gbm_frame(frame, self.schema, self.engineered)
                 if reason_method == "path":
-                    assert self._forest is not None  # built by gbm_logit above
                     matrix = gbm_compiled.as_matrix(x)
-                    contrib = gbm_compiled.path_contributions(self._forest, matrix)
+                    contrib = gbm_compiled.path_contributions(self.forest(), matrix)
                 else:
                     assert self.booster is not None, "SHAP reasons need the booster"
                     contrib = gbm.contributions(self.booster, x)

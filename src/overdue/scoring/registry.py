@@ -127,13 +127,14 @@ def load_model(root: Path, version: int | None = None, *, booster: bool = True) 
     LightGBM part as its compiled forest only (``gbm_compiled.cached_forest``; no LightGBM
     import when the forest is cached): what batch scoring needs, not training or SHAP."""
     folder, card = load_card(root, version)
+    gbm_file = folder / GBM_FILE
     lgb_booster, forest = None, None
-    if (folder / GBM_FILE).is_file() and booster:
+    if gbm_file.is_file() and booster:
         import lightgbm as lgb
 
-        lgb_booster = lgb.Booster(model_file=str(folder / GBM_FILE))
-    elif (folder / GBM_FILE).is_file():
-        forest = gbm_compiled.cached_forest(folder / GBM_FILE)
+        lgb_booster = lgb.Booster(model_file=str(gbm_file))
+    elif gbm_file.is_file():
+        forest = gbm_compiled.cached_forest(gbm_file)
     compiled = None
     if (folder / SCORECARD_FILE).is_file():
         data = json.loads((folder / SCORECARD_FILE).read_text(encoding="utf-8"))

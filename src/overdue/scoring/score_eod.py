@@ -145,10 +145,10 @@ def load_book_models(models_dir: Path) -> list[BookModel]:
 def _warm_up(model: ScoringModel) -> None:
     """Load a LightGBM model's compiled loop now, so that loading counts it and not the
     first day's scoring."""
-    if model.kind != "gbm" or model._forest is None:
+    if model.kind != "gbm" or not model.has_gbm:
         return
     width = len(model.gbm_features or [])
-    gbm_compiled.path_reasons_and_raw(model._forest, np.full((1, width), np.nan), N_REASONS)
+    gbm_compiled.path_reasons_and_raw(model.forest(), np.full((1, width), np.nan), N_REASONS)
 
 
 def _empty_scores() -> pd.DataFrame:
@@ -227,14 +227,12 @@ def _probability_and_codes(
             order[order == blank[0]] = -1
         return scored["probability"].to_numpy(dtype="float64"), order, [str(n) for n in names]
     assert model.gbm_features is not None, "a gbm model without its feature list"
-    if model._forest is None:
-        assert model.booster is not None, "a gbm model without its trees"
-        model._forest = gbm_compiled.from_booster(model.booster)
+    forest = model.forest()
     x = fg.gbm_matrix(frame, model.schema, model.engineered, rows)
     # one walk per tree and row gives the reasons and the raw score (= model.gbm_logit's)
-    order, logit, odd = gbm_compiled.path_reasons_and_raw(model._forest, x, N_REASONS)
+    order, logit, odd = gbm_compiled.path_reasons_and_raw(forest, x, N_REASONS)
     if odd.any():  # a non-finite contribution: reasons._top_k sorts those rows
-        contrib, _raw = gbm_compiled.path_contributions_and_raw(model._forest, x[odd])
+        contrib, _raw = gbm_compiled.path_contributions_and_raw(forest, x[odd])
         order[odd] = reasons._top_k(contrib, N_REASONS)[0]
     return 1.0 / (1.0 + np.exp(-logit)), order, list(model.gbm_features)
 
@@ -587,10 +585,13 @@ def score_snapshot(
     started = time.perf_counter()
     if day is not None:
         fresh_table = pa.table({"account_id": fresh_arrow})
+        # the fresh rows in account-id order: raw_rows_at's rows, and so the scores'
+        by_id = np.flatnonzero(wanted)[np.asarray(pc.sort_indices(fresh_arrow).to_numpy(),
+                                                  np.int64)]  # fmt: skip
         promise_rows = _promise_rows(backend, source, as_of, fresh_table)
         raw = daily_features.raw_rows_at(  # by row position: the fresh rows of ``day``
             con, snapshot_dir, book_dir, source.snapshot_dates(as_of), as_of, previous, day,
-            np.flatnonzero(wanted), promise_rows,
+            by_id, promise_rows, in_id_order=True,
         )  # fmt: skip
         result.seconds["features"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()  # "score": the finishing step, the models and reasons
@@ -598,9 +599,7 @@ def score_snapshot(
         fresh_rows, feature_rows = score_table_and_rows(
             finish(raw.to_pandas(date_as_object=False), as_of), models, as_of
         )
-        # raw_rows_at's rows are the fresh rows sorted by account id: each score's day row
-        by_id = np.asarray(pc.sort_indices(fresh_arrow).to_numpy(), np.int64)
-        fresh_at = np.flatnonzero(wanted)[by_id][feature_rows]
+        fresh_at = by_id[feature_rows]  # each score's day row
     else:
         with tempfile.TemporaryDirectory(prefix="overdue-score-") as tmp:
             fresh_ids = fresh_arrow.to_pylist()
