@@ -23,6 +23,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -71,7 +72,18 @@ def main() -> None:
         help="time each day as the daily run is run: one `overdue eod` process without "
         "--models, then one with it (both from the day before), whole processes side by side",
     )  # fmt: skip
+    parser.add_argument(
+        "--keep-through", type=date.fromisoformat,
+        help="reuse the snapshots and scores of the days up to this date if there (measure "
+        "the later days only; their state from the day before must be there too)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pairs", type=int, default=1,
+        help="with --processes: this many pairs (without, with --models) per day; prints "
+        "each pair and the ratio of the medians",
+    )  # fmt: skip
     args = parser.parse_args()
+    assert 1 <= args.pairs <= 20
     work: Path = args.work
     book, snaps, models = work / "book", work / "snapshots", work / "models"
     t = time.perf_counter()
@@ -109,14 +121,14 @@ def main() -> None:
     rows = []
     for k in range(1, args.days + 1):
         day = base + timedelta(days=k)
-        first_kept = k == 1 and args.keep_first and (snapshot_path(snaps, day) / "scores").is_dir()
-        if first_kept:
+        kept = (k == 1 and args.keep_first) or (args.keep_through and day <= args.keep_through)
+        if kept and (snapshot_path(snaps, day) / "scores").is_dir():
             print(f"{day}: kept from an earlier run (not measured)")
             continue
         if day in set(snapshot_dates(snaps)):
             shutil.rmtree(snapshot_path(snaps, day))  # measure the daily run again
         if args.processes:
-            rows.append(daily_processes(book, snaps, models, day))
+            rows.append(daily_processes(book, snaps, models, day, args.pairs))
             continue
         t, c = time.perf_counter(), time.process_time()
         run_eod(book, day, snaps)
@@ -136,8 +148,9 @@ def main() -> None:
                     f"{scoring_cpu / batch_cpu:+.0%} | {fresh:,} / {carried:,} | "
                     f"{scored.items.get('source', '')} | {load} |")  # fmt: skip
     if args.processes:
-        print("\n| day | `overdue eod` (wall / CPU) | with `--models` (wall / CPU) | more "
-              "(wall / CPU) | fresh / carried | load (1/5/15 min) |\n|---|---|---|---|---|---|")  # fmt: skip
+        print("\n| day | pairs | `overdue eod`, median (wall / CPU) | with `--models`, median "
+              "(wall / CPU) | more (wall / CPU) | fresh / carried | load (1/5/15 min) |"
+              "\n|---|---|---|---|---|---|---|")  # fmt: skip
         print("\n".join(rows))
         return
     print("\n| day | batch (wall / CPU) | scoring (wall / CPU) | scoring ÷ batch (wall / CPU) "
@@ -157,24 +170,36 @@ def _timed_process(command: list[str]) -> tuple[float, float, dict]:
     return wall, cpu, json.loads(done.stdout)
 
 
-def daily_processes(book: Path, snaps: Path, models: Path, day: date) -> str:
+def daily_processes(book: Path, snaps: Path, models: Path, day: date, pairs: int = 1) -> str:
     """The day's daily run as a process without and with --models (each from the day
-    before; the first's snapshot removed before the second): a table row."""
+    before; the day's snapshot removed before each), ``pairs`` times in turn: a table row of
+    the medians (each pair printed)."""
     eod = [sys.executable, "-m", "overdue", "eod", str(book), "--as-of", day.isoformat(),
            "--out", str(snaps), "--json"]  # fmt: skip
-    plain, plain_cpu, alone = _timed_process(eod)
-    shutil.rmtree(snapshot_path(snaps, day))
-    both, both_cpu, summary = _timed_process([*eod, "--models", str(models)])
-    scored = summary["scores"]
+    runs: list[tuple[float, float, float, float]] = []
+    for pair in range(pairs):
+        if pair:
+            shutil.rmtree(snapshot_path(snaps, day))
+        plain, plain_cpu, alone = _timed_process(eod)
+        shutil.rmtree(snapshot_path(snaps, day))
+        both, both_cpu, summary = _timed_process([*eod, "--models", str(models)])
+        runs.append((plain, plain_cpu, both, both_cpu))
+        scored = summary["scores"]
+        load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{day}: eod {plain:.1f} s ({plain_cpu:.1f} s CPU), with --models {both:.1f} s "
+              f"({both_cpu:.1f} s CPU): {both / plain - 1:+.0%} wall, "
+              f"{both_cpu / plain_cpu - 1:+.0%} CPU; batch {alone['seconds']} alone, "
+              f"{summary['seconds']} with the models' load beside it; scoring "
+              f"{scored['seconds']}, load {load}")  # fmt: skip
+    plain, plain_cpu, both, both_cpu = (statistics.median(r[i] for r in runs) for i in range(4))
     fresh, carried = sum(scored["fresh"].values()), sum(scored["carried"].values())
-    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{day}: eod {plain:.1f} s ({plain_cpu:.1f} s CPU), with --models {both:.1f} s "
-          f"({both_cpu:.1f} s CPU): {both / plain - 1:+.0%} wall, {both_cpu / plain_cpu - 1:+.0%} "
-          f"CPU; batch {alone['seconds']} alone, {summary['seconds']} with the models' load beside "
-          f"it; scoring {scored['seconds']}, load {load}")  # fmt: skip
-    return (f"| {day} | {plain:.1f} s / {plain_cpu:.1f} s | {both:.1f} s / {both_cpu:.1f} s | "
-            f"{both / plain - 1:+.0%} / {both_cpu / plain_cpu - 1:+.0%} | {fresh:,} / "
-            f"{carried:,} | {load} |")  # fmt: skip
+    spread = ""
+    if pairs > 1:
+        ratios = sorted(r[2] / r[0] - 1 for r in runs)
+        spread = f" (pairs {ratios[0]:+.0%} to {ratios[-1]:+.0%})"
+    return (f"| {day} | {pairs} | {plain:.1f} s / {plain_cpu:.1f} s | {both:.1f} s / "
+            f"{both_cpu:.1f} s | {both / plain - 1:+.0%}{spread} / "
+            f"{both_cpu / plain_cpu - 1:+.0%} | {fresh:,} / {carried:,} | {load} |")  # fmt: skip
 
 
 if __name__ == "__main__":
