@@ -46,6 +46,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,39 @@ def _write_state(folder: Path, name: str, table: pa.Table, fingerprint: str) -> 
     os.replace(tmp, out / name)
 
 
+class StateWrites:
+    """State files written on one worker thread while the daily scoring goes on (at most
+    ``MAX_PENDING`` in flight); leaving the ``with`` block waits for them and raises the first
+    failure (each file appears whole or not at all: ``_write_state``)."""
+
+    MAX_PENDING = 8
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="overdue-state")
+        self._pending: list[Future[None]] = []
+
+    def write(self, folder: Path, name: str, table: pa.Table, fingerprint: str) -> None:
+        assert len(self._pending) < self.MAX_PENDING, "too many state writes in flight"
+        self._pending.append(self._pool.submit(_write_state, folder, name, table, fingerprint))
+
+    def wait(self) -> None:
+        """Every write submitted so far finished; the first failure raised."""
+        done, self._pending = self._pending, []
+        failures = [error for error in (f.exception() for f in done) if error is not None]
+        if failures:
+            raise failures[0]
+
+    def __enter__(self) -> StateWrites:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> None:
+        try:
+            if kind is None:
+                self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 def prune_state(snapshot_dir: Path, days: Sequence[date], keep_from: date) -> int:
     """Remove the kept state of the snapshots before ``keep_from`` (a day reads only its
     previous snapshot's state; the state of a day rescored later is rebuilt). How many."""
@@ -220,12 +254,13 @@ def day_rows_and_source(
 
 def day_rows_for_scoring(
     con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
-    *, lean: bool = False,
+    *, lean: bool = False, writes: StateWrites | None = None,
 ) -> tuple[pa.Table, str, np.ndarray | None]:  # fmt: skip
     """``day_rows_and_source`` and, from the account rows, each row's position among the
     previous snapshot's (``daily_items.day_rows_aligned``; None from the SQL form).
     ``lean``: the account rows' form of ``daily_items.day_rows_with_events(..., lean=True)``
-    (``raw_rows_at`` takes either form)."""
+    (``raw_rows_at`` takes either form). ``writes``: the day's event values are written
+    there (in the background) instead of before returning."""
     kept = None
     if previous is not None:
         kept = _read_state(snapshot_path(snapshot_dir, previous), EVENTS_STATE,
@@ -238,8 +273,9 @@ def day_rows_for_scoring(
         )
     except daily_items.NoSummary:
         return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days), "items", None
-    _write_state(snapshot_path(snapshot_dir, as_of), EVENTS_STATE, events,
-                 _events_fingerprint(snapshot_dir, as_of))  # fmt: skip
+    write = _write_state if writes is None else writes.write
+    write(snapshot_path(snapshot_dir, as_of), EVENTS_STATE, events,
+          _events_fingerprint(snapshot_dir, as_of))  # fmt: skip
     return rows, "summary", at
 
 

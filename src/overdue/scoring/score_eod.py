@@ -533,9 +533,24 @@ def score_snapshot(
             raise BadInput("score_snapshot: give book_dir (the book the batch ran on)")
         book_dir = Path(trained_on[0])
     backend = backend or make_backend(engine)
-    source = FeatureSource(backend, snapshot_dir, book_dir)
     result = ScoreResult(str(as_of), backend.name, "")
     result.seconds["load"] = round(loaded, 2)  # the models (and their imports) once per process
+    with daily_features.StateWrites() as writes:  # state files written beside the scoring
+        _score_day(snapshot_dir, as_of, previous, earlier, models_dir, models, backend, book_dir,
+                   result, writes, warning_days=warning_days, full=full, prune=prune,
+                   spread_days=spread_days)  # fmt: skip
+    return result
+
+
+def _score_day(
+    snapshot_dir: Path, as_of: date, previous: date | None, earlier: list[date],
+    models_dir: Path, models: list[BookModel], backend: Backend, book_dir: Path,
+    result: ScoreResult,
+    writes: daily_features.StateWrites, *, warning_days: int, full: bool, prune: bool,
+    spread_days: int,
+) -> None:  # fmt: skip
+    """``score_snapshot``'s work once the models are loaded: ``result`` filled in."""
+    source = FeatureSource(backend, snapshot_dir, book_dir)
     started = time.perf_counter()
 
     day: pa.Table | None = None
@@ -543,7 +558,7 @@ def score_snapshot(
     if backend.name == "duckdb":  # plain SQL, the snapshot read once (daily_features)
         con: Any = backend.con.con  # type: ignore[attr-defined]
         day, item_source, prev_at = daily_features.day_rows_for_scoring(
-            con, snapshot_dir, as_of, previous, warning_days, lean=True
+            con, snapshot_dir, as_of, previous, warning_days, lean=True, writes=writes
         )
         result.items = {"source": item_source, "accounts": day.num_rows}
         ids = day["account_id"]
@@ -640,13 +655,13 @@ def score_snapshot(
                                     _scores_fingerprint(folder / "part-0.parquet"))  # fmt: skip
     if prune and day is not None and previous is not None:  # the next day reads today's state
         daily_features.prune_state(snapshot_dir, earlier, keep_from=previous)
+    writes.wait()  # the day's event values, written beside the scoring
     result.seconds["write"] = round(time.perf_counter() - started, 2)
     for name in MODELS:
         result.fresh[name] = _count(fresh_rows["model"], name)
         result.carried[name] = _count(carried["model"], name)
         result.population[name] = result.fresh[name] + result.carried[name]
     result.path = str(folder)
-    return result
 
 
 def _count(column: pa.ChunkedArray, value: str) -> int:
