@@ -545,9 +545,8 @@ def score_snapshot(
 def _score_day(
     snapshot_dir: Path, as_of: date, previous: date | None, earlier: list[date],
     models_dir: Path, models: list[BookModel], backend: Backend, book_dir: Path,
-    result: ScoreResult,
-    writes: daily_features.StateWrites, *, warning_days: int, full: bool, prune: bool,
-    spread_days: int,
+    result: ScoreResult, writes: daily_features.StateWrites, *, warning_days: int, full: bool,
+    prune: bool, spread_days: int,
 ) -> None:  # fmt: skip
     """``score_snapshot``'s work once the models are loaded: ``result`` filled in."""
     source = FeatureSource(backend, snapshot_dir, book_dir)
