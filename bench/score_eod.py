@@ -196,7 +196,8 @@ def daily_processes(book: Path, snaps: Path, models: Path, day: date, pairs: int
     spread = ""
     if pairs > 1:
         ratios = sorted(r[2] / r[0] - 1 for r in runs)
-        spread = f" (pairs {ratios[0]:+.0%} to {ratios[-1]:+.0%})"
+        spread = (f" (pairs {ratios[0]:+.0%} to {ratios[-1]:+.0%}, median "
+                  f"{statistics.median(ratios):+.0%})")  # fmt: skip
     return (f"| {day} | {pairs} | {plain:.1f} s / {plain_cpu:.1f} s | {both:.1f} s / "
             f"{both_cpu:.1f} s | {both / plain - 1:+.0%}{spread} / "
             f"{both_cpu / plain_cpu - 1:+.0%} | {fresh:,} / {carried:,} | {load} |")  # fmt: skip
