@@ -119,10 +119,10 @@ def main() -> None:
     base = ends[-1]
     assert 1 <= args.days <= 28
     rows = []
+    keep_through = args.keep_through or (base + timedelta(days=1 if args.keep_first else 0))
     for k in range(1, args.days + 1):
         day = base + timedelta(days=k)
-        kept = (k == 1 and args.keep_first) or (args.keep_through and day <= args.keep_through)
-        if kept and (snapshot_path(snaps, day) / "scores").is_dir():
+        if day <= keep_through and (snapshot_path(snaps, day) / "scores").is_dir():
             print(f"{day}: kept from an earlier run (not measured)")
             continue
         if day in set(snapshot_dates(snaps)):

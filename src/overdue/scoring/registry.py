@@ -139,7 +139,7 @@ def load_model(root: Path, version: int | None = None, *, booster: bool = True) 
     if (folder / SCORECARD_FILE).is_file():
         data = json.loads((folder / SCORECARD_FILE).read_text(encoding="utf-8"))
         compiled = CompiledScorecard.from_dict(data)
-    model = ScoringModel(
+    return ScoringModel(
         card=card,
         schema=fg.FeatureSchema.from_dict(card["features"]["schema"]),
         target=TargetSpec.from_dict(card["target"]),
@@ -150,9 +150,8 @@ def load_model(root: Path, version: int | None = None, *, booster: bool = True) 
         booster=lgb_booster,
         gbm_features=card["features"].get("gbm_features"),
         scorecard=compiled,
+        _forest=forest,
     )
-    model._forest = forest
-    return model
 
 
 def load_oof(folder: Path) -> pd.DataFrame:
