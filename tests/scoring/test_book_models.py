@@ -180,3 +180,32 @@ def test_positions_kept_with_the_scores_align_like_a_hash(book_history, models: 
     assert _back(previous, rows, at, ids).to_pylist() == expected
     shuffled = np.random.default_rng(3).permutation(rows)
     assert _back(previous, shuffled, at, ids).to_pylist() == expected
+
+
+def test_scores_from_the_handed_rows_equal_those_from_the_files(
+    book_history, models: Path, tmp_path: Path
+) -> None:
+    """``overdue eod --models`` scores from the account rows its batch kept in memory
+    (``AccountHandoff``); the scores are those of a scoring that reads the files back."""
+    from datetime import timedelta
+
+    from book_history import truncate
+
+    from overdue.portfolio.account_handoff import AccountHandoff
+    from overdue.portfolio.eod import run_eod, snapshot_files
+    from overdue.scoring.daily_items import INPUT_SCHEMA
+
+    book, snaps = book_history
+    cut = snapshot_dates(snaps)[-2]
+    scores = []
+    for name in ("handed", "read"):
+        my_book, my_snaps = truncate(book, snaps, cut, tmp_path / name)
+        handoff = AccountHandoff() if name == "handed" else None
+        day = cut + timedelta(days=1)
+        run_eod(my_book, day, my_snaps, handoff=handoff)
+        if handoff is not None:  # it holds this snapshot's rows: the scoring takes them
+            assert handoff.table(snapshot_files(my_snaps, day), INPUT_SCHEMA) is not None
+        score_snapshot(my_snaps, day, models, book_dir=my_book, handoff=handoff)
+        scores.append(read_scores(my_snaps, day))
+    assert len(scores[0]) > 50
+    pd.testing.assert_frame_equal(scores[0], scores[1])

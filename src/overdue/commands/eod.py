@@ -43,16 +43,19 @@ def register(app: typer.Typer) -> None:
         """Every account's state at the end of AS_OF, incremental from the latest earlier snapshot."""
         from overdue.cli import BadInput
         from overdue.commands.account_state import parse_as_of
+        from overdue.portfolio.account_handoff import AccountHandoff
         from overdue.portfolio.eod import EodError, run_eod
 
         if engine not in ("duckdb", "spark"):
             raise BadInput(f"--engine: {engine!r} must be duckdb or spark")
+        # the scoring takes the account rows the batch wrote from memory, not from the files
+        handoff = AccountHandoff() if models is not None and engine == "duckdb" else None
         with ThreadPoolExecutor(1, thread_name_prefix="overdue-models") as pool:
             # the models load beside the batch (it leaves a core idle part of its time)
             loaded = None if models is None else pool.submit(_preload, models)
             try:
                 result = run_eod(data_dir, parse_as_of(as_of), out, engine=engine,
-                                 rebuild=rebuild)  # fmt: skip
+                                 rebuild=rebuild, handoff=handoff)  # fmt: skip
             except EodError as exc:
                 raise BadInput(str(exc)) from None
             if loaded is not None:
@@ -63,9 +66,8 @@ def register(app: typer.Typer) -> None:
             from overdue.scoring.score_eod import SPREAD_DAYS, score_snapshot
 
             spread = SPREAD_DAYS if spread_days is None else spread_days
-            scored = score_snapshot(
-                out, parse_as_of(as_of), models, engine, book_dir=data_dir, spread_days=spread
-            )
+            scored = score_snapshot(out, parse_as_of(as_of), models, engine, book_dir=data_dir,
+                                    spread_days=spread, handoff=handoff)  # fmt: skip
             summary["scores"] = scored.__dict__
         if as_json:
             typer.echo(json.dumps(summary, indent=2))

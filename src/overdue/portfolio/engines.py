@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod_inputs import BookTables, rebuild_rows, resume_rows
 from overdue.portfolio.kernel import (
     ACCOUNT_STATE_SCHEMA,
@@ -138,13 +139,17 @@ class SnapshotPart:
     accounts: Path
     items: Path
     transitions: Path | None = None
+    handoff: AccountHandoff | None = None  # keeps the account rows written (DuckDB)
 
     @classmethod
-    def of(cls, snapshot: Path, part: str = "", *, transitions: bool = False) -> SnapshotPart:
+    def of(
+        cls, snapshot: Path, part: str = "", *, transitions: bool = False,
+        handoff: AccountHandoff | None = None,
+    ) -> SnapshotPart:  # fmt: skip
         """``snapshot/accounts/part`` and ``snapshot/items/part`` (``part`` may be empty);
         ``transitions``: also ``snapshot/.transitions-parts/part``."""
         moves = snapshot / TRANSITION_PARTS / part if transitions else None
-        return cls(snapshot / "accounts" / part, snapshot / "items" / part, moves)
+        return cls(snapshot / "accounts" / part, snapshot / "items" / part, moves, handoff)
 
 
 class DuckDBBackend:
@@ -279,10 +284,11 @@ def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
     out.accounts.mkdir(parents=True, exist_ok=True)
     out.items.mkdir(parents=True, exist_ok=True)
     rows = 0
+    accounts_file = out.accounts / "part-0.parquet"
     with ExitStack() as stack:
         accounts = stack.enter_context(
             pq.ParquetWriter(
-                out.accounts / "part-0.parquet",
+                accounts_file,
                 ACCOUNT_STATE_SCHEMA,
                 use_dictionary=ACCOUNT_DICTIONARY,
                 write_statistics=ACCOUNT_STATISTICS,
@@ -317,6 +323,8 @@ def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
                 pending.result()  # one batch of item rows in flight at most
             pending = writer.submit(items.write_batch, item_rows)
             accounts.write_batch(account_rows)
+            if out.handoff is not None:
+                out.handoff.add(accounts_file, account_rows)
             if moves is not None:
                 moved = transition_rows(batch)
                 order.add(moved)
@@ -324,6 +332,8 @@ def write_snapshot(batches: Iterator[pa.RecordBatch], out: SnapshotPart) -> int:
             rows += batch.num_rows
         if pending is not None:
             pending.result()
+    if out.handoff is not None:
+        out.handoff.closed(accounts_file)
     if out.transitions is not None and not order.ordered:
         (out.transitions / UNSORTED_MARK).touch()  # the batch sorts them when it merges parts
     return rows

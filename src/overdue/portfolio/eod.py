@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from overdue.domain.policy import Policy, Product
 from overdue.portfolio import contract
+from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.book_layout import is_keyed
 from overdue.portfolio.engines import (
     TRANSITION_PARTS,
@@ -249,8 +250,10 @@ def run_eod(
     engine: str = "duckdb",
     rebuild: bool = False,
     backend: Backend | None = None,
+    handoff: AccountHandoff | None = None,
 ) -> EodResult:
-    """Compute and publish the snapshot of ``as_of``; see the module docstring."""
+    """Compute and publish the snapshot of ``as_of``; see the module docstring. ``handoff``
+    keeps the account rows written (DuckDB), for a reader in the same process."""
     if not (data_dir / "accounts.parquet").is_file():
         raise EodError(f"{data_dir}: not a book (no accounts.parquet; see docs/data-contract.md)")
     backend = backend or make_backend(engine)
@@ -268,7 +271,7 @@ def run_eod(
         accounts=0,
     )
     try:
-        _compute(backend, data_dir, snapshot_dir, config, tmp, result)
+        _compute(backend, data_dir, snapshot_dir, config, tmp, result, handoff)
         started = time.perf_counter()
         result.transitions = _write_transitions(tmp)
         result.seconds["transitions"] = round(time.perf_counter() - started, 3)
@@ -288,9 +291,9 @@ def _manifest(result: EodResult) -> dict[str, Any]:
     return {"format": SNAPSHOT_FORMAT, **data}
 
 
-def _part(snapshot: Path, name: str = "") -> SnapshotPart:
+def _part(snapshot: Path, name: str, handoff: AccountHandoff | None) -> SnapshotPart:
     """Where a part of the snapshot goes, its transition rows included."""
-    return SnapshotPart.of(snapshot, name, transitions=True)
+    return SnapshotPart.of(snapshot, name, transitions=True, handoff=handoff)
 
 
 def _compute(
@@ -300,11 +303,12 @@ def _compute(
     config: KernelConfig,
     tmp: Path,
     result: EodResult,
+    handoff: AccountHandoff | None,
 ) -> None:
     started = time.perf_counter()
     if config.previous is None:
         history = load_book(backend, data_dir, None, config.as_of)
-        result.accounts = backend.rebuild_kernel(history, config, _part(tmp))
+        result.accounts = backend.rebuild_kernel(history, config, _part(tmp, "", handoff))
         result.replayed = result.accounts
         result.seconds["kernel"] = round(time.perf_counter() - started, 3)
         return
@@ -326,13 +330,13 @@ def _compute(
     replay = replay_accounts(window, previous, config.previous).cache()
     result.replayed = backend.count(replay)
     result.resumed = backend.resume_kernel(
-        ResumeInputs(window, previous, prev_items, replay), config, _part(tmp, "resumed")
+        ResumeInputs(window, previous, prev_items, replay), config, _part(tmp, "resumed", handoff)
     )
     result.seconds["resume"] = round(time.perf_counter() - started, 3)
     if result.replayed:
         started = time.perf_counter()
         history = load_book(backend, data_dir, None, config.as_of)
-        written = backend.rebuild_kernel(history, config, _part(tmp, "replayed"), only=replay)
+        written = backend.rebuild_kernel(history, config, _part(tmp, "replayed", handoff), only=replay)
         result.replayed = written
         result.seconds["replay"] = round(time.perf_counter() - started, 3)
     result.accounts = result.resumed + result.replayed

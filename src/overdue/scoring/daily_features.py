@@ -56,6 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from overdue.portfolio import contract
+from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import (
     event_files,
     partition_dates,
@@ -255,12 +256,14 @@ def day_rows_and_source(
 def day_rows_for_scoring(
     con: Any, snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
     *, lean: bool = False, writes: StateWrites | None = None,
+    handoff: AccountHandoff | None = None,
 ) -> tuple[pa.Table, str, np.ndarray | None]:  # fmt: skip
     """``day_rows_and_source`` and, from the account rows, each row's position among the
     previous snapshot's (``daily_items.day_rows_aligned``; None from the SQL form).
     ``lean``: the account rows' form of ``daily_items.day_rows_with_events(..., lean=True)``
     (``raw_rows_at`` takes either form). ``writes``: the day's event values are written
-    there (in the background) instead of before returning."""
+    there (in the background) instead of before returning. ``handoff``: the account rows the
+    batch of this process wrote (``daily_items.day_rows_with_events``)."""
     kept = None
     if previous is not None:
         kept = _read_state(snapshot_path(snapshot_dir, previous), EVENTS_STATE,
@@ -269,7 +272,7 @@ def day_rows_for_scoring(
             kept = None
     try:
         rows, at, events = daily_items.day_rows_with_events(
-            snapshot_dir, as_of, previous, warning_days, kept, lean=lean
+            snapshot_dir, as_of, previous, warning_days, kept, lean=lean, handoff=handoff
         )
     except daily_items.NoSummary:
         return day_rows_sql(con, snapshot_dir, as_of, previous, warning_days), "items", None

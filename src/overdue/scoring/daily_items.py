@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from overdue.portfolio import item_summary
+from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import snapshot_files
 from overdue.portfolio.fast_inputs import string_buffers
 from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
@@ -64,6 +65,7 @@ ITEM_COLUMNS = item_summary.AGGREGATES
 SUMMARY_INPUTS = tuple(item_summary.FEATURE_COLUMNS[name] for name in ITEM_COLUMNS)
 ACCOUNT_INPUTS = tuple(dict.fromkeys([*BASE_COLUMNS, *CHANGE_COLUMNS, "items_count",
                                       *SUMMARY_INPUTS]))  # fmt: skip
+INPUT_SCHEMA = pa.schema([ACCOUNT_STATE_SCHEMA.field(c) for c in ACCOUNT_INPUTS])
 PREVIOUS_INPUTS = CHANGE_COLUMNS
 FLAG_COLUMNS = ("due_soon", "new_delinquent", "changed")
 
@@ -131,11 +133,13 @@ EVENT_SCHEMA = pa.schema([("account_id", pa.string()), ("status", pa.string()),
 
 def day_rows_with_events(
     snapshot_dir: Path, as_of: date, previous: date | None, warning_days: int,
-    kept: pa.Table | None = None, *, lean: bool = False,
+    kept: pa.Table | None = None, *, lean: bool = False, handoff: AccountHandoff | None = None,
 ) -> tuple[pa.Table, np.ndarray | None, pa.Table]:  # fmt: skip
     """``day_rows_aligned`` and the day's event values (``EVENT_SCHEMA``, in the rows'
     order: what the next day compares with). ``kept``: the previous snapshot's event values
-    (kept by the daily run beside it), read instead of its account files.
+    (kept by the daily run beside it), read instead of its account files. ``handoff``: the
+    account rows the batch of this process wrote, taken instead of reading them back when
+    they are this snapshot's files (the same rows).
 
     ``lean``: the base and item columns as read (chunked: no copy of a million rows), the item
     columns other than ``next_due_date`` not yet nulled for accounts without items and
@@ -146,7 +150,9 @@ def day_rows_with_events(
     names = {name for f in files for name in pq.read_schema(f).names}
     if files and not set(SUMMARY_INPUTS) <= names:
         raise NoSummary(str(files[0]))
-    accounts = read(files, ACCOUNT_STATE_SCHEMA, ACCOUNT_INPUTS)
+    accounts = None if handoff is None else handoff.table(files, INPUT_SCHEMA)
+    if accounts is None:
+        accounts = read(files, ACCOUNT_STATE_SCHEMA, ACCOUNT_INPUTS)
     ids = accounts["account_id"].combine_chunks()
     out: dict[str, pa.Array | pa.ChunkedArray] = {name: accounts[name] for name in BASE_COLUMNS}
     out["account_id"] = ids

@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from overdue.errors import BadInput
+from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.engines import Backend, make_backend
 from overdue.portfolio.eod import (
     snapshot_dates,
@@ -507,7 +508,7 @@ def score_snapshot(
     snapshot_dir: Path, as_of: date, models_dir: Path, engine: str = "duckdb", *,
     book_dir: Path | None = None, backend: Backend | None = None,
     warning_days: int = WARNING_DAYS, full: bool = False, prune: bool = True,
-    spread_days: int = SPREAD_DAYS,
+    spread_days: int = SPREAD_DAYS, handoff: AccountHandoff | None = None,
 ) -> ScoreResult:  # fmt: skip
     """Score the snapshot of ``as_of`` into ``SNAPSHOT_DIR/as_of=D/scores/``.
 
@@ -516,7 +517,8 @@ def score_snapshot(
     carry-forward). ``prune`` removes the kept feature state of the snapshots before the
     previous one (the next day reads only this day's). ``spread_days`` spreads the
     window-entry scores of accounts sharing a due date over that many more days
-    (``needs_fresh_score``).
+    (``needs_fresh_score``). ``handoff``: the account rows the batch of this process wrote
+    (``overdue eod --models``), taken instead of reading the snapshot's account files back.
     """
     assert 0 <= warning_days <= 60
     days = snapshot_dates(snapshot_dir)
@@ -538,7 +540,7 @@ def score_snapshot(
     with daily_features.StateWrites() as writes:  # state files written beside the scoring
         _score_day(snapshot_dir, as_of, previous, earlier, models_dir, models, backend, book_dir,
                    result, writes, warning_days=warning_days, full=full, prune=prune,
-                   spread_days=spread_days)  # fmt: skip
+                   spread_days=spread_days, handoff=handoff)  # fmt: skip
     return result
 
 
@@ -546,7 +548,7 @@ def _score_day(
     snapshot_dir: Path, as_of: date, previous: date | None, earlier: list[date],
     models_dir: Path, models: list[BookModel], backend: Backend, book_dir: Path,
     result: ScoreResult, writes: daily_features.StateWrites, *, warning_days: int, full: bool,
-    prune: bool, spread_days: int,
+    prune: bool, spread_days: int, handoff: AccountHandoff | None = None,
 ) -> None:  # fmt: skip
     """``score_snapshot``'s work once the models are loaded: ``result`` filled in."""
     source = FeatureSource(backend, snapshot_dir, book_dir)
@@ -557,8 +559,9 @@ def _score_day(
     if backend.name == "duckdb":  # plain SQL, the snapshot read once (daily_features)
         con: Any = backend.con.con  # type: ignore[attr-defined]
         day, item_source, prev_at = daily_features.day_rows_for_scoring(
-            con, snapshot_dir, as_of, previous, warning_days, lean=True, writes=writes
-        )
+            con, snapshot_dir, as_of, previous, warning_days, lean=True, writes=writes,
+            handoff=handoff,
+        )  # fmt: skip
         result.items = {"source": item_source, "accounts": day.num_rows}
         ids = day["account_id"]
         # the ids stay in Arrow; dates as datetime64 (Python date objects convert slowly)
