@@ -30,6 +30,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import run_eod, snapshot_dates, snapshot_path
 from overdue.scoring.book import BookTrainOptions, read_book_info, train_book_model
 from overdue.scoring.gains_svg import gains_svg
@@ -131,11 +132,13 @@ def main() -> None:
             rows.append(daily_processes(book, snaps, models, day, args.pairs))
             continue
         t, c = time.perf_counter(), time.process_time()
-        run_eod(book, day, snaps)
+        handoff = AccountHandoff()  # as overdue eod --models: the scoring takes the rows kept
+        run_eod(book, day, snaps, handoff=handoff)
         batch, batch_cpu = time.perf_counter() - t, time.process_time() - c
         for again in range(args.rescore + 1):  # the last scoring's state is the one kept
             t, c = time.perf_counter(), time.process_time()
-            scored = score_snapshot(snaps, day, models, book_dir=book, prune=again == args.rescore)
+            scored = score_snapshot(snaps, day, models, book_dir=book, prune=again == args.rescore,
+                                    handoff=handoff)  # fmt: skip
             scoring, scoring_cpu = time.perf_counter() - t, time.process_time() - c
             load = "/".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"{day}: batch {batch:.1f} s ({batch_cpu:.1f} s CPU), scoring {scoring:.1f} s "

@@ -209,3 +209,25 @@ def test_scores_from_the_handed_rows_equal_those_from_the_files(
         scores.append(read_scores(my_snaps, day))
     assert len(scores[0]) > 50
     pd.testing.assert_frame_equal(scores[0], scores[1])
+
+
+def test_run_day_scores_from_the_handed_rows(book_history, models: Path, tmp_path: Path) -> None:
+    """The strategy's daily run with models scores the snapshot its batch just wrote (from the
+    rows handed over) and gives the scores a plain scoring of the same snapshot gives."""
+    from datetime import timedelta
+
+    from book_history import truncate
+
+    from overdue.strategy.run_day import run_day
+
+    book, snaps = book_history
+    cut = snapshot_dates(snaps)[-2]
+    day = cut + timedelta(days=1)
+    my_book, my_snaps = truncate(book, snaps, cut, tmp_path / "run_day")
+    report = run_day(my_book, day, snapshots=my_snaps, strategy="default", profile="cn",
+                     models=models, render=False)  # fmt: skip
+    scoring = next(step for step in report.steps if step.name == "scoring")
+    handed = read_scores(my_snaps, day)
+    assert scoring.rows == len(handed) > 50
+    score_snapshot(my_snaps, day, models, book_dir=my_book)  # again, from the files
+    pd.testing.assert_frame_equal(handed, read_scores(my_snaps, day))

@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from overdue.contact.outbox import PAYLOAD_COLUMNS as PAYLOAD_FIELDS
 from overdue.errors import BadInput
+from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import read_snapshot, run_eod, snapshot_path
 
 HISTORY_DAYS: Final = 8  # the longest cap window is 7 days (Reg F), plus the day itself
@@ -133,14 +134,16 @@ def run_day(
     gate_profile = wiring.load_profile(profile)
     report = DayReport(as_of=as_of.isoformat())
     with _Timer(report, "eod") as step:
-        result = run_eod(data_dir, as_of, snapshots, engine=engine)
+        # with models, the scoring takes the account rows the batch wrote from memory
+        handoff = AccountHandoff() if models is not None and engine == "duckdb" else None
+        result = run_eod(data_dir, as_of, snapshots, engine=engine, handoff=handoff)
         step.rows = result.accounts
         step.detail = {"mode": result.mode}
     folder = snapshot_path(snapshots, as_of)
     scores = None
     with _Timer(report, "scoring") as step:
         if models is not None:
-            scores = wiring.score(models, snapshots, as_of, data_dir, engine)
+            scores = wiring.score(models, snapshots, as_of, data_dir, engine, handoff)
             step.rows = scores.num_rows
     with _Timer(report, "decisions") as step:
         snapshot = read_snapshot(snapshots, as_of)

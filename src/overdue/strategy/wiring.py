@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from overdue.errors import BadInput
+from overdue.portfolio.account_handoff import AccountHandoff
 
 
 def load_strategy(strategy: Any) -> Any:
@@ -164,12 +165,16 @@ def business_instant(planned: pa.Table) -> datetime:
     return datetime.combine(days[0], time(0), tzinfo=UTC)
 
 
-def score(models: Path, snapshots: Path, as_of: date, book: Path, engine: str) -> pa.Table:
-    """The models helper's scores for the snapshot of ``as_of`` (written under ``scores/``)."""
+def score(
+    models: Path, snapshots: Path, as_of: date, book: Path, engine: str,
+    handoff: AccountHandoff | None = None,
+) -> pa.Table:  # fmt: skip
+    """The models helper's scores for the snapshot of ``as_of`` (written under ``scores/``);
+    ``handoff``: the account rows the batch of this process wrote (read instead of the files)."""
     from overdue.portfolio.eod import snapshot_path
 
     scoring = importlib.import_module("overdue.scoring.score_eod")
-    scoring.score_snapshot(snapshots, as_of, models, engine, book_dir=book)
+    scoring.score_snapshot(snapshots, as_of, models, engine, book_dir=book, handoff=handoff)
     folder = snapshot_path(snapshots, as_of) / "scores"
     table: pa.Table = pq.read_table(folder, schema=scoring.SCORE_SCHEMA)
     return table
