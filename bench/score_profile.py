@@ -5,6 +5,7 @@ spread between runs comes from: memory faulted in after the batch).
     nice -n 5 .venv/bin/python -u bench/score_profile.py --work /work/b1m --day 2024-12-03
     ... --cprofile          # and the scoring's 40 costliest calls
     ... --perf-fifo CTL     # perf record -D -1 --control=fifo:CTL ...: perf on the scoring only
+    ... --no-handoff        # the scoring reads the day's account files back
 
 --work is a `bench/score_eod.py` folder (book/, snapshots/, models/). The day's snapshot is
 removed and made again; its previous day's kept state must be there (after
@@ -22,6 +23,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import run_eod, snapshot_path
 from overdue.scoring.score_eod import load_book_models, score_snapshot
 
@@ -44,13 +46,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--day", type=date.fromisoformat, required=True)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--no-handoff", action="store_true",
+                        help="read the day's account files back (not the batch's rows)")
     parser.add_argument("--perf-fifo", type=Path, help="perf's control FIFO (enable/disable)")
     args = parser.parse_args()
     book, snaps, models = args.work / "book", args.work / "snapshots", args.work / "models"
     load_book_models(models)  # as `overdue eod --models` does beside the batch
     shutil.rmtree(snapshot_path(snaps, args.day), ignore_errors=True)
     t, c = time.perf_counter(), time.process_time()
-    run_eod(book, args.day, snaps)
+    handoff = None if args.no_handoff else AccountHandoff()
+    run_eod(book, args.day, snaps, handoff=handoff)
     batch, batch_cpu = time.perf_counter() - t, time.process_time() - c
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # the peak (VmHWM) from here on
@@ -61,7 +66,7 @@ def main() -> None:
     t, c = time.perf_counter(), time.process_time()
     if profile:
         profile.enable()
-    scored = score_snapshot(snaps, args.day, models, book_dir=book)
+    scored = score_snapshot(snaps, args.day, models, book_dir=book, handoff=handoff)
     if profile:
         profile.disable()
     scoring, scoring_cpu = time.perf_counter() - t, time.process_time() - c
