@@ -47,6 +47,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -589,19 +590,72 @@ def payment_state(
 
 def payment_tables(
     con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None,
-    only: pa.Table | None = None,
+    only: pa.Table | None = None, plan: PaymentPlan | None = None,
 ) -> tuple[pa.Table, pa.Table, pa.Table, bool]:  # fmt: skip
     """``payment_state`` with the old table (each account's latest payment valued before
-    the recent window) before the rolled flag."""
+    the recent window) before the rolled flag. ``plan``: ``plan_payments``'s for the same
+    book, snapshots and days, made earlier (beside the batch); made here when None."""
+    if plan is None or not plan.is_for(book_dir, snapshot_dir, as_of, previous):
+        plan = plan_payments(con, book_dir, snapshot_dir, as_of, previous)
     here = snapshot_path(snapshot_dir, as_of)
+    if plan.whole is not None:  # a new base of this day, for every account
+        _write_payment_base(here, plan.whole, plan.fingerprint)
+        recent, last, old = (_of_accounts(t, only) for t in plan.whole)
+        return recent, last, old, plan.rolled
+    assert previous is not None and plan.base is not None
+    there = snapshot_path(snapshot_dir, previous)
+    for name, table in zip(BASE_FILES, plan.base, strict=True):
+        _link_state(there, here, name, table, plan.base_mark)
+    if plan.index is not None:
+        for name, table in zip(INDEX_FILES, plan.index, strict=True):
+            _link_state(there, here, name, table, plan.base_mark)
+    for name, table in zip(DELTA_FILES, (plan.pay, plan.rev), strict=True):
+        _write_state(here, name, table, _delta_fingerprint(plan.fingerprint, plan.base_mark))
+    recent, last, old = _base_of_accounts(plan.base, plan.index, only)
+    recent, last, old = _roll_tables(con, book_dir, recent, last, old,
+                                     _of_accounts(plan.pay, only), plan.rev, as_of)  # fmt: skip
+    return recent, last, old, True
+
+
+@dataclass(frozen=True)
+class PaymentPlan:
+    """What ``payment_tables`` reads and computes before it knows the day's fresh accounts:
+    from the book and the previous snapshot's state only (not the day's snapshot), so it may be
+    made beside the batch that writes that snapshot. Either ``whole`` (a new base of the day
+    for every account: from the history, or the delta folded in) or the previous ``base``
+    with its ``index`` and the ``pay``/``rev`` delta to the day."""
+
+    book_dir: Path
+    snapshot_dir: Path
+    as_of: date
+    previous: date | None
+    fingerprint: str  # the book's payments at ``as_of``
+    rolled: bool  # from a kept state (not the whole history)
+    whole: tuple[pa.Table, pa.Table, pa.Table] | None = None
+    base: tuple[pa.Table, pa.Table, pa.Table] | None = None
+    base_mark: str = ""
+    index: tuple[pa.Table, pa.Table] | None = None
+    pay: pa.Table | None = None
+    rev: pa.Table | None = None
+
+    def is_for(self, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None) -> bool:
+        return (self.book_dir, self.snapshot_dir, self.as_of, self.previous) == (
+            book_dir, snapshot_dir, as_of, previous)  # fmt: skip
+
+
+def plan_payments(
+    con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None
+) -> PaymentPlan:
+    """``PaymentPlan`` at ``as_of``: the previous snapshot's state and the partitions booked
+    since when it matches the book (folded into a new base once the delta is large), else
+    the whole history."""
     fingerprint, before = _book_fingerprints(book_dir, [as_of, previous or as_of])
+    key = (book_dir, snapshot_dir, as_of, previous, fingerprint)
     kept = None
     if previous is not None:
         kept = _kept_payments(snapshot_path(snapshot_dir, previous), before)
     if kept is None or previous is None:
-        recent, last, old = _payments_from_history(con, book_dir, as_of)
-        _write_payment_base(here, (recent, last, old), fingerprint)
-        return _of_accounts(recent, only), _of_accounts(last, only), _of_accounts(old, only), False
+        return PaymentPlan(*key, rolled=False, whole=_payments_from_history(con, book_dir, as_of))
     base, base_mark, pay, rev = kept
     new_pay, new_rev = _booked(book_dir, previous, as_of)
     pay = pa.concat_tables([pay, new_pay]).combine_chunks()
@@ -610,22 +664,11 @@ def payment_tables(
         recent, last, old = _roll_tables(con, book_dir, *base, pay, rev, as_of)
         # sorted by account (as the base built from the history is): the next days take the
         # fresh accounts' rows by merging sorted runs (``_of_accounts``), not by a hash
-        recent, last, old = (t.sort_by("account_id") for t in (recent, last, old))
-        _write_payment_base(here, (recent, last, old), fingerprint)
-        return _of_accounts(recent, only), _of_accounts(last, only), _of_accounts(old, only), True
-    there = snapshot_path(snapshot_dir, previous)
-    for name, table in zip(BASE_FILES, base, strict=True):
-        _link_state(there, here, name, table, base_mark)
-    index = _base_index(there, base, base_mark)
-    if index is not None:
-        for name, table in zip(INDEX_FILES, index, strict=True):
-            _link_state(there, here, name, table, base_mark)
-    for name, table in zip(DELTA_FILES, (pay, rev), strict=True):
-        _write_state(here, name, table, _delta_fingerprint(fingerprint, base_mark))
-    recent, last, old = _base_of_accounts(base, index, only)
-    recent, last, old = _roll_tables(con, book_dir, recent, last, old, _of_accounts(pay, only),
-                                     rev, as_of)  # fmt: skip
-    return recent, last, old, True
+        whole = tuple(t.sort_by("account_id") for t in (recent, last, old))
+        return PaymentPlan(*key, rolled=True, whole=whole)
+    index = _base_index(snapshot_path(snapshot_dir, previous), base, base_mark)
+    return PaymentPlan(*key, rolled=True, base=base, base_mark=base_mark, index=index, pay=pay,
+                       rev=rev)  # fmt: skip
 
 
 def _write_payment_base(
