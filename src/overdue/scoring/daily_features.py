@@ -61,6 +61,7 @@ from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import (
     event_files,
     partition_dates,
+    snapshot_dates,
     snapshot_files,
     snapshot_item_files,
     snapshot_path,
@@ -578,13 +579,15 @@ def _booked(book_dir: Path, previous: date, as_of: date) -> tuple[pa.Table, pa.T
 
 def payment_state(
     con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None,
-    only: pa.Table | None = None,
+    only: pa.Table | None = None, plan: PaymentPlan | None = None,
 ) -> tuple[pa.Table, pa.Table, bool]:  # fmt: skip
     """(recent, last, rolled?) at ``as_of`` for the accounts of ``only`` (``account_id``; None:
     every account): from the state of ``previous`` and the partitions booked since when it
     matches the book, else from the whole history. The state of ``as_of`` is written either
-    way (see the section's comment: a base linked and a small delta, or a new base)."""
-    recent, last, _old, rolled = payment_tables(con, book_dir, snapshot_dir, as_of, previous, only)
+    way (see the section's comment: a base linked and a small delta, or a new base).
+    ``plan``: ``plan_payments``'s, made ahead (``payment_tables``)."""
+    recent, last, _old, rolled = payment_tables(con, book_dir, snapshot_dir, as_of, previous, only,
+                                                plan)  # fmt: skip
     return recent, last, rolled
 
 
@@ -1264,14 +1267,13 @@ def _add_counts(
 def raw_rows_at(
     con: Any, snapshot_dir: Path, book_dir: Path, days: Sequence[date], as_of: date,
     previous: date | None, day: pa.Table, rows: np.ndarray, promise_rows: pa.Table | None = None,
-    *, in_id_order: bool = False,
+    *, in_id_order: bool = False, ahead: ReadAhead | None = None,
 ) -> pa.Table:  # fmt: skip
     """``raw_rows`` for the accounts at positions ``rows`` of the day's rows ``day`` (distinct
     positions; ``day_rows``'s table or its lean form), joined by position and sorted runs
     instead of SQL joins on ids; sorted by account id (``in_id_order``: the caller gives
-    ``rows`` in that order, not sorted again)."""
-    from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
-
+    ``rows`` in that order, not sorted again). ``ahead``: ``read_ahead``'s inputs (made
+    beside the batch), used where they are still those of this day."""
     rows = np.asarray(rows, np.int64)
     seen = np.zeros(day.num_rows, bool)  # distinct positions, without a hash (np.unique's)
     seen[rows] = True
@@ -1290,17 +1292,15 @@ def raw_rows_at(
 
     def payments() -> dict[str, pa.Array]:
         fresh = pa.table({"account_id": ids})
-        recent, last, _ = payment_state(cursor, book_dir, snapshot_dir, as_of, previous, fresh)
+        plan = None if ahead is None else ahead.payments
+        recent, last, _ = payment_state(cursor, book_dir, snapshot_dir, as_of, previous, fresh,
+                                        plan)  # fmt: skip
         return _payment_columns(recent, last, ids, as_of)
 
     def the_rest() -> dict[str, pa.Array]:
         history, _ = history_of_earlier_months(con, snapshot_dir, days, as_of, previous)
-        accounts = daily_items.read([book_dir / "accounts.parquet"],
-                                    contract.ACCOUNTS.arrow_schema(), ACCOUNT_COLUMNS)  # fmt: skip
-        old = [d for d in days if d <= as_of - timedelta(days=LAG_DAYS)]
-        lag_files = snapshot_files(snapshot_dir, old[-1]) if old else []
-        lag = daily_items.read(lag_files, ACCOUNT_STATE_SCHEMA,
-                               ["account_id", "total_overdue_fen", "paid_total_fen"])  # fmt: skip
+        accounts = FilesRead.taken(ahead.accounts if ahead else None, *_account_read(book_dir))
+        lag = FilesRead.taken(ahead.lag if ahead else None, *_lag_read(snapshot_dir, days, as_of))
         lag = lag.rename_columns(["account_id", "overdue_lag_fen", "paid_lag_fen"])
         part = _aligned(accounts, ids, ACCOUNT_COLUMNS[1:])
         part.update(_history_columns(history, base))
@@ -1322,6 +1322,80 @@ def raw_rows_at(
 
 
 ACCOUNT_COLUMNS = ["account_id", "credit_limit_fen", "principal_fen", "opened_on"]
+LAG_COLUMNS = ["account_id", "total_overdue_fen", "paid_total_fen"]
+
+
+def _account_read(book_dir: Path) -> tuple[list[Path], pa.Schema, list[str]]:
+    """What ``raw_rows_at`` reads of the book's accounts (``FilesRead``'s arguments)."""
+    return [book_dir / "accounts.parquet"], contract.ACCOUNTS.arrow_schema(), ACCOUNT_COLUMNS
+
+
+def _lag_read(
+    snapshot_dir: Path, days: Sequence[date], as_of: date
+) -> tuple[list[Path], pa.Schema, list[str]]:
+    """What ``raw_rows_at`` reads of the snapshot ``LAG_DAYS`` before ``as_of`` (the latest
+    of ``days`` on or before that day; none: no files)."""
+    from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
+
+    old = [d for d in days if d <= as_of - timedelta(days=LAG_DAYS)]
+    files = snapshot_files(snapshot_dir, old[-1]) if old else []
+    return files, ACCOUNT_STATE_SCHEMA, LAG_COLUMNS
+
+
+@dataclass(frozen=True)
+class FilesRead:
+    """``columns`` of Parquet ``files`` read once (``daily_items.read``) with the files'
+    identities then: the same table for the same files while they are unchanged."""
+
+    files: tuple[Path, ...]
+    identities: tuple[tuple[Any, ...], ...]
+    columns: tuple[str, ...]
+    table: pa.Table
+
+    @classmethod
+    def read(cls, files: Sequence[Path], schema: pa.Schema, columns: Sequence[str]) -> FilesRead:
+        identities = tuple(tuple(_file_identity(f)) for f in files)
+        table = daily_items.read(files, schema, columns)
+        return cls(tuple(files), identities, tuple(columns), table)
+
+    def matches(self, files: Sequence[Path], columns: Sequence[str]) -> bool:
+        if (tuple(files), tuple(columns)) != (self.files, self.columns):
+            return False
+        try:
+            return tuple(tuple(_file_identity(f)) for f in files) == self.identities
+        except OSError:
+            return False
+
+    @staticmethod
+    def taken(
+        ahead: FilesRead | None, files: Sequence[Path], schema: pa.Schema, columns: Sequence[str]
+    ) -> pa.Table:
+        """``ahead``'s table when it is of these files as they are now, else read now."""
+        if ahead is not None and ahead.matches(files, columns):
+            return ahead.table
+        return daily_items.read(files, schema, columns)
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """``raw_rows_at``'s inputs that the day's snapshot does not decide, made before it exists
+    (``read_ahead``: beside the batch that writes it): the payments' plan, and the book's and
+    the lag snapshot's account columns. Each is used only where it is still this day's (the
+    plan's book, snapshots and days; the files' identities)."""
+
+    payments: PaymentPlan
+    accounts: FilesRead
+    lag: FilesRead
+
+
+def read_ahead(con: Any, snapshot_dir: Path, book_dir: Path, as_of: date) -> ReadAhead:
+    """``ReadAhead`` for the daily scoring of ``as_of``, from the snapshots before it (``con``:
+    a DuckDB connection of the caller's thread, for the payments' plan)."""
+    days = [d for d in snapshot_dates(snapshot_dir) if d < as_of]
+    previous = days[-1] if days else None
+    plan = plan_payments(con, book_dir, snapshot_dir, as_of, previous)
+    return ReadAhead(plan, FilesRead.read(*_account_read(book_dir)),
+                     FilesRead.read(*_lag_read(snapshot_dir, days, as_of)))  # fmt: skip
 # raw_rows_at's columns after the day's own, in the order they were always added
 RAW_AT_ORDER = [*ACCOUNT_COLUMNS[1:], *(f"snap_worst_{n}" for n in WINDOWS_DAYS),
                 *(f"months_{b}_12m" for b in ("m1", "m2", "m3p")), *TRANSITION_COLUMNS,
