@@ -193,7 +193,10 @@ def daily_processes(book: Path, snaps: Path, models: Path, day: date, pairs: int
               f"({both_cpu:.1f} s CPU): {both / plain - 1:+.0%} wall, "
               f"{both_cpu / plain_cpu - 1:+.0%} CPU; batch {alone['seconds']} alone, "
               f"{summary['seconds']} with the models' load beside it; scoring "
-              f"{scored['seconds']}, load {load}")  # fmt: skip
+              f"{scored['seconds']}; outside the steps (start-up, exit) "
+              f"{plain - sum(alone['seconds'].values()):.1f} s / "
+              f"{both - sum(summary['seconds'].values()) - sum(scored['seconds'].values()):.1f} s"
+              f", load {load}")  # fmt: skip
     plain, plain_cpu, both, both_cpu = (statistics.median(r[i] for r in runs) for i in range(4))
     fresh, carried = sum(scored["fresh"].values()), sum(scored["carried"].values())
     spread = ""
