@@ -69,3 +69,29 @@ def test_columns_not_kept_are_refused(tmp_path: Path) -> None:
     assert narrow.table(files, only_ids) is not None
     with pytest.raises(AssertionError, match="not kept"):
         narrow.table(files, SOME)
+
+
+def test_narrowed_rows_keep_only_the_reader_s_columns(tmp_path: Path) -> None:
+    """Narrowed before, during (from another thread, as ``overdue eod --models`` does) or
+    after the batch, the rows kept are the files' rows of the columns left."""
+    import threading
+
+    data_dir = write_book(random_book(15, accounts=30), tmp_path / "book")
+    day = START + timedelta(days=90)
+    for when in ("before", "beside", "after"):
+        handoff = AccountHandoff()
+        if when == "before":
+            handoff.narrow(SOME.names)
+        beside = threading.Thread(target=handoff.narrow, args=(SOME.names,))
+        if when == "beside":
+            beside.start()
+        run_eod(data_dir, day, tmp_path / when, handoff=handoff)
+        if when == "beside":
+            beside.join()
+        if when == "after":
+            handoff.narrow(SOME.names)
+        files = snapshot_files(tmp_path / when, day)
+        handed = handoff.table(files, SOME)
+        assert handed is not None and handed.equals(_read(files, SOME))
+        with pytest.raises(AssertionError, match="not kept"):
+            handoff.table(files, ACCOUNT_STATE_SCHEMA)

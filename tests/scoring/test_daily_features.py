@@ -110,32 +110,6 @@ def test_state_rebuilt_from_scratch_equals_rolled_state(daily_book, monkeypatch,
             assert _sorted(got, key).equals(_sorted(mine, key))
 
 
-@pytest.mark.parametrize("compact_share", [daily_features.COMPACT_SHARE, 0.0])
-def test_a_payment_plan_made_ahead_gives_the_same_tables(daily_book, monkeypatch, compact_share) -> None:
-    """``plan_payments`` made before the day's accounts are known (beside the batch) and
-    given to ``payment_tables`` gives the tables it computes itself; a plan for another day
-    is not used. Both a kept delta and a new base (share 0)."""
-    monkeypatch.setattr(daily_features, "COMPACT_SHARE", compact_share)
-    book, snaps, days = daily_book
-    con = make_backend("duckdb").con.con
-    first, previous, day = days[-3:]
-    daily_features.payment_state(con, book, snaps, first, None)  # a fresh state
-    daily_features.payment_state(con, book, snaps, previous, first)
-    ahead = daily_features.plan_payments(con, book, snaps, day, previous)
-    assert (ahead.whole is None) == (compact_share > 0)
-    other = daily_features.plan_payments(con, book, snaps, previous, first)
-    last = ahead.whole[1] if ahead.whole is not None else ahead.base[1]
-    ids = last["account_id"].take(pa.array(range(0, last.num_rows, 4))).combine_chunks()
-    only = pa.table({"account_id": ids})
-    planned = daily_features.payment_tables(con, book, snaps, day, previous, only, plan=ahead)
-    ignored = daily_features.payment_tables(con, book, snaps, day, previous, only, plan=other)
-    plain = daily_features.payment_tables(con, book, snaps, day, previous, only)
-    assert planned[3] and ignored[3] and plain[3]
-    for got, other_got, want in zip(planned[:3], ignored[:3], plain[:3], strict=True):
-        assert want.num_rows > 0
-        assert got.equals(want) and other_got.equals(want)
-
-
 def test_a_reversal_of_an_old_last_payment_is_looked_up_in_full(daily_book, tmp_path) -> None:
     """An account whose only payments are older than the recent window: reversing its latest
     payment today must move its last payment date back (or drop it)."""

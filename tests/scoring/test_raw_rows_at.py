@@ -98,39 +98,3 @@ def test_a_failing_part_on_either_thread_surfaces(position_book, monkeypatch, pa
     with pytest.raises(OSError, match=f"{part} failed"):
         daily_features.raw_rows_at(con, snaps, book, [d for d in snapshot_dates(snaps) if d <= day],
                                    day, previous, table, rows)  # fmt: skip
-
-
-def test_inputs_read_ahead_give_the_same_rows(position_book) -> None:
-    """``raw_rows_at`` with the inputs ``read_ahead`` made (the payments' plan, the book's and
-    the lag snapshot's account columns) equals it without them."""
-    book, snaps, days = position_book
-    con = make_backend("duckdb").con.con
-    previous, day = days[-2], days[-1]
-    known = [d for d in snapshot_dates(snaps) if d <= day]
-    table = daily_features.day_rows(con, snaps, day, previous, 7)
-    rows = np.arange(0, table.num_rows, 3)
-    ahead = daily_features.read_ahead(con, snaps, book, day)
-    assert ahead.payments.is_for(book, snaps, day, previous) and ahead.lag.table.num_rows > 0
-    plain = daily_features.raw_rows_at(con, snaps, book, known, day, previous, table, rows)
-    read = daily_features.raw_rows_at(con, snaps, book, known, day, previous, table, rows,
-                                      ahead=ahead)  # fmt: skip
-    _assert_same(plain, read)
-
-
-def test_a_file_read_ahead_and_written_again_is_read_again(tmp_path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    file = tmp_path / "accounts.parquet"
-    schema = pa.schema([("account_id", pa.string()), ("n", pa.int64())])
-    pq.write_table(pa.table({"account_id": ["a", "b"], "n": [1, 2]}, schema=schema), file)
-    ahead = daily_features.FilesRead.read([file], schema, ["account_id", "n"])
-    assert ahead.matches([file], ["account_id", "n"]) and not ahead.matches([file], ["n"])
-    assert daily_features.FilesRead.taken(ahead, [file], schema, ["account_id", "n"]) is ahead.table
-    new = tmp_path / "new.parquet"
-    pq.write_table(pa.table({"account_id": ["a"], "n": [3]}, schema=schema), new)
-    new.replace(file)  # written again: a new file in its place
-    assert not ahead.matches([file], ["account_id", "n"])
-    again = daily_features.FilesRead.taken(ahead, [file], schema, ["account_id", "n"])
-    assert again.to_pydict() == {"account_id": ["a"], "n": [3]}
-    file.unlink()
-    assert not ahead.matches([file], ["account_id", "n"])

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from overdue.portfolio.account_handoff import AccountHandoff
 
 EXAMPLE = """
 Example:
@@ -53,27 +55,23 @@ def register(app: typer.Typer) -> None:
         # the scoring takes the account rows the batch wrote from memory, not from the files
         handoff = AccountHandoff() if models is not None and engine == "duckdb" else None
         with ThreadPoolExecutor(1, thread_name_prefix="overdue-models") as pool:
-            # the models load and the scoring's inputs are read beside the batch (it leaves a
-            # core idle part of its time)
-            loaded = None
-            if models is not None:
-                loaded = pool.submit(_preload, models, out, parse_as_of(as_of), data_dir, engine)
+            # the models load beside the batch (it leaves a core idle part of its time)
+            loaded = None if models is None else pool.submit(_preload, models, handoff)
             try:
                 result = run_eod(data_dir, parse_as_of(as_of), out, engine=engine,
                                  rebuild=rebuild, handoff=handoff)  # fmt: skip
             except EodError as exc:
                 raise BadInput(str(exc)) from None
-            ahead = None if loaded is None else loaded.result()
+            if loaded is not None:
+                loaded.result()
         summary = dict(result.__dict__)
         scored = None
         if models is not None:
             from overdue.scoring.score_eod import SPREAD_DAYS, score_snapshot
 
             spread = SPREAD_DAYS if spread_days is None else spread_days
-            backend, read = ahead if ahead is not None else (None, None)
             scored = score_snapshot(out, parse_as_of(as_of), models, engine, book_dir=data_dir,
-                                    spread_days=spread, handoff=handoff, backend=backend,
-                                    ahead=read)  # fmt: skip
+                                    spread_days=spread, handoff=handoff)  # fmt: skip
             summary["scores"] = scored.__dict__
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
@@ -92,8 +90,18 @@ def register(app: typer.Typer) -> None:
             )
 
 
-def _preload(models: Path, snapshots: Path, as_of: date, book: Path, engine: str) -> Any:
-    """``score_eod.prepare`` (importing the scoring on this thread too)."""
-    from overdue.scoring.score_eod import prepare
+def _preload(models: Path, handoff: AccountHandoff | None) -> None:
+    """Import the scoring, narrow ``handoff`` to the account columns it reads and load the
+    book models into its cache (``load_book_models``: compiled forests included), so that
+    the scoring after the batch starts at once. A folder that does not load is left to the
+    scoring, which raises its error."""
+    from overdue.errors import BadInput
+    from overdue.scoring.daily_items import INPUT_SCHEMA
+    from overdue.scoring.score_eod import load_book_models
 
-    return prepare(models, snapshots, as_of, book, engine)
+    if handoff is not None:  # the other columns go while the batch runs
+        handoff.narrow(INPUT_SCHEMA.names)
+    try:
+        load_book_models(models)
+    except (BadInput, OSError, ValueError):
+        return

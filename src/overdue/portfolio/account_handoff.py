@@ -14,6 +14,7 @@ same table (a test compares them).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,24 +44,37 @@ class AccountHandoff:
         self._closed: dict[Identity, list[pa.RecordBatch]] = {}
         self._rows = 0
         self.overflowed = False
+        self._lock = threading.Lock()  # ``narrow`` may come from another thread
 
     def add(self, file: Path, batch: pa.RecordBatch) -> None:
         """Keep ``batch``'s columns as rows written to ``file`` (still open)."""
-        if self.overflowed:
-            return
-        if self._rows + batch.num_rows > self.max_rows:
-            self.clear()
-            self.overflowed = True  # the reader reads the files: nothing kept from now on
-            return
-        kept = batch if self.columns is None else batch.select(self.columns)
-        self._open.setdefault(str(file), []).append(kept)
-        self._rows += batch.num_rows
+        with self._lock:
+            if self.overflowed:
+                return
+            if self._rows + batch.num_rows > self.max_rows:
+                self._drop()
+                self.overflowed = True  # the reader reads the files: nothing kept from now on
+                return
+            kept = batch if self.columns is None else batch.select(self.columns)
+            self._open.setdefault(str(file), []).append(kept)
+            self._rows += batch.num_rows
+
+    def narrow(self, columns: Sequence[str]) -> None:
+        """Keep only ``columns`` (of those kept) from now on, and of the rows kept so far: the
+        reader, once it knows what it reads, lets the rest go while the batch runs."""
+        assert columns, "no columns to keep"
+        with self._lock:
+            assert self.columns is None or set(columns) <= set(self.columns), "not kept"
+            self.columns = list(columns)
+            for kept in (*self._open.values(), *self._closed.values()):
+                kept[:] = [batch.select(self.columns) for batch in kept]
 
     def closed(self, file: Path) -> None:
         """``file`` is written and closed: its rows are kept under its identity."""
-        batches = self._open.pop(str(file), [])
-        if not self.overflowed:
-            self._closed[file_identity(file)] = batches
+        with self._lock:
+            batches = self._open.pop(str(file), [])
+            if not self.overflowed:
+                self._closed[file_identity(file)] = batches
 
     def table(self, files: Sequence[Path], schema: pa.Schema) -> pa.Table | None:
         """The kept rows of ``files`` in their order as ``schema`` (a subset of the kept
@@ -71,9 +85,11 @@ class AccountHandoff:
         batches: list[pa.RecordBatch] = []
         for file in files:
             try:
-                found = self._closed.get(file_identity(file))
+                identity = file_identity(file)
             except OSError:
                 return None
+            with self._lock:
+                found = self._closed.get(identity)
             if found is None:
                 return None
             batches.extend(found)
@@ -88,6 +104,10 @@ class AccountHandoff:
 
     def clear(self) -> None:
         """Drop every kept row (the memory goes back to the process)."""
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
         self._open.clear()
         self._closed.clear()
         self._rows = 0

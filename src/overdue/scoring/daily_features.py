@@ -47,7 +47,6 @@ import os
 import shutil
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,7 +60,6 @@ from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import (
     event_files,
     partition_dates,
-    snapshot_dates,
     snapshot_files,
     snapshot_item_files,
     snapshot_path,
@@ -579,86 +577,31 @@ def _booked(book_dir: Path, previous: date, as_of: date) -> tuple[pa.Table, pa.T
 
 def payment_state(
     con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None,
-    only: pa.Table | None = None, plan: PaymentPlan | None = None,
+    only: pa.Table | None = None,
 ) -> tuple[pa.Table, pa.Table, bool]:  # fmt: skip
     """(recent, last, rolled?) at ``as_of`` for the accounts of ``only`` (``account_id``; None:
     every account): from the state of ``previous`` and the partitions booked since when it
     matches the book, else from the whole history. The state of ``as_of`` is written either
-    way (see the section's comment: a base linked and a small delta, or a new base).
-    ``plan``: ``plan_payments``'s, made ahead (``payment_tables``)."""
-    recent, last, _old, rolled = payment_tables(con, book_dir, snapshot_dir, as_of, previous, only,
-                                                plan)  # fmt: skip
+    way (see the section's comment: a base linked and a small delta, or a new base)."""
+    recent, last, _old, rolled = payment_tables(con, book_dir, snapshot_dir, as_of, previous, only)
     return recent, last, rolled
 
 
 def payment_tables(
     con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None,
-    only: pa.Table | None = None, plan: PaymentPlan | None = None,
+    only: pa.Table | None = None,
 ) -> tuple[pa.Table, pa.Table, pa.Table, bool]:  # fmt: skip
     """``payment_state`` with the old table (each account's latest payment valued before
-    the recent window) before the rolled flag. ``plan``: ``plan_payments``'s for the same
-    book, snapshots and days, made earlier (beside the batch); made here when None."""
-    if plan is None or not plan.is_for(book_dir, snapshot_dir, as_of, previous):
-        plan = plan_payments(con, book_dir, snapshot_dir, as_of, previous)
+    the recent window) before the rolled flag."""
     here = snapshot_path(snapshot_dir, as_of)
-    if plan.whole is not None:  # a new base of this day, for every account
-        _write_payment_base(here, plan.whole, plan.fingerprint)
-        recent, last, old = (_of_accounts(t, only) for t in plan.whole)
-        return recent, last, old, plan.rolled
-    assert previous is not None and plan.base is not None
-    there = snapshot_path(snapshot_dir, previous)
-    for name, table in zip(BASE_FILES, plan.base, strict=True):
-        _link_state(there, here, name, table, plan.base_mark)
-    if plan.index is not None:
-        for name, table in zip(INDEX_FILES, plan.index, strict=True):
-            _link_state(there, here, name, table, plan.base_mark)
-    for name, table in zip(DELTA_FILES, (plan.pay, plan.rev), strict=True):
-        _write_state(here, name, table, _delta_fingerprint(plan.fingerprint, plan.base_mark))
-    recent, last, old = _base_of_accounts(plan.base, plan.index, only)
-    recent, last, old = _roll_tables(con, book_dir, recent, last, old,
-                                     _of_accounts(plan.pay, only), plan.rev, as_of)  # fmt: skip
-    return recent, last, old, True
-
-
-@dataclass(frozen=True)
-class PaymentPlan:
-    """What ``payment_tables`` reads and computes before it knows the day's fresh accounts:
-    from the book and the previous snapshot's state only (not the day's snapshot), so it may be
-    made beside the batch that writes that snapshot. Either ``whole`` (a new base of the day
-    for every account: from the history, or the delta folded in) or the previous ``base``
-    with its ``index`` and the ``pay``/``rev`` delta to the day."""
-
-    book_dir: Path
-    snapshot_dir: Path
-    as_of: date
-    previous: date | None
-    fingerprint: str  # the book's payments at ``as_of``
-    rolled: bool  # from a kept state (not the whole history)
-    whole: tuple[pa.Table, pa.Table, pa.Table] | None = None
-    base: tuple[pa.Table, pa.Table, pa.Table] | None = None
-    base_mark: str = ""
-    index: tuple[pa.Table, pa.Table] | None = None
-    pay: pa.Table | None = None
-    rev: pa.Table | None = None
-
-    def is_for(self, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None) -> bool:
-        return (self.book_dir, self.snapshot_dir, self.as_of, self.previous) == (
-            book_dir, snapshot_dir, as_of, previous)  # fmt: skip
-
-
-def plan_payments(
-    con: Any, book_dir: Path, snapshot_dir: Path, as_of: date, previous: date | None
-) -> PaymentPlan:
-    """``PaymentPlan`` at ``as_of``: the previous snapshot's state and the partitions booked
-    since when it matches the book (folded into a new base once the delta is large), else
-    the whole history."""
     fingerprint, before = _book_fingerprints(book_dir, [as_of, previous or as_of])
-    key = (book_dir, snapshot_dir, as_of, previous, fingerprint)
     kept = None
     if previous is not None:
         kept = _kept_payments(snapshot_path(snapshot_dir, previous), before)
     if kept is None or previous is None:
-        return PaymentPlan(*key, rolled=False, whole=_payments_from_history(con, book_dir, as_of))
+        recent, last, old = _payments_from_history(con, book_dir, as_of)
+        _write_payment_base(here, (recent, last, old), fingerprint)
+        return _of_accounts(recent, only), _of_accounts(last, only), _of_accounts(old, only), False
     base, base_mark, pay, rev = kept
     new_pay, new_rev = _booked(book_dir, previous, as_of)
     pay = pa.concat_tables([pay, new_pay]).combine_chunks()
@@ -667,11 +610,22 @@ def plan_payments(
         recent, last, old = _roll_tables(con, book_dir, *base, pay, rev, as_of)
         # sorted by account (as the base built from the history is): the next days take the
         # fresh accounts' rows by merging sorted runs (``_of_accounts``), not by a hash
-        whole = tuple(t.sort_by("account_id") for t in (recent, last, old))
-        return PaymentPlan(*key, rolled=True, whole=whole)
-    index = _base_index(snapshot_path(snapshot_dir, previous), base, base_mark)
-    return PaymentPlan(*key, rolled=True, base=base, base_mark=base_mark, index=index, pay=pay,
-                       rev=rev)  # fmt: skip
+        recent, last, old = (t.sort_by("account_id") for t in (recent, last, old))
+        _write_payment_base(here, (recent, last, old), fingerprint)
+        return _of_accounts(recent, only), _of_accounts(last, only), _of_accounts(old, only), True
+    there = snapshot_path(snapshot_dir, previous)
+    for name, table in zip(BASE_FILES, base, strict=True):
+        _link_state(there, here, name, table, base_mark)
+    index = _base_index(there, base, base_mark)
+    if index is not None:
+        for name, table in zip(INDEX_FILES, index, strict=True):
+            _link_state(there, here, name, table, base_mark)
+    for name, table in zip(DELTA_FILES, (pay, rev), strict=True):
+        _write_state(here, name, table, _delta_fingerprint(fingerprint, base_mark))
+    recent, last, old = _base_of_accounts(base, index, only)
+    recent, last, old = _roll_tables(con, book_dir, recent, last, old, _of_accounts(pay, only),
+                                     rev, as_of)  # fmt: skip
+    return recent, last, old, True
 
 
 def _write_payment_base(
@@ -1267,13 +1221,14 @@ def _add_counts(
 def raw_rows_at(
     con: Any, snapshot_dir: Path, book_dir: Path, days: Sequence[date], as_of: date,
     previous: date | None, day: pa.Table, rows: np.ndarray, promise_rows: pa.Table | None = None,
-    *, in_id_order: bool = False, ahead: ReadAhead | None = None,
+    *, in_id_order: bool = False,
 ) -> pa.Table:  # fmt: skip
     """``raw_rows`` for the accounts at positions ``rows`` of the day's rows ``day`` (distinct
     positions; ``day_rows``'s table or its lean form), joined by position and sorted runs
     instead of SQL joins on ids; sorted by account id (``in_id_order``: the caller gives
-    ``rows`` in that order, not sorted again). ``ahead``: ``read_ahead``'s inputs (made
-    beside the batch), used where they are still those of this day."""
+    ``rows`` in that order, not sorted again)."""
+    from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
+
     rows = np.asarray(rows, np.int64)
     seen = np.zeros(day.num_rows, bool)  # distinct positions, without a hash (np.unique's)
     seen[rows] = True
@@ -1292,15 +1247,17 @@ def raw_rows_at(
 
     def payments() -> dict[str, pa.Array]:
         fresh = pa.table({"account_id": ids})
-        plan = None if ahead is None else ahead.payments
-        recent, last, _ = payment_state(cursor, book_dir, snapshot_dir, as_of, previous, fresh,
-                                        plan)  # fmt: skip
+        recent, last, _ = payment_state(cursor, book_dir, snapshot_dir, as_of, previous, fresh)
         return _payment_columns(recent, last, ids, as_of)
 
     def the_rest() -> dict[str, pa.Array]:
         history, _ = history_of_earlier_months(con, snapshot_dir, days, as_of, previous)
-        accounts = FilesRead.taken(ahead.accounts if ahead else None, *_account_read(book_dir))
-        lag = FilesRead.taken(ahead.lag if ahead else None, *_lag_read(snapshot_dir, days, as_of))
+        accounts = daily_items.read([book_dir / "accounts.parquet"],
+                                    contract.ACCOUNTS.arrow_schema(), ACCOUNT_COLUMNS)  # fmt: skip
+        old = [d for d in days if d <= as_of - timedelta(days=LAG_DAYS)]
+        lag_files = snapshot_files(snapshot_dir, old[-1]) if old else []
+        lag = daily_items.read(lag_files, ACCOUNT_STATE_SCHEMA,
+                               ["account_id", "total_overdue_fen", "paid_total_fen"])  # fmt: skip
         lag = lag.rename_columns(["account_id", "overdue_lag_fen", "paid_lag_fen"])
         part = _aligned(accounts, ids, ACCOUNT_COLUMNS[1:])
         part.update(_history_columns(history, base))
@@ -1322,80 +1279,6 @@ def raw_rows_at(
 
 
 ACCOUNT_COLUMNS = ["account_id", "credit_limit_fen", "principal_fen", "opened_on"]
-LAG_COLUMNS = ["account_id", "total_overdue_fen", "paid_total_fen"]
-
-
-def _account_read(book_dir: Path) -> tuple[list[Path], pa.Schema, list[str]]:
-    """What ``raw_rows_at`` reads of the book's accounts (``FilesRead``'s arguments)."""
-    return [book_dir / "accounts.parquet"], contract.ACCOUNTS.arrow_schema(), ACCOUNT_COLUMNS
-
-
-def _lag_read(
-    snapshot_dir: Path, days: Sequence[date], as_of: date
-) -> tuple[list[Path], pa.Schema, list[str]]:
-    """What ``raw_rows_at`` reads of the snapshot ``LAG_DAYS`` before ``as_of`` (the latest
-    of ``days`` on or before that day; none: no files)."""
-    from overdue.portfolio.kernel import ACCOUNT_STATE_SCHEMA
-
-    old = [d for d in days if d <= as_of - timedelta(days=LAG_DAYS)]
-    files = snapshot_files(snapshot_dir, old[-1]) if old else []
-    return files, ACCOUNT_STATE_SCHEMA, LAG_COLUMNS
-
-
-@dataclass(frozen=True)
-class FilesRead:
-    """``columns`` of Parquet ``files`` read once (``daily_items.read``) with the files'
-    identities then: the same table for the same files while they are unchanged."""
-
-    files: tuple[Path, ...]
-    identities: tuple[tuple[Any, ...], ...]
-    columns: tuple[str, ...]
-    table: pa.Table
-
-    @classmethod
-    def read(cls, files: Sequence[Path], schema: pa.Schema, columns: Sequence[str]) -> FilesRead:
-        identities = tuple(tuple(_file_identity(f)) for f in files)
-        table = daily_items.read(files, schema, columns)
-        return cls(tuple(files), identities, tuple(columns), table)
-
-    def matches(self, files: Sequence[Path], columns: Sequence[str]) -> bool:
-        if (tuple(files), tuple(columns)) != (self.files, self.columns):
-            return False
-        try:
-            return tuple(tuple(_file_identity(f)) for f in files) == self.identities
-        except OSError:
-            return False
-
-    @staticmethod
-    def taken(
-        ahead: FilesRead | None, files: Sequence[Path], schema: pa.Schema, columns: Sequence[str]
-    ) -> pa.Table:
-        """``ahead``'s table when it is of these files as they are now, else read now."""
-        if ahead is not None and ahead.matches(files, columns):
-            return ahead.table
-        return daily_items.read(files, schema, columns)
-
-
-@dataclass(frozen=True)
-class ReadAhead:
-    """``raw_rows_at``'s inputs that the day's snapshot does not decide, made before it exists
-    (``read_ahead``: beside the batch that writes it): the payments' plan, and the book's and
-    the lag snapshot's account columns. Each is used only where it is still this day's (the
-    plan's book, snapshots and days; the files' identities)."""
-
-    payments: PaymentPlan
-    accounts: FilesRead
-    lag: FilesRead
-
-
-def read_ahead(con: Any, snapshot_dir: Path, book_dir: Path, as_of: date) -> ReadAhead:
-    """``ReadAhead`` for the daily scoring of ``as_of``, from the snapshots before it (``con``:
-    a DuckDB connection of the caller's thread, for the payments' plan)."""
-    days = [d for d in snapshot_dates(snapshot_dir) if d < as_of]
-    previous = days[-1] if days else None
-    plan = plan_payments(con, book_dir, snapshot_dir, as_of, previous)
-    return ReadAhead(plan, FilesRead.read(*_account_read(book_dir)),
-                     FilesRead.read(*_lag_read(snapshot_dir, days, as_of)))  # fmt: skip
 # raw_rows_at's columns after the day's own, in the order they were always added
 RAW_AT_ORDER = [*ACCOUNT_COLUMNS[1:], *(f"snap_worst_{n}" for n in WINDOWS_DAYS),
                 *(f"months_{b}_12m" for b in ("m1", "m2", "m3p")), *TRANSITION_COLUMNS,

@@ -509,7 +509,6 @@ def score_snapshot(
     book_dir: Path | None = None, backend: Backend | None = None,
     warning_days: int = WARNING_DAYS, full: bool = False, prune: bool = True,
     spread_days: int = SPREAD_DAYS, handoff: AccountHandoff | None = None,
-    ahead: daily_features.ReadAhead | None = None,
 ) -> ScoreResult:  # fmt: skip
     """Score the snapshot of ``as_of`` into ``SNAPSHOT_DIR/as_of=D/scores/``.
 
@@ -519,8 +518,7 @@ def score_snapshot(
     previous one (the next day reads only this day's). ``spread_days`` spreads the
     window-entry scores of accounts sharing a due date over that many more days
     (``needs_fresh_score``). ``handoff``: the account rows the batch of this process wrote
-    (``overdue eod --models``), taken instead of reading the snapshot's account files back;
-    ``ahead``: the feature inputs read beside that batch (``read_ahead``).
+    (``overdue eod --models``), taken instead of reading the snapshot's account files back.
     """
     assert 0 <= warning_days <= 60
     days = snapshot_dates(snapshot_dir)
@@ -542,31 +540,8 @@ def score_snapshot(
     with daily_features.StateWrites() as writes:  # state files written beside the scoring
         _score_day(snapshot_dir, as_of, previous, earlier, models_dir, models, backend, book_dir,
                    result, writes, warning_days=warning_days, full=full, prune=prune,
-                   spread_days=spread_days, handoff=handoff, ahead=ahead)  # fmt: skip
+                   spread_days=spread_days, handoff=handoff)  # fmt: skip
     return result
-
-
-def prepare(
-    models_dir: Path, snapshot_dir: Path, as_of: date, book_dir: Path, engine: str
-) -> tuple[Backend, daily_features.ReadAhead] | None:
-    """What the scoring of ``as_of`` can do before the batch has written its snapshot, done
-    beside that batch (``overdue eod --models``): the book models loaded into their cache
-    (compiled forests included) and, on DuckDB, the backend the scoring runs on and the
-    feature inputs the snapshot does not decide (``daily_features.read_ahead``), returned
-    for ``score_snapshot(backend=, ahead=)``. What fails here (None) is left to the scoring,
-    which does it again and raises its error."""
-    try:
-        load_book_models(models_dir)
-    except (BadInput, OSError, ValueError):
-        return None
-    if engine != "duckdb":
-        return None
-    try:
-        backend = make_backend("duckdb")
-        con: Any = backend.con.con  # type: ignore[attr-defined]
-        return backend, daily_features.read_ahead(con, snapshot_dir, book_dir, as_of)
-    except Exception:  # the scoring reads the same inputs itself and reports what fails
-        return None
 
 
 def _score_day(
@@ -574,7 +549,6 @@ def _score_day(
     models_dir: Path, models: list[BookModel], backend: Backend, book_dir: Path,
     result: ScoreResult, writes: daily_features.StateWrites, *, warning_days: int, full: bool,
     prune: bool, spread_days: int, handoff: AccountHandoff | None = None,
-    ahead: daily_features.ReadAhead | None = None,
 ) -> None:  # fmt: skip
     """``score_snapshot``'s work once the models are loaded: ``result`` filled in."""
     source = FeatureSource(backend, snapshot_dir, book_dir)
@@ -634,7 +608,7 @@ def _score_day(
         promise_rows = _promise_rows(backend, source, as_of, fresh_table)
         raw = daily_features.raw_rows_at(  # by row position: the fresh rows of ``day``
             con, snapshot_dir, book_dir, source.snapshot_dates(as_of), as_of, previous, day,
-            by_id, promise_rows, in_id_order=True, ahead=ahead,
+            by_id, promise_rows, in_id_order=True,
         )  # fmt: skip
         result.seconds["features"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()  # "score": the finishing step, the models and reasons
