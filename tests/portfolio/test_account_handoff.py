@@ -50,10 +50,10 @@ def test_rows_of_rewritten_or_missing_files_are_refused(tmp_path: Path) -> None:
     assert first.table([], SOME) is None
 
 
-def test_too_many_rows_are_not_kept(tmp_path: Path) -> None:
+def test_rows_beyond_the_memory_limit_are_not_kept(tmp_path: Path) -> None:
     data_dir = write_book(random_book(13, accounts=30), tmp_path / "book")
     day = START + timedelta(days=80)
-    small = AccountHandoff(max_rows=10)
+    small = AccountHandoff(max_bytes=1000)
     run_eod(data_dir, day, tmp_path / "snaps", handoff=small)
     assert small.overflowed
     assert small.table(snapshot_files(tmp_path / "snaps", day), SOME) is None

@@ -20,7 +20,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-MAX_ROWS = 400_000_000  # account rows kept at most (beyond it the reader reads the files)
+# Memory the kept rows may take (Arrow buffers); beyond it nothing is kept and the reader reads
+# the files, so that a book of hundreds of millions of accounts streams as it did. 2 GiB holds
+# the 26 columns the daily scoring reads for about 13 million accounts.
+DEFAULT_MAX_BYTES = 2 << 30
+MAX_BYTES = 64 << 30
 
 Identity = tuple[int, int, int, int]
 
@@ -35,14 +39,16 @@ class AccountHandoff:
     """The account rows of the files a batch writes (see the module): ``columns`` of them
     (None: all)."""
 
-    def __init__(self, columns: Sequence[str] | None = None, max_rows: int = MAX_ROWS) -> None:
+    def __init__(
+        self, columns: Sequence[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         assert columns is None or len(columns) > 0, "no columns to keep"
-        assert 0 < max_rows <= MAX_ROWS
+        assert 0 < max_bytes <= MAX_BYTES
         self.columns = None if columns is None else list(columns)
-        self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self._open: dict[str, list[pa.RecordBatch]] = {}
         self._closed: dict[Identity, list[pa.RecordBatch]] = {}
-        self._rows = 0
+        self._bytes = 0
         self.overflowed = False
         self._lock = threading.Lock()  # ``narrow`` may come from another thread
 
@@ -51,13 +57,13 @@ class AccountHandoff:
         with self._lock:
             if self.overflowed:
                 return
-            if self._rows + batch.num_rows > self.max_rows:
+            kept = batch if self.columns is None else batch.select(self.columns)
+            if self._bytes + kept.nbytes > self.max_bytes:
                 self._drop()
                 self.overflowed = True  # the reader reads the files: nothing kept from now on
                 return
-            kept = batch if self.columns is None else batch.select(self.columns)
             self._open.setdefault(str(file), []).append(kept)
-            self._rows += batch.num_rows
+            self._bytes += kept.nbytes
 
     def narrow(self, columns: Sequence[str]) -> None:
         """Keep only ``columns`` (of those kept) from now on, and of the rows kept so far: the
@@ -66,8 +72,10 @@ class AccountHandoff:
         with self._lock:
             assert self.columns is None or set(columns) <= set(self.columns), "not kept"
             self.columns = list(columns)
+            self._bytes = 0
             for kept in (*self._open.values(), *self._closed.values()):
                 kept[:] = [batch.select(self.columns) for batch in kept]
+                self._bytes += sum(batch.nbytes for batch in kept)
 
     def closed(self, file: Path) -> None:
         """``file`` is written and closed: its rows are kept under its identity."""
@@ -110,4 +118,4 @@ class AccountHandoff:
     def _drop(self) -> None:
         self._open.clear()
         self._closed.clear()
-        self._rows = 0
+        self._bytes = 0
