@@ -36,7 +36,6 @@ import pyarrow.parquet as pq
 
 from overdue.contact.outbox import PAYLOAD_COLUMNS as PAYLOAD_FIELDS
 from overdue.errors import BadInput
-from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import read_snapshot, run_eod, snapshot_path
 
 HISTORY_DAYS: Final = 8  # the longest cap window is 7 days (Reg F), plus the day itself
@@ -135,7 +134,9 @@ def run_day(
     report = DayReport(as_of=as_of.isoformat())
     with _Timer(report, "eod") as step:
         # with models, the scoring takes the account rows the batch wrote from memory
-        handoff = AccountHandoff() if models is not None and engine == "duckdb" else None
+        handoff = None
+        if models is not None and engine == "duckdb":
+            handoff = wiring.scoring_handoff()
         result = run_eod(data_dir, as_of, snapshots, engine=engine, handoff=handoff)
         step.rows = result.accounts
         step.detail = {"mode": result.mode}

@@ -165,6 +165,13 @@ def business_instant(planned: pa.Table) -> datetime:
     return datetime.combine(days[0], time(0), tzinfo=UTC)
 
 
+def scoring_handoff() -> AccountHandoff:
+    """An ``AccountHandoff`` that keeps the account columns the daily scoring reads (for
+    ``run_eod`` and then ``score``)."""
+    items = importlib.import_module("overdue.scoring.daily_items")
+    return AccountHandoff(items.INPUT_SCHEMA.names)
+
+
 def score(
     models: Path, snapshots: Path, as_of: date, book: Path, engine: str,
     handoff: AccountHandoff | None = None,
