@@ -62,9 +62,6 @@ def register(app: typer.Typer) -> None:
                                  rebuild=rebuild, handoff=handoff)  # fmt: skip
             except EodError as exc:
                 raise BadInput(str(exc)) from None
-            finally:
-                if handoff is not None:  # the preload waits no longer
-                    handoff.writing.set()
             if loaded is not None:
                 loaded.result()
         summary = dict(result.__dict__)
@@ -98,8 +95,6 @@ def _preload(models: Path, handoff: AccountHandoff | None) -> None:
     book models into its cache (``load_book_models``: compiled forests included), so that
     the scoring after the batch starts at once. A folder that does not load is left to the
     scoring, which raises its error."""
-    if handoff is not None:  # not while the batch starts: its own imports need the GIL
-        handoff.writing.wait()
     from overdue.errors import BadInput
     from overdue.scoring.daily_items import INPUT_SCHEMA
     from overdue.scoring.score_eod import load_book_models

@@ -51,11 +51,9 @@ class AccountHandoff:
         self._bytes = 0
         self.overflowed = False
         self._lock = threading.Lock()  # ``narrow`` may come from another thread
-        self.writing = threading.Event()  # set with the first rows (or by the batch's caller)
 
     def add(self, file: Path, batch: pa.RecordBatch) -> None:
         """Keep ``batch``'s columns as rows written to ``file`` (still open)."""
-        self.writing.set()
         with self._lock:
             if self.overflowed:
                 return
