@@ -33,6 +33,7 @@ from pathlib import Path
 from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import run_eod, snapshot_dates, snapshot_path
 from overdue.scoring.book import BookTrainOptions, read_book_info, train_book_model
+from overdue.scoring.daily_items import INPUT_SCHEMA
 from overdue.scoring.gains_svg import gains_svg
 from overdue.scoring.score_eod import score_snapshot
 from overdue.scoring.targets import TargetConfig
@@ -132,7 +133,8 @@ def main() -> None:
             rows.append(daily_processes(book, snaps, models, day, args.pairs))
             continue
         t, c = time.perf_counter(), time.process_time()
-        handoff = AccountHandoff()  # as overdue eod --models: the scoring takes the rows kept
+        # as overdue eod --models: the scoring takes the rows kept, the columns it reads
+        handoff = AccountHandoff(INPUT_SCHEMA.names)
         run_eod(book, day, snaps, handoff=handoff)
         batch, batch_cpu = time.perf_counter() - t, time.process_time() - c
         for again in range(args.rescore + 1):  # the last scoring's state is the one kept

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import run_eod, snapshot_path
+from overdue.scoring.daily_items import INPUT_SCHEMA
 from overdue.scoring.score_eod import load_book_models, score_snapshot
 
 
@@ -54,7 +55,7 @@ def main() -> None:
     load_book_models(models)  # as `overdue eod --models` does beside the batch
     shutil.rmtree(snapshot_path(snaps, args.day), ignore_errors=True)
     t, c = time.perf_counter(), time.process_time()
-    handoff = None if args.no_handoff else AccountHandoff()
+    handoff = None if args.no_handoff else AccountHandoff(INPUT_SCHEMA.names)
     run_eod(book, args.day, snaps, handoff=handoff)
     batch, batch_cpu = time.perf_counter() - t, time.process_time() - c
     with open("/proc/self/clear_refs", "w") as refs:

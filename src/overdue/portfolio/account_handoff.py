@@ -59,7 +59,9 @@ class AccountHandoff:
                 return
             kept = batch if self.columns is None else batch.select(self.columns)
             if self._bytes + kept.nbytes > self.max_bytes:
-                self._drop()
+                self._open.clear()
+                self._closed.clear()
+                self._bytes = 0
                 self.overflowed = True  # the reader reads the files: nothing kept from now on
                 return
             self._open.setdefault(str(file), []).append(kept)
@@ -109,13 +111,3 @@ class AccountHandoff:
         if not table.schema.equals(schema):
             table = table.cast(schema)
         return table
-
-    def clear(self) -> None:
-        """Drop every kept row (the memory goes back to the process)."""
-        with self._lock:
-            self._drop()
-
-    def _drop(self) -> None:
-        self._open.clear()
-        self._closed.clear()
-        self._bytes = 0
