@@ -1,4 +1,5 @@
-"""``daily_items.positions_in`` (sorted runs merged pairwise) equals ``pc.index_in``."""
+"""``daily_items.positions_in`` (sorted runs merged pairwise, or looked up by binary search in
+a sorted side) equals ``pc.index_in``."""
 
 from __future__ import annotations
 
@@ -31,22 +32,26 @@ def _runs_of(draw_lists: list[list[str]], repeats: bool = False) -> list[str]:
 @given(
     data=st.data(),
     kind=st.sampled_from(sorted(KINDS)),
-    shuffled=st.booleans(),
+    shuffled=st.sampled_from(["neither", "ids", "values", "both"]),
     cut=st.integers(0, 3),
     repeats=st.booleans(),
 )
 def test_equals_index_in(
-    data: st.DataObject, kind: str, shuffled: bool, cut: int, repeats: bool
+    data: st.DataObject, kind: str, shuffled: str, cut: int, repeats: bool
 ) -> None:
-    """Sorted runs (the snapshot's layout) or any order (more runs than merged: the hash),
+    """Sorted runs (the snapshot's layout) or any order on one side (a binary search in the
+    other, when it is one run) or on both (more runs than merged: the hash),
     ids present in several runs of the value set (the first wins), ids repeated within a run
     on either side (a state table's payments), slices; ids of any width (bytes compared) or
     of one width (integer keys)."""
     runs = st.lists(st.lists(KINDS[kind], max_size=30), min_size=1, max_size=4)
     a, b = data.draw(runs), data.draw(runs)
     ids, values = _runs_of(a, repeats), _runs_of(b, repeats)
-    if shuffled:
-        ids = list(np.random.default_rng(len(ids)).permutation(np.array(ids, dtype=object)))
+    rng = np.random.default_rng(len(ids) + 7 * len(values))
+    if shuffled in ("ids", "both"):
+        ids = list(rng.permutation(np.array(ids, dtype=object)))
+    if shuffled in ("values", "both"):
+        values = list(rng.permutation(np.array(values, dtype=object)))
     ids_arr = pa.array(ids, pa.string()).slice(min(cut, len(ids)))
     pad = "p" * len((values or ["p"])[0].encode())  # the same width: a slice of fixed ids
     values_arr = pa.array([pad, *values], pa.string()).slice(1)
@@ -71,3 +76,20 @@ def test_a_snapshot_layout_without_a_hash() -> None:
     assert daily_items.positions_in(today, empty).tolist() == [-1] * len(today)
     with_null = pa.array(["A000000001", None])
     assert daily_items.positions_in(with_null, before).tolist() == _reference(with_null, before)
+
+
+def test_each_way_of_matching() -> None:
+    """The merge, both binary searches and the hash give ``pc.index_in``'s positions on a
+    layout that picks each (one side sorted, the other in many runs; repeated ids)."""
+    sorted_ids = [f"A{k:09d}" for k in range(0, 400, 2)]
+    scattered = [f"A{k:09d}" for k in np.random.default_rng(1).integers(0, 420, 300)]
+    with_repeats = sorted(sorted_ids + sorted_ids[::3])
+    cases = [
+        (sorted_ids, with_repeats),  # one run each: the merge
+        (scattered, with_repeats),  # ``ids`` scattered, the value set sorted
+        (with_repeats, scattered),  # the value set scattered: the first occurrence wins
+        (scattered, scattered[::-1]),  # both scattered: the hash
+    ]
+    for ids, values in cases:
+        a, b = pa.array(ids, pa.string()), pa.array(values, pa.string())
+        assert daily_items.positions_in(a, b).tolist() == _reference(a, b)

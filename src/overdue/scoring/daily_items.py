@@ -278,8 +278,9 @@ def positions_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
     """Each id's position in ``value_set`` (its first occurrence; -1: absent), as
     ``pc.index_in``. A snapshot's account files are a few runs sorted by id (the replayed and
     the resumed accounts), so the runs of both sides are merged pairwise as integer keys
-    (``id_keys``: compiled, no hash of a million strings); more than ``MAX_RUNS`` runs on a
-    side, nulls or ids too long for keys: ``pc.index_in``."""
+    (``id_keys``: compiled, no hash of a million strings); when only one side is a single
+    sorted run, the other's keys are looked up in it by binary search; more than ``MAX_RUNS``
+    runs on both sides, nulls or ids too long for keys: ``pc.index_in``."""
     if not len(ids) or not len(value_set):
         return _index_in(ids, value_set)
     keys = id_keys.keys(ids, value_set)
@@ -287,10 +288,24 @@ def positions_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
         return _index_in(ids, value_set)
     a_keys, b_keys = keys
     a_starts, b_starts = id_keys.run_starts(a_keys), id_keys.run_starts(b_keys)
-    if max(len(a_starts), len(b_starts)) - 1 > MAX_RUNS:
-        return _index_in(ids, value_set)
+    a_runs, b_runs = len(a_starts) - 1, len(b_starts) - 1
     found = np.full(len(ids), -1, np.int64)
-    id_keys.merge_runs(a_keys, a_starts, b_keys, b_starts, found)
+    # steps of each way: a merge passes over each run pair; a binary search takes about
+    # twice log2(n) steps per key of the other side (its steps are slower)
+    merge = a_runs * len(value_set) + b_runs * len(ids) if max(a_runs, b_runs) <= MAX_RUNS else None
+    search = None
+    if b_runs == 1:
+        search = 2 * len(ids) * len(value_set).bit_length()
+    elif a_runs == 1:
+        search = 2 * len(value_set) * len(ids).bit_length()
+    if merge is not None and (search is None or merge <= search):
+        id_keys.merge_runs(a_keys, a_starts, b_keys, b_starts, found)
+    elif search is not None and b_runs == 1:  # ``ids`` in runs or in any order
+        id_keys.search_sorted(a_keys, b_keys, found)
+    elif search is not None:
+        id_keys.search_into_sorted(a_keys, b_keys, found)
+    else:
+        return _index_in(ids, value_set)
     return found
 
 

@@ -32,7 +32,20 @@ def keys(*columns: pa.Array) -> list[np.ndarray] | None:
     words = max(1, (longest + 7) // 8) + int(with_length)
     if words > MAX_WORDS:
         return None
+    if not with_length:  # one width: the bytes as a matrix, no loop per byte
+        return [_pack_fixed(offsets, data, longest, words) for offsets, data in parts]
     return [_pack(offsets, data, words, with_length) for offsets, data in parts]
+
+
+def _pack_fixed(offsets: np.ndarray, data: np.ndarray, width: int, words: int) -> np.ndarray:
+    """``_pack`` for ids of ``width`` bytes each: rows of bytes, zero-padded to whole words,
+    read as big-endian words."""
+    n = len(offsets) - 1
+    assert n == 0 or int(offsets[-1] - offsets[0]) == n * width, "ids of another width"
+    padded = np.zeros((n, 8 * words), np.uint8)
+    if n and width:
+        padded[:, :width] = data[offsets[0] : offsets[0] + n * width].reshape(n, width)
+    return padded.view(">u8").astype(np.uint64)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -59,13 +72,53 @@ def _cmp(a: np.ndarray, i: int, b: np.ndarray, j: int) -> int:
     return 0
 
 
+@numba.njit(cache=True, nogil=True)
 def run_starts(keys: np.ndarray) -> np.ndarray:
     """Where each run of non-decreasing keys starts, and the end (``len(keys)``)."""
-    before, after = keys[:-1], keys[1:]
-    down = np.zeros(len(after), bool)  # before > after, decided from the last word up
-    for w in range(keys.shape[1] - 1, -1, -1):
-        down = (before[:, w] > after[:, w]) | ((before[:, w] == after[:, w]) & down)
-    return np.concatenate([[0], np.flatnonzero(down) + 1, [len(keys)]]).astype(np.int64)
+    n = keys.shape[0]
+    out = np.empty(n + 2, np.int64)
+    out[0], found = 0, 1
+    for i in range(1, n):
+        if _cmp(keys, i - 1, keys, i) > 0:
+            out[found] = i
+            found += 1
+    out[found] = n
+    return out[: found + 1].copy()
+
+
+@numba.njit(cache=True, inline="always")
+def _lower_bound(b: np.ndarray, a: np.ndarray, i: int) -> int:
+    """The first position of ``b`` (sorted) whose key is not below key ``a[i]``."""
+    lo, hi = 0, b.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if _cmp(b, mid, a, i) < 0:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, nogil=True)
+def search_sorted(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """``out[i]``: the first position of key ``a[i]`` in ``b``, one sorted run (left at -1 when
+    absent), by binary search: ``a`` in any order."""
+    for i in range(a.shape[0]):
+        j = _lower_bound(b, a, i)
+        if j < b.shape[0] and _cmp(b, j, a, i) == 0:
+            out[i] = j
+
+
+@numba.njit(cache=True, nogil=True)
+def search_into_sorted(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """``search_sorted``'s ``out`` when ``a`` is the sorted run and ``b`` is in any order: each
+    ``b[j]``, in order, looked up in ``a`` and given to the equal keys there not yet matched
+    (an earlier ``j`` matched all of them: the first occurrence wins)."""
+    for j in range(b.shape[0]):
+        i = _lower_bound(a, b, j)
+        while i < a.shape[0] and out[i] < 0 and _cmp(a, i, b, j) == 0:
+            out[i] = j
+            i += 1
 
 
 @numba.njit(cache=True, nogil=True)
