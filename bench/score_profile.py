@@ -25,6 +25,7 @@ from pathlib import Path
 
 from overdue.portfolio.account_handoff import AccountHandoff
 from overdue.portfolio.eod import run_eod, snapshot_path
+from overdue.scoring import daily_items
 from overdue.scoring.daily_items import INPUT_SCHEMA
 from overdue.scoring.score_eod import load_book_models, score_snapshot
 
@@ -53,6 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     book, snaps, models = args.work / "book", args.work / "snapshots", args.work / "models"
     load_book_models(models)  # as `overdue eod --models` does beside the batch
+    daily_items.warm_up()
     shutil.rmtree(snapshot_path(snaps, args.day), ignore_errors=True)
     t, c = time.perf_counter(), time.process_time()
     handoff = None if args.no_handoff else AccountHandoff(INPUT_SCHEMA.names)

@@ -96,12 +96,13 @@ def _preload(models: Path, handoff: AccountHandoff | None) -> None:
     the scoring after the batch starts at once. A folder that does not load is left to the
     scoring, which raises its error."""
     from overdue.errors import BadInput
-    from overdue.scoring.daily_items import INPUT_SCHEMA
+    from overdue.scoring import daily_items
     from overdue.scoring.score_eod import load_book_models
 
     if handoff is not None:  # the other columns go while the batch runs
-        handoff.narrow(INPUT_SCHEMA.names)
+        handoff.narrow(daily_items.INPUT_SCHEMA.names)
     try:
         load_book_models(models)
     except (BadInput, OSError, ValueError):
         return
+    daily_items.warm_up()  # the day's merges, compiled, loaded here and not in the scoring

@@ -309,6 +309,24 @@ def positions_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
     return found
 
 
+def warm_up() -> None:
+    """Load the compiled kernels of the day's merges and comparisons (numba's cache) on a few
+    rows: a process that preloads the scoring beside its batch (``overdue eod --models``)
+    then does not load them inside the scoring."""
+    ids, repeated = pa.array(["A1", "A2"]), pa.array(["A2", "A1", "A2"])
+    keys = id_keys.keys(repeated, ids)
+    assert keys is not None
+    a, b = keys
+    id_keys.merge_runs(a, id_keys.run_starts(a), b, id_keys.run_starts(b),
+                       np.full(len(a), -1, np.int64))  # fmt: skip
+    id_keys.search_sorted(a, b, np.full(len(a), -1, np.int64))
+    id_keys.search_into_sorted(b, a, np.full(len(b), -1, np.int64))
+    codes = np.zeros(len(ids), np.int64)
+    merged_order(codes, ids, codes, ids)
+    empty = EVENT_SCHEMA.empty_table()
+    changed_since(empty, empty, np.zeros(0, np.int64))
+
+
 def _index_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
     taken = pc.index_in(ids, value_set=value_set)
     return np.asarray(taken.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)

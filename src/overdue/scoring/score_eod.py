@@ -149,7 +149,8 @@ def _warm_up(model: ScoringModel) -> None:
     if model.kind != "gbm" or not model.has_gbm:
         return
     width = len(model.gbm_features or [])
-    gbm_compiled.path_reasons_and_raw(model.forest(), np.full((1, width), np.nan), N_REASONS)
+    rows = np.full((2, width), np.nan, order="F")  # the layout of ``fg.gbm_matrix``'s rows
+    gbm_compiled.path_reasons_and_raw(model.forest(), rows, N_REASONS)
 
 
 def _empty_scores() -> pd.DataFrame:
