@@ -449,29 +449,60 @@ def _recoded(table: pa.Table, encoded: bool) -> pa.Table:
     return table.replace_schema_metadata(metadata)
 
 
-def _in_score_order(fresh: pa.Table, carried: pa.Table) -> pa.Table:
-    """The fresh and the carried scores in one table sorted by model and account id, as
-    ``concat_tables([fresh, carried]).sort_by(SCORE_ORDER)``: the carried rows are the
-    previous day's file, already in that order, so only the fresh rows are sorted and the two
-    merged (``daily_items.merged_order``); a full sort when the carried rows are not in order.
-    The ``LOW_CARDINALITY`` columns come out encoded as ``carried``'s are (dictionary or not)."""
-    encoded = any(pa.types.is_dictionary(f.type) for f in carried.schema)
+def _in_score_order(
+    fresh: pa.Table, previous: pa.Table, kept: np.ndarray | None = None
+) -> pa.Table:
+    """The fresh scores and the carried ones (the rows ``kept`` of ``previous``, in that
+    order; all of them by default) in one table sorted by model and account id, as
+    ``concat_tables([fresh, previous.take(kept)]).sort_by(SCORE_ORDER)``: the carried rows
+    come from the previous day's file, already in that order, so only the fresh rows are
+    sorted and merged into them (``daily_items.merged_order``) and one take builds the table;
+    a full sort when the carried rows are not in order. The ``LOW_CARDINALITY`` columns come
+    out encoded as ``previous``'s are (dictionary or not)."""
+    kept = np.arange(previous.num_rows) if kept is None else np.asarray(kept, np.int64)
+    encoded = any(pa.types.is_dictionary(f.type) for f in previous.schema)
     keys = pa.table({"model": fresh["model"].cast(pa.string()), "account_id": fresh["account_id"]})
     fresh = fresh.take(pc.sort_indices(keys, SCORE_ORDER))
-    both = pa.concat_tables([_recoded(fresh, encoded), carried])
+    both = pa.concat_tables([_recoded(fresh, encoded), previous])
     if encoded:
         both = both.unify_dictionaries()
-    if both["model"].null_count:  # a sort puts nulls last
-        return _recoded(_recoded(both, False).sort_by(SCORE_ORDER), encoded)
-    names = pa.array(sorted(set(pc.unique(both["model"].cast(pa.string())).drop_null()
-                                .to_pylist())), pa.string())  # fmt: skip
-    codes = [np.asarray(pc.index_in(t["model"], value_set=names).fill_null(-1)
-                        .to_numpy(zero_copy_only=False), np.int64) for t in (fresh, carried)]  # fmt: skip
-    order = daily_items.merged_order(codes[0], fresh["account_id"].combine_chunks(),
-                                     codes[1], carried["account_id"].combine_chunks())  # fmt: skip
+    at = np.concatenate([np.arange(fresh.num_rows), fresh.num_rows + kept])  # rows of ``both``
+    carried_models = previous["model"].take(pa.array(kept))
+    if fresh["model"].null_count or carried_models.null_count:  # a sort puts nulls last
+        return _sorted_fully(both.take(pa.array(at)), encoded)
+    names = sorted({*_entries(fresh["model"]), *_entries(carried_models)})
+    order = daily_items.merged_order(
+        _model_codes(fresh["model"], names), fresh["account_id"].combine_chunks(),
+        _model_codes(carried_models, names),
+        previous["account_id"].take(pa.array(kept)).combine_chunks(),
+    )  # fmt: skip
     if order is None:
-        return _recoded(_recoded(both, False).sort_by(SCORE_ORDER), encoded)
-    return both.take(pa.array(order))
+        return _sorted_fully(both.take(pa.array(at)), encoded)
+    return both.take(pa.array(at[order]))
+
+
+def _sorted_fully(table: pa.Table, encoded: bool) -> pa.Table:
+    return _recoded(_recoded(table, False).sort_by(SCORE_ORDER), encoded)
+
+
+def _entries(column: pa.ChunkedArray) -> list[str]:
+    """The distinct values of a string column without nulls (with a dictionary's unused
+    entries when it is encoded)."""
+    if _one_encoded_chunk(column):
+        return [str(v) for v in column.chunk(0).dictionary.to_pylist()]
+    return [str(v) for v in pc.unique(column.cast(pa.string())).to_pylist()]
+
+
+def _model_codes(column: pa.ChunkedArray, names: list[str]) -> np.ndarray:
+    """Each value's position in ``names`` (which holds them all)."""
+    if _one_encoded_chunk(column):
+        chunk = column.chunk(0)
+        position = {name: k for k, name in enumerate(names)}
+        mapping = np.array([position[v] for v in chunk.dictionary.to_pylist()], np.int64)
+        return mapping[_codes(chunk)] if len(mapping) else np.zeros(len(chunk), np.int64)
+    found = pc.index_in(column, value_set=pa.array(names, pa.string()))
+    assert found.null_count == 0, "a model name outside the names"
+    return np.asarray(found.to_numpy(zero_copy_only=False), np.int64)
 
 
 def _back(
@@ -573,14 +604,11 @@ def _score_day(
         )
         ids = pa.chunked_array([pa.array(flags["account_id"].to_numpy(dtype=object), pa.string())])
     prev_scores, prev_rows = _previous_scores(snapshot_dir, previous)
-    current = pc.is_in(prev_scores["model"], value_set=pa.array([bm.name for bm in models]))
-    for bm in models:  # current model versions only
-        other = pc.and_(pc.equal(prev_scores["model"], bm.name),
-                        pc.not_equal(prev_scores["model_version"], bm.version))  # fmt: skip
-        current = pc.and_(current, pc.invert(other))
-    prev_scores = prev_scores.filter(current)
-    if prev_rows is not None:
-        prev_rows = prev_rows[current.to_numpy(zero_copy_only=False)]
+    current = _current(prev_scores, models)  # current model versions only
+    if not current.all():
+        prev_scores = prev_scores.filter(pa.array(current))
+        if prev_rows is not None:
+            prev_rows = prev_rows[current]
     member = np.zeros(len(flags), dtype=bool)
     flags["days_to_next_due"] = (
         pd.to_datetime(flags["next_due_date"]) - pd.Timestamp(as_of)
@@ -638,13 +666,14 @@ def _score_day(
     found = back.is_valid().to_numpy(zero_copy_only=False)
     where = np.asarray(back.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
     keep = found & (member & ~wanted)[where] if len(where) else found
-    carried = prev_scores.filter(pa.array(keep))
+    kept = np.flatnonzero(keep)
     # each score's account's position among today's rows (``fresh_at``), kept in the Arrow
     # copy for tomorrow: checked against the scores' own ids
     same = pc.equal(pc.take(ids, pa.array(fresh_at, pa.int64())), fresh_rows["account_id"])
     assert pc.all(same).as_py() is not False, "a fresh score on another account's row"
     out = _in_score_order(fresh_rows.append_column(ROW_COLUMN, pa.array(fresh_at, pa.int64())),
-                          carried.append_column(ROW_COLUMN, pa.array(where[keep], pa.int64())))  # fmt: skip
+                          prev_scores.append_column(ROW_COLUMN, pa.array(where, pa.int64())),
+                          kept)  # fmt: skip
     folder = snapshot_path(snapshot_dir, as_of) / SCORES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     # the Parquet file's strings (dictionary pages for ``LOW_CARDINALITY``) read back as plain
@@ -662,13 +691,46 @@ def _score_day(
     result.seconds["write"] = round(time.perf_counter() - started, 2)
     for name in MODELS:
         result.fresh[name] = _count(fresh_rows["model"], name)
-        result.carried[name] = _count(carried["model"], name)
+        result.carried[name] = _count(prev_scores["model"].take(pa.array(kept)), name)
         result.population[name] = result.fresh[name] + result.carried[name]
     result.path = str(folder)
 
 
+def _current(scores: pa.Table, models: list[BookModel]) -> np.ndarray:
+    """Per score row: whether it comes from one of ``models`` at that model's version. From
+    the dictionaries' few entries and the rows' indices when both columns are encoded in one
+    chunk without nulls (the daily path), else by comparing the strings."""
+    versions = {bm.name: bm.version for bm in models}
+    model, version = scores["model"], scores["model_version"]
+    if _one_encoded_chunk(model) and _one_encoded_chunk(version):
+        m, v = model.chunk(0), version.chunk(0)
+        pairs = np.array([[versions.get(name) == each for each in v.dictionary.to_pylist()]
+                          for name in m.dictionary.to_pylist()], bool)  # fmt: skip
+        if not pairs.size:
+            return np.zeros(scores.num_rows, bool)
+        return pairs[_codes(m), _codes(v)]
+    current = pc.is_in(model, value_set=pa.array(list(versions), pa.string()))
+    for name, kept in versions.items():
+        other = pc.and_(pc.equal(model, name), pc.not_equal(version, kept))
+        current = pc.and_(current, pc.invert(other))
+    return np.asarray(current.to_numpy(), bool)
+
+
+def _one_encoded_chunk(column: pa.ChunkedArray) -> bool:
+    return (pa.types.is_dictionary(column.type) and column.num_chunks == 1
+            and column.null_count == 0)  # fmt: skip
+
+
+def _codes(chunk: pa.DictionaryArray) -> np.ndarray:
+    return np.asarray(chunk.indices.to_numpy(), np.int64)
+
+
 def _count(column: pa.ChunkedArray, value: str) -> int:
     """How many of ``column``'s values (plain or dictionary-encoded strings) are ``value``."""
+    if _one_encoded_chunk(column):
+        entries = column.chunk(0).dictionary.to_pylist()
+        counts = np.bincount(_codes(column.chunk(0)), minlength=len(entries))
+        return int(sum(int(c) for e, c in zip(entries, counts, strict=True) if e == value))
     found = pc.sum(pc.equal(column, value)).as_py()
     return int(found or 0)
 
