@@ -407,6 +407,16 @@ def _days(later: pd.Series, earlier: pd.Series | date) -> np.ndarray:
     return out
 
 
+def _days_since(day: date, earlier: pd.Series) -> np.ndarray:
+    """``_days`` from each of ``earlier`` to ``day`` (the same values as ``_days`` of a
+    column holding ``day`` on every row, without building that column)."""
+    b = pd.to_datetime(earlier).to_numpy(dtype="datetime64[D]")
+    diff = (np.datetime64(day, "D") - b).astype("timedelta64[D]")
+    out = diff.astype("float64")
+    out[np.isnat(diff)] = np.nan
+    return out
+
+
 def _ratio(num: pd.Series | np.ndarray, den: pd.Series | np.ndarray) -> np.ndarray:
     n = np.asarray(num, dtype="float64")
     d = np.asarray(den, dtype="float64")
@@ -452,11 +462,11 @@ def finish(raw: pd.DataFrame, as_of: date) -> pd.DataFrame:
     paid_lag = pd.to_numeric(r["paid_lag_fen"]).astype("float64")
     out["overdue_change_3m_fen"] = out["total_overdue_fen"] - overdue_lag.fillna(0.0)
     out["paid_change_3m_fen"] = pd.to_numeric(r["paid_total_fen"]).astype("float64") - paid_lag
-    out["days_since_last_payment"] = _days(pd.Series([as_of] * len(r)), r["last_payment_date"])
+    out["days_since_last_payment"] = _days_since(as_of, r["last_payment_date"])
     limit = pd.to_numeric(r["credit_limit_fen"]).astype("float64")
     principal = pd.to_numeric(r["principal_fen"]).astype("float64")
     out["utilisation"] = _ratio(out["outstanding_fen"], limit.fillna(principal))
-    out["months_on_book"] = np.floor(_days(pd.Series([as_of] * len(r)), r["opened_on"]) / 30.4)
+    out["months_on_book"] = np.floor(_days_since(as_of, r["opened_on"]) / 30.4)
     out["next_due_to_paid_3m"] = _ratio(out["next_due_amount_fen"], out["paid_3m_fen"] / 3.0)
     out["days_to_next_due"] = _days(r["next_due_date"], as_of)
     out["next_due_day"] = pd.to_datetime(r["next_due_date"]).dt.day.astype("float64")
