@@ -288,25 +288,32 @@ def positions_in(ids: pa.Array, value_set: pa.Array) -> np.ndarray:
         return _index_in(ids, value_set)
     a_keys, b_keys = keys
     a_starts, b_starts = id_keys.run_starts(a_keys), id_keys.run_starts(b_keys)
-    a_runs, b_runs = len(a_starts) - 1, len(b_starts) - 1
-    found = np.full(len(ids), -1, np.int64)
-    # steps of each way: a merge passes over each run pair; a binary search takes about
-    # twice log2(n) steps per key of the other side (its steps are slower)
-    merge = a_runs * len(value_set) + b_runs * len(ids) if max(a_runs, b_runs) <= MAX_RUNS else None
-    search = None
-    if b_runs == 1:
-        search = 2 * len(ids) * len(value_set).bit_length()
-    elif a_runs == 1:
-        search = 2 * len(value_set) * len(ids).bit_length()
-    if merge is not None and (search is None or merge <= search):
-        id_keys.merge_runs(a_keys, a_starts, b_keys, b_starts, found)
-    elif search is not None and b_runs == 1:  # ``ids`` in runs or in any order
-        id_keys.search_sorted(a_keys, b_keys, found)
-    elif search is not None:
-        id_keys.search_into_sorted(a_keys, b_keys, found)
-    else:
+    way = _cheapest_way(len(a_starts) - 1, len(b_starts) - 1, len(ids), len(value_set))
+    if way == "hash":
         return _index_in(ids, value_set)
+    found = np.full(len(ids), -1, np.int64)
+    if way == "merge":
+        id_keys.merge_runs(a_keys, a_starts, b_keys, b_starts, found)
+    elif way == "search":  # ``ids`` in runs or in any order, the value set one sorted run
+        id_keys.search_sorted(a_keys, b_keys, found)
+    else:  # ``ids`` one sorted run, the value set in runs or in any order
+        id_keys.search_into_sorted(a_keys, b_keys, found)
     return found
+
+
+def _cheapest_way(a_runs: int, b_runs: int, a_size: int, b_size: int) -> str:
+    """How ``positions_in`` matches ids in ``a_runs`` sorted runs against ``b_runs``:
+    "merge", "search" (binary search in ``b``, one run), "search_into" (in ``a``, one run) or
+    "hash", by estimated steps: a merge passes over each run pair; a binary search takes
+    about twice log2(n) steps per key of the other side (its steps are slower)."""
+    costs: dict[str, int] = {}
+    if max(a_runs, b_runs) <= MAX_RUNS:
+        costs["merge"] = a_runs * b_size + b_runs * a_size
+    if b_runs == 1:
+        costs["search"] = 2 * a_size * b_size.bit_length()
+    elif a_runs == 1:
+        costs["search_into"] = 2 * b_size * a_size.bit_length()
+    return min(costs, key=costs.__getitem__) if costs else "hash"
 
 
 def warm_up() -> None:

@@ -689,9 +689,10 @@ def _score_day(
         daily_features.prune_state(snapshot_dir, earlier, keep_from=previous)
     writes.wait()  # the day's event values, written beside the scoring
     result.seconds["write"] = round(time.perf_counter() - started, 2)
+    carried_models = prev_scores["model"].take(pa.array(kept))
     for name in MODELS:
         result.fresh[name] = _count(fresh_rows["model"], name)
-        result.carried[name] = _count(prev_scores["model"].take(pa.array(kept)), name)
+        result.carried[name] = _count(carried_models, name)
         result.population[name] = result.fresh[name] + result.carried[name]
     result.path = str(folder)
 
@@ -710,8 +711,8 @@ def _current(scores: pa.Table, models: list[BookModel]) -> np.ndarray:
             return np.zeros(scores.num_rows, bool)
         return pairs[_codes(m), _codes(v)]
     current = pc.is_in(model, value_set=pa.array(list(versions), pa.string()))
-    for name, kept in versions.items():
-        other = pc.and_(pc.equal(model, name), pc.not_equal(version, kept))
+    for name, wanted in versions.items():
+        other = pc.and_(pc.equal(model, name), pc.not_equal(version, wanted))
         current = pc.and_(current, pc.invert(other))
     return np.asarray(current.to_numpy(), bool)
 
